@@ -1,0 +1,221 @@
+"""Typed suite and job schema, TOML loading, `--set` overrides and validation.
+
+A suite file has four tables::
+
+    [suite]            name, description, design, seeds
+    [base]             the baseline job: [base.data] [base.model] [base.train] [base.eval]
+                       and [base.tricks.NAME] for tricks every variant uses
+    [tricks.NAME]      the tricks to ablate, with their parameters (or `levels = [{...}, ...]`)
+    [variants.NAME]    for design = "variants": `tricks = {...}` and `set = {"train.lr_d" = 1e-4}`
+
+Every error names the file, the dotted key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bench.errors import ConfigError
+
+DatasetName = Literal[
+    "digits", "ring8", "grid25", "mnist", "fashion_mnist", "cifar10", "folder", "stacked_mnist"
+]
+Design = Literal["grid", "one_at_a_time", "leave_one_out", "variants"]
+MetricName = Literal["fid", "isc", "kid", "prc"]
+Backbone = Literal["auto", "domain", "inception-v3-compat"]
+
+
+class Section(BaseModel):
+    """A table of a suite file: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(Section):
+    name: DatasetName = "digits"
+    root: str | None = Field(None, description="folder holding the dataset files")
+    image_size: int | None = Field(None, ge=8, le=64, description="resize to this (px)")
+    download: bool = Field(False, description="let torchvision download when online")
+    toy_samples: int = Field(10_000, ge=100, description="points drawn for 2-D mixtures")
+
+
+class ModelConfig(Section):
+    arch: Literal["dcgan", "mlp"] = "dcgan"
+    latent_dim: int = Field(64, ge=1, le=1024)
+    g_width: int = Field(64, ge=4, le=2048, description="channels of G's widest conv (ngf)")
+    d_width: int = Field(64, ge=4, le=2048, description="channels of D's first conv (ndf)")
+    mlp_hidden: int = Field(128, ge=4, le=4096)
+    mlp_layers: int = Field(3, ge=1, le=16)
+
+
+class TrainConfig(Section):
+    steps: int = Field(500, ge=1, description="generator iterations")
+    batch_size: int = Field(64, ge=2, le=16_384)
+    lr_g: float = Field(2e-4, gt=0, le=1)
+    lr_d: float = Field(2e-4, gt=0, le=1)
+    beta1: float = Field(0.5, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    d_steps: int = Field(1, ge=1, le=100, description="D updates per iteration")
+    g_steps: int = Field(1, ge=1, le=100, description="G updates per iteration")
+    g_loss: Literal["non_saturating", "minimax"] = "non_saturating"
+    log_every: int = Field(25, ge=1, description="steps between logged (device-read) points")
+
+
+class EvalConfig(Section):
+    metrics: tuple[MetricName, ...] = ("fid", "isc", "kid")
+    num_samples: int = Field(2000, ge=50, le=200_000, description="generated samples scored")
+    reference_samples: int | None = Field(None, ge=50, description="None: the whole split")
+    reference_split: Literal["train", "test"] = "test"
+    backbone: Backbone = "auto"
+    weights_path: str | None = Field(None, description="local Inception weights (offline)")
+    seed: int = Field(0, ge=0, description="seed of the evaluation latents")
+
+
+class JobConfig(Section):
+    """Everything that determines one training run, apart from its seed."""
+
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class SuiteMeta(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    design: Design = "one_at_a_time"
+    seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1)
+
+
+class VariantSpec(Section):
+    tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    set: dict[str, Any] = Field(default_factory=dict, description="dotted overrides of [base]")
+
+
+class Suite(Section):
+    suite: SuiteMeta
+    base: JobConfig = JobConfig()
+    tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    variants: dict[str, VariantSpec] = Field(default_factory=dict)
+
+
+SUITE_SECTIONS = ("suite", "base", "tricks", "variants")
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse_value(text: str) -> Any:
+    """Read an override's value as TOML (`200`, `1e-4`, `true`, `[0, 1]`), else as a string."""
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def override_path(key: str) -> list[str]:
+    """Where `--set KEY=...` lands: `train.steps` means `base.train.steps`, `seeds` `suite.seeds`."""
+    parts = key.split(".")
+    if parts[0] in SUITE_SECTIONS:
+        return parts
+    if parts[0] in SuiteMeta.model_fields:
+        return ["suite", *parts]
+    return ["base", *parts]
+
+
+def set_dotted(tree: dict[str, Any], path: list[str], value: Any, source: str) -> None:
+    """Set `tree[a][b][c] = value` for path a.b.c, creating tables on the way."""
+    node = tree
+    for depth, part in enumerate(path[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(path[: depth + 1])
+            raise ConfigError(f"{source}: key '{where}' is a value, not a table")
+        node = child
+    node[path[-1]] = value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
+    """Apply `KEY=VALUE` strings to a raw suite dict (a deep copy is returned)."""
+    tree = _deep_copy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set '{item}': expected KEY=VALUE, e.g. train.steps=200")
+        set_dotted(tree, override_path(key.strip()), parse_value(text.strip()), "--set")
+    return tree
+
+
+def _deep_copy(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {k: _deep_copy(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_deep_copy(v) for v in tree]
+    return tree
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such suite file")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+
+
+def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
+    """Read, override and validate a suite file (trick names are checked by `bench.expand`)."""
+    path = Path(path)
+    raw = apply_overrides(read_toml(path), overrides or [], str(path))
+    return validate(Suite, raw, str(path))
+
+
+def validate(
+    model: type[ModelT], raw: dict[str, Any], source: str, prefix: str = ""
+) -> ModelT:
+    """Validate `raw` as `model`; the first problem becomes one `ConfigError` line."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(describe_error(model, err, source, prefix)) from None
+
+
+def describe_error(model: type[BaseModel], err: ValidationError, source: str, prefix: str) -> str:
+    first = err.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    key = ".".join([prefix, *loc] if prefix else loc)
+    if first["type"] == "extra_forbidden":
+        allowed = ", ".join(sorted(allowed_keys(model, loc[:-1]))) or "none"
+        return f"{source}: unknown key '{key}'; allowed here: {allowed}"
+    if first["type"] == "missing":
+        return f"{source}: missing key '{key}'"
+    shown = first.get("input")
+    more = f" (and {err.error_count() - 1} more problems)" if err.error_count() > 1 else ""
+    return f"{source}: key '{key}' = {shown!r}: {first['msg']}{more}"
+
+
+def allowed_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """The field names of the (nested) model found at `loc`, for 'allowed here' messages."""
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        current = _model_in(annotation)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
