@@ -117,7 +117,7 @@ def parse_value(text: str) -> Any:
 
 
 def override_path(key: str) -> list[str]:
-    """Where `--set KEY=...` lands: `train.steps` means `base.train.steps`, `seeds` `suite.seeds`."""
+    """Where `--set KEY=...` lands: `train.steps` is `base.train.steps`, `seeds` `suite.seeds`."""
     parts = key.split(".")
     if parts[0] in SUITE_SECTIONS:
         return parts
@@ -173,9 +173,7 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
     return validate(Suite, raw, str(path))
 
 
-def validate(
-    model: type[ModelT], raw: dict[str, Any], source: str, prefix: str = ""
-) -> ModelT:
+def validate(model: type[ModelT], raw: dict[str, Any], source: str, prefix: str = "") -> ModelT:
     """Validate `raw` as `model`; the first problem becomes one `ConfigError` line."""
     try:
         return model.model_validate(raw)

@@ -39,7 +39,9 @@ from bench.config import validate
 from bench.errors import ConfigError
 
 
-class NoParams(BaseModel):
+class TrickParams(BaseModel):
+    """Base of every trick's parameters: unknown keys are errors, values immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -48,7 +50,8 @@ class TrainContext:
     """What hooks may read: shapes, step counts, the job's RNG and the current step.
 
     `step` is a 0-dim float tensor on the training device, updated in place each iteration,
-    so schedules computed from it (e.g. annealed noise) need no host round trip.
+    so schedules computed from it (e.g. annealed noise) need no host round trip. `phase` is
+    "d" during D updates and "g" during G updates (in G updates `d_inputs` gets `real=None`).
     """
 
     device: torch.device
@@ -58,6 +61,7 @@ class TrainContext:
     latent_dim: int
     data_shape: tuple[int, ...]
     step: Tensor = field(default_factory=lambda: torch.zeros(()))
+    phase: str = "d"
 
     def progress(self) -> Tensor:
         """Training progress in [0, 1], as a device tensor."""
@@ -82,7 +86,7 @@ class Trick:
     name: ClassVar[str]
     family: ClassVar[str]
     source: ClassVar[str]
-    Params: ClassVar[type[BaseModel]] = NoParams
+    Params: ClassVar[type[BaseModel]] = TrickParams
     needs: ClassVar[frozenset[str]] = frozenset()
     conflicts: ClassVar[Mapping[str, str]] = {}
     order: ClassVar[int] = 50
@@ -106,7 +110,9 @@ class Trick:
     def sample_latent(self, z: Tensor, ctx: TrainContext) -> Tensor:
         return z
 
-    def d_inputs(self, real: Tensor, fake: Tensor, ctx: TrainContext) -> tuple[Tensor, Tensor]:
+    def d_inputs(
+        self, real: Tensor | None, fake: Tensor, ctx: TrainContext
+    ) -> tuple[Tensor | None, Tensor]:
         return real, fake
 
     def d_targets(

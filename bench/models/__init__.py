@@ -1,0 +1,5 @@
+"""Generator and discriminator architectures: a configurable DCGAN and a 2-D MLP GAN."""
+
+from bench.models.build import build_models, dcgan_init
+
+__all__ = ["build_models", "dcgan_init"]

@@ -1,0 +1,1 @@
+"""Running jobs: the results store, one job end to end, and the local runner."""

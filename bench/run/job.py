@@ -1,0 +1,156 @@
+"""One job end to end: load data, train, score, write the job's files (result last)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import platform
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from bench.data import Dataset, dataset_capabilities, load_dataset
+from bench.expand import Job
+from bench.metrics import evaluate
+from bench.run.samples import sample_figure_png
+from bench.run.store import (
+    HISTORY_FILE,
+    JOB_FILE,
+    RESULT_FILE,
+    SAMPLES_FILE,
+    ResultsStore,
+    atomic_write_bytes,
+    atomic_write_json,
+)
+from bench.train.loop import TrainOutcome, train
+from bench.tricks.registry import build_tricks
+
+GRID_IMAGES = 64
+SCATTER_POINTS = 1000
+EVAL_BATCH = 500
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` -> CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def make_generate(outcome: TrainOutcome, seed: int) -> Callable[[int], Tensor]:
+    """A sampler for evaluation: a fixed latent seed, G in eval mode, the tricks' hooks.
+
+    Latents pass through `sample_latent` (e.g. a uniform latent trick) and then `sample`
+    (evaluation-time tricks such as truncation). Returns float images/points on the CPU.
+    """
+    ctx = dataclasses.replace(
+        outcome.context,
+        generator=torch.Generator(device=outcome.context.device).manual_seed(seed),
+        phase="sample",
+    )
+    generator = outcome.generator.eval()
+
+    @torch.no_grad()
+    def generate(n: int) -> Tensor:
+        chunks = []
+        for start in range(0, n, EVAL_BATCH):
+            size = min(EVAL_BATCH, n - start)
+            z = torch.randn(size, ctx.latent_dim, generator=ctx.generator, device=ctx.device)
+            for trick in outcome.tricks:
+                z = trick.sample_latent(z, ctx)
+            for trick in outcome.tricks:
+                z = trick.sample(z, ctx)
+            chunks.append(generator(z).float().cpu())
+        return torch.cat(chunks)
+
+    return generate
+
+
+def history_csv(rows: list[dict[str, float]]) -> bytes:
+    if not rows:
+        return b""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def versions() -> dict[str, str]:
+    names = ("gan-bench", "torch", "torchvision", "torch-fidelity")
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "unknown"
+    found["python"] = platform.python_version()
+    return found
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def run_job(job: Job, store: ResultsStore, device: torch.device) -> dict[str, Any]:
+    """Train and score `job`, write its files, and return its result record."""
+    started = time.perf_counter()
+    out = store.job_dir(job.suite, job.id)
+    atomic_write_json(out / JOB_FILE, job.record())
+    dataset = load_dataset(job.config.data)
+    capabilities = dataset_capabilities(job.config.data.name, job.config.data.root)
+    tricks = build_tricks(job.config.tricks, f"job {job.id}", capabilities)
+    data = dataset.train.to(device)
+    outcome = train(job.config, job.seed, data, tricks, device)
+    atomic_write_bytes(out / HISTORY_FILE, history_csv(outcome.history))
+
+    shown = SCATTER_POINTS if dataset.kind == "toy2d" else GRID_IMAGES
+    grid = make_generate(outcome, job.config.eval.seed + 1)(shown)
+    finite = bool(torch.isfinite(grid).all())
+    if finite:
+        atomic_write_bytes(out / SAMPLES_FILE, sample_figure_png(grid, dataset))
+        metrics, provenance, eval_time = score(outcome, dataset, job, device)
+    else:
+        metrics, provenance, eval_time = {}, {"skipped": "generator output is not finite"}, 0.0
+
+    divergence = outcome.divergence
+    wall = time.perf_counter() - started
+    record = {
+        **job.record(),
+        "status": outcome.status,
+        "diverged_at": divergence.step if divergence else None,
+        "reason": divergence.detail if divergence else None,
+        "events": [dataclasses.asdict(e) for e in outcome.events],
+        "metrics": metrics,
+        "metric_provenance": provenance,
+        "steps_completed": outcome.steps_completed,
+        "train_time_s": outcome.train_time_s,
+        "eval_time_s": eval_time,
+        "wall_time_s": wall,
+        "steps_per_s": outcome.steps_completed / max(outcome.train_time_s, 1e-9),
+        "device": device_name(device),
+        "versions": versions(),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    atomic_write_json(out / RESULT_FILE, record)
+    return record
+
+
+def score(
+    outcome: TrainOutcome, dataset: Dataset, job: Job, device: torch.device
+) -> tuple[dict[str, float], dict[str, Any], float]:
+    """The configured metrics of the trained G, with their provenance and wall time."""
+    started = time.perf_counter()
+    generate = make_generate(outcome, job.config.eval.seed)
+    result = evaluate(generate, dataset, job.config.eval, device)
+    values = {k: v for k, v in result.values.items() if v is None or math.isfinite(v)}
+    return values, result.provenance, time.perf_counter() - started

@@ -1,0 +1,85 @@
+"""Results on disk: `results/<suite>/<job-id>/` per job, written atomically.
+
+A job directory holds `job.json` (the resolved config), `history.csv` (one row per log
+point), `samples.png` (a fixed-seed sample grid) and, written last, `result.json`: its
+presence marks the job finished, so an interrupted suite resumes where it stopped and never
+runs a finished job twice. Every file is written to a temporary name and renamed into place,
+so a kill -9 leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ResultsError
+
+RESULT_FILE = "result.json"
+JOB_FILE = "job.json"
+HISTORY_FILE = "history.csv"
+SAMPLES_FILE = "samples.png"
+SUITE_FILE = "suite.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+class ResultsStore:
+    """The results folder: where each job's files go, and which jobs are finished."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def suite_dir(self, suite: str) -> Path:
+        return self.root / suite
+
+    def job_dir(self, suite: str, job_id: str) -> Path:
+        return self.root / suite / job_id
+
+    def is_finished(self, suite: str, job_id: str) -> bool:
+        return (self.job_dir(suite, job_id) / RESULT_FILE).is_file()
+
+    def write_suite(self, suite: str, meta: dict[str, Any]) -> None:
+        atomic_write_json(self.suite_dir(suite) / SUITE_FILE, meta)
+
+    def read_suite(self, suite: str) -> dict[str, Any]:
+        path = self.suite_dir(suite) / SUITE_FILE
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def suites(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / SUITE_FILE).is_file())
+
+    def records(self, suites: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every finished job's `result.json`, for the named suites (default: all)."""
+        known = self.suites()
+        if not known:
+            raise ResultsError(f"{self.root}: no results yet; run `bench run SUITE.toml` first")
+        for suite in suites or known:
+            if suite not in known:
+                raise ResultsError(
+                    f"{self.root}: no suite '{suite}'; suites with results: {', '.join(known)}"
+                )
+            for path in sorted(self.suite_dir(suite).glob(f"*/{RESULT_FILE}")):
+                yield json.loads(path.read_text())

@@ -1,0 +1,1 @@
+"""The GAN training step, its losses, and the failure detectors that watch it."""

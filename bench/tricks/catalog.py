@@ -1,0 +1,65 @@
+"""Text views of the trick registry: the `bench tricks` table and one trick in full."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from pydantic.fields import FieldInfo
+
+from bench.errors import ConfigError
+from bench.tricks.registry import Trick, all_tricks
+
+
+def parameter_lines(cls: type[Trick]) -> list[str]:
+    """One line per parameter: name, default, allowed range, description."""
+    return [
+        f"{name} = {info.default!r}{_range(info)}{_about(info)}"
+        for name, info in cls.Params.model_fields.items()
+    ]
+
+
+def _range(info: FieldInfo) -> str:
+    bounds: dict[str, Any] = {}
+    for item in info.metadata:
+        for key in ("ge", "gt", "le", "lt"):
+            if getattr(item, key, None) is not None:
+                bounds[key] = getattr(item, key)
+    if not bounds:
+        return ""
+    symbols = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    return "  (" + ", ".join(f"{symbols[k]} {v}" for k, v in bounds.items()) + ")"
+
+
+def _about(info: FieldInfo) -> str:
+    return f"  {info.description}" if info.description else ""
+
+
+def trick_table() -> str:
+    """Every trick: name, family, parameters with defaults, needs, conflicts, source."""
+    lines = []
+    for name, cls in all_tricks().items():
+        params = ", ".join(f"{p}={f.default!r}" for p, f in cls.Params.model_fields.items())
+        lines.append(f"{name}  [{cls.family}]  {cls.summary()}")
+        lines.append(f"    params: {params or '-'}")
+        if cls.needs:
+            lines.append(f"    needs: {', '.join(sorted(cls.needs))}")
+        if cls.conflicts:
+            lines.append(f"    conflicts: {', '.join(sorted(cls.conflicts))}")
+        lines.append(f"    source: {cls.source}")
+    return "\n".join(lines)
+
+
+def describe_trick(name: str) -> str:
+    """One trick in full: its docstring, every parameter, needs, conflicts and reasons."""
+    tricks = all_tricks()
+    if name not in tricks:
+        raise ConfigError(f"unknown trick '{name}'; known tricks: {', '.join(tricks)}")
+    cls = tricks[name]
+    lines = [f"{name}  [{cls.family}]", "", inspect.getdoc(cls) or "", "", "parameters:"]
+    lines += [f"  {line}" for line in parameter_lines(cls)] or ["  (none)"]
+    lines.append(f"needs: {', '.join(sorted(cls.needs)) or '-'}")
+    lines += [f"conflicts with {other}: {why}" for other, why in sorted(cls.conflicts.items())]
+    lines.append(f"hook order: {cls.order}; graph-capturable: {'yes' if cls.capturable else 'no'}")
+    lines.append(f"source: {cls.source}")
+    return "\n".join(lines)

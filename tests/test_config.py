@@ -1,0 +1,61 @@
+"""Suite loading: overrides land where users expect, bad input names file, key and allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.config import load_suite, override_path, parse_value
+from bench.errors import ConfigError
+
+
+def test_override_paths_default_to_base_and_suite_fields() -> None:
+    assert override_path("train.steps") == ["base", "train", "steps"]
+    assert override_path("seeds") == ["suite", "seeds"]
+    assert override_path("tricks.noisy_labels.flip_probability")[0] == "tricks"
+
+
+def test_values_are_read_as_toml() -> None:
+    assert parse_value("200") == 200
+    assert parse_value("1e-4") == pytest.approx(1e-4)
+    assert parse_value("[0, 1]") == [0, 1]
+    assert parse_value("true") is True
+    assert parse_value("digits") == "digits"
+
+
+def test_set_overrides_any_value(tiny_suite: Path) -> None:
+    suite = load_suite(tiny_suite, ["train.steps=7", "seeds=[3]", "eval.num_samples=64"])
+    assert suite.base.train.steps == 7
+    assert suite.suite.seeds == (3,)
+    assert suite.base.eval.num_samples == 64
+
+
+def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[suite\nname = 'x'")
+    with pytest.raises(ConfigError, match=r"broken\.toml: not valid TOML"):
+        load_suite(path)
+
+
+def test_unknown_key_lists_the_allowed_keys(tiny_suite: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_suite(tiny_suite, ["train.stepz=3"])
+    message = str(err.value)
+    assert "tiny.toml" in message and "'base.train.stepz'" in message
+    assert "allowed here:" in message and "steps" in message
+
+
+def test_out_of_range_value_names_key_and_bound(tiny_suite: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'base.train.batch_size' = 1: .*greater than or equal"):
+        load_suite(tiny_suite, ["train.batch_size=1"])
+
+
+def test_unknown_dataset_lists_the_known_ones(tiny_suite: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'base.data.name' = 'mnistx'.*'digits'"):
+        load_suite(tiny_suite, ["data.name=mnistx"])
+
+
+def test_missing_suite_file() -> None:
+    with pytest.raises(ConfigError, match="no such suite file"):
+        load_suite("does/not/exist.toml")
