@@ -152,7 +152,7 @@ def expand(suite: Suite, source: str = "suite") -> list[Job]:
                 )
             raw["tricks"][level.trick] = level.params
         config = validate(JobConfig, raw, source, prefix=f"variants.{variant}")
-        capabilities = dataset_capabilities(config.data.name)
+        capabilities = dataset_capabilities(config.data.name, config.data.root)
         build_tricks(config.tricks, f"{source}: variant '{variant}'", capabilities)
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})

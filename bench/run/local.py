@@ -131,6 +131,7 @@ def run_suite(
 ) -> RunSummary:
     """Load, validate and expand a suite file, record its metadata, and run its jobs."""
     suite, jobs = plan_suite(path, overrides)
+    preflight(jobs)
     store = ResultsStore(results)
     store.write_suite(suite.suite.name, suite_metadata(suite, Path(path), overrides or []))
     return run_jobs(jobs, store, device=device, workers=workers, progress=progress)
