@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bench.errors import ConfigError
 
@@ -73,6 +73,12 @@ class EvalConfig(Section):
     backbone: Backbone = "auto"
     weights_path: str | None = Field(None, description="local Inception weights (offline)")
     seed: int = Field(0, ge=0, description="seed of the evaluation latents")
+    every: int | None = Field(
+        None,
+        ge=1,
+        description="steps between evaluations during training (a multiple of "
+        "train.log_every); None: only at the end",
+    )
 
 
 class JobConfig(Section):
@@ -83,6 +89,15 @@ class JobConfig(Section):
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _evaluations_fall_on_log_points(self) -> JobConfig:
+        every, log_every = self.eval.every, self.train.log_every
+        if every is not None and every % log_every:
+            raise ValueError(
+                f"eval.every ({every}) must be a multiple of train.log_every ({log_every})"
+            )
+        return self
 
 
 class SuiteMeta(Section):

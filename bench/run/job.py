@@ -77,7 +77,8 @@ def history_csv(rows: list[dict[str, float]]) -> bytes:
     if not rows:
         return b""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(out, fieldnames=fields)
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue().encode()
@@ -101,8 +102,18 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
-def run_job(job: Job, store: ResultsStore, device: torch.device) -> dict[str, Any]:
-    """Train and score `job`, write its files, and return its result record."""
+def run_job(
+    job: Job,
+    store: ResultsStore,
+    device: torch.device,
+    on_evaluation: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
+    """Train and score `job`, write its files, and return its result record.
+
+    With `eval.every`, the generator is also scored during training and `on_evaluation(step,
+    metrics)` is called at each point; raising `StopTraining` there ends the run early (its
+    status is the exception's, e.g. "pruned", and its metrics those of the last point).
+    """
     started = time.perf_counter()
     out = store.job_dir(job.suite, job.id)
     atomic_write_json(out / JOB_FILE, job.record())
@@ -110,17 +121,24 @@ def run_job(job: Job, store: ResultsStore, device: torch.device) -> dict[str, An
     capabilities = dataset_capabilities(job.config.data.name, job.config.data.root)
     tricks = build_tricks(job.config.tricks, f"job {job.id}", capabilities)
     data = dataset.train.to(device)
-    outcome = train(job.config, job.seed, data, tricks, device)
-    atomic_write_bytes(out / HISTORY_FILE, history_csv(outcome.history))
+    evaluations: list[dict[str, float]] = []
+    evaluate_during = EvaluationPoints(job, dataset, device, evaluations, on_evaluation)
+    outcome = train(job.config, job.seed, data, tricks, device, on_log=evaluate_during)
 
     shown = SCATTER_POINTS if dataset.kind == "toy2d" else GRID_IMAGES
     grid = make_generate(outcome, job.config.eval.seed + 1)(shown)
     finite = bool(torch.isfinite(grid).all())
     if finite:
         atomic_write_bytes(out / SAMPLES_FILE, sample_figure_png(grid, dataset))
+    if outcome.stopped:
+        metrics = {k: v for k, v in evaluations[-1].items() if k != "step"} if evaluations else {}
+        provenance, eval_time = evaluate_during.provenance, 0.0
+    elif finite:
         metrics, provenance, eval_time = score(outcome, dataset, job, device)
+        evaluations.append({"step": outcome.steps_completed, **metrics})
     else:
         metrics, provenance, eval_time = {}, {"skipped": "generator output is not finite"}, 0.0
+    atomic_write_bytes(out / HISTORY_FILE, history_csv(with_evaluations(outcome, evaluations)))
 
     divergence = outcome.divergence
     wall = time.perf_counter() - started
@@ -128,13 +146,17 @@ def run_job(job: Job, store: ResultsStore, device: torch.device) -> dict[str, An
         **job.record(),
         "status": outcome.status,
         "diverged_at": divergence.step if divergence else None,
-        "reason": divergence.detail if divergence else None,
+        "reason": divergence.detail
+        if divergence
+        else (outcome.stopped.reason if outcome.stopped else None),
         "events": [dataclasses.asdict(e) for e in outcome.events],
         "metrics": metrics,
         "metric_provenance": provenance,
+        "evaluations": evaluations,
+        "best": best_values(evaluations),
         "steps_completed": outcome.steps_completed,
         "train_time_s": outcome.train_time_s,
-        "eval_time_s": eval_time,
+        "eval_time_s": eval_time + evaluate_during.seconds,
         "wall_time_s": wall,
         "steps_per_s": outcome.steps_completed / max(outcome.train_time_s, 1e-9),
         "device": device_name(device),
@@ -143,6 +165,59 @@ def run_job(job: Job, store: ResultsStore, device: torch.device) -> dict[str, An
     }
     atomic_write_json(out / RESULT_FILE, record)
     return record
+
+
+class EvaluationPoints:
+    """The `on_log` callback that scores G every `eval.every` steps during training.
+
+    Evaluation runs under a forked RNG state, so scoring during training never changes the
+    training trajectory; the final step is scored after training, not here.
+    """
+
+    def __init__(
+        self,
+        job: Job,
+        dataset: Dataset,
+        device: torch.device,
+        evaluations: list[dict[str, float]],
+        on_evaluation: Callable[[int, dict[str, float]], None] | None,
+    ) -> None:
+        self.job, self.dataset, self.device = job, dataset, device
+        self.evaluations, self.on_evaluation = evaluations, on_evaluation
+        self.provenance: dict[str, Any] = {}
+        self.seconds = 0.0
+
+    def __call__(self, row: dict[str, float], outcome: TrainOutcome) -> None:
+        every, step = self.job.config.eval.every, int(row["step"])
+        if not every or step % every or step == self.job.config.train.steps:
+            return
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            metrics, self.provenance, seconds = score(outcome, self.dataset, self.job, self.device)
+        outcome.generator.train()
+        self.seconds += seconds
+        self.evaluations.append({"step": step, **metrics})
+        if self.on_evaluation is not None:
+            self.on_evaluation(step, metrics)
+
+
+def with_evaluations(
+    outcome: TrainOutcome, evaluations: list[dict[str, float]]
+) -> list[dict[str, float]]:
+    """History rows with each evaluation's metrics merged into the row of its step."""
+    by_step = {int(e["step"]): e for e in evaluations}
+    return [{**row, **by_step.get(int(row["step"]), {})} for row in outcome.history]
+
+
+def best_values(evaluations: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """The best value of each metric over the evaluation points, and its step."""
+    best: dict[str, dict[str, float]] = {}
+    for name, higher_is_better in (("fid", False), ("kid", False), ("isc", True)):
+        points = [(e[name], e["step"]) for e in evaluations if e.get(name) is not None]
+        if points:
+            value, step = (max if higher_is_better else min)(points)
+            best[name] = {"value": value, "step": step}
+    return best
 
 
 def score(

@@ -31,6 +31,17 @@ from bench.train.monitor import Event, Monitor
 from bench.tricks.registry import LossTerms, TrainContext, Trick
 
 
+class StopTraining(Exception):
+    """Raised from `on_log` to end training early (e.g. a pruned tuning trial).
+
+    The run ends normally; its outcome's status is `status` and `reason` says why.
+    """
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
 @dataclass
 class TrainOutcome:
     """What a training run produced: the trained nets, its history and how it ended."""
@@ -44,10 +55,13 @@ class TrainOutcome:
     steps_completed: int
     train_time_s: float
     divergence: Event | None = None
+    stopped: StopTraining | None = None
 
     @property
     def status(self) -> str:
-        return "diverged" if self.divergence else "ok"
+        if self.divergence:
+            return "diverged"
+        return self.stopped.status if self.stopped else "ok"
 
 
 def seed_everything(seed: int) -> None:
@@ -175,11 +189,13 @@ def train(
     data: Tensor,
     tricks: list[Trick],
     device: torch.device,
-    on_log: Callable[[dict[str, float]], None] | None = None,
+    on_log: Callable[[dict[str, float], TrainOutcome], None] | None = None,
 ) -> TrainOutcome:
     """Train a GAN on `data` (already on `device`) for `cfg.train.steps` iterations.
 
     Same config, seed and device -> the same numbers (CPU is bit-reproducible).
+    `on_log(row, outcome_so_far)` is called at every log point (after the detectors ran),
+    e.g. to score the generator during training; an exception it raises stops training.
     """
     seed_everything(seed)
     ctx = TrainContext(
@@ -198,6 +214,7 @@ def train(
     history: list[dict[str, float]] = []
     events: list[Event] = []
     divergence: Event | None = None
+    stopped: StopTraining | None = None
     start = time.perf_counter()
     completed = 0
     for step in range(cfg.train.steps):
@@ -208,16 +225,34 @@ def train(
             row, warnings, divergence = monitor.flush(completed)
             history.append(row)
             events.extend(warnings)
-            if on_log is not None:
-                on_log(row)
             if divergence is not None:
                 events.append(divergence)
                 break
+            if on_log is not None:
+                try:
+                    on_log(row, snapshot(step_fn, history, events, completed, start, None))
+                except StopTraining as stop:
+                    stopped = stop
+                    break
+    outcome = snapshot(step_fn, history, events, completed, start, divergence)
+    outcome.stopped = stopped
+    return outcome
+
+
+def snapshot(
+    step_fn: GANStep,
+    history: list[dict[str, float]],
+    events: list[Event],
+    completed: int,
+    start: float,
+    divergence: Event | None,
+) -> TrainOutcome:
+    """The run so far as a `TrainOutcome` (the nets are live, not copies)."""
     return TrainOutcome(
         generator=step_fn.generator,
         discriminator=step_fn.discriminator,
-        context=ctx,
-        tricks=tricks,
+        context=step_fn.ctx,
+        tricks=step_fn.tricks,
         history=history,
         events=events,
         steps_completed=completed,
