@@ -1,0 +1,41 @@
+"""Scores of generated samples: torch-fidelity metrics for images, mode metrics for 2-D toys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from bench.config import EvalConfig
+from bench.metrics.cache import default_cache_dir
+from bench.metrics.fidelity import evaluate_images
+from bench.metrics.modes import evaluate_toy, mode_metrics
+from bench.metrics.result import MetricsResult
+
+if TYPE_CHECKING:
+    from bench.data.base import Dataset
+
+__all__ = [
+    "MetricsResult",
+    "default_cache_dir",
+    "evaluate",
+    "evaluate_images",
+    "evaluate_toy",
+    "mode_metrics",
+]
+
+
+def evaluate(
+    generate: Callable[[int], Tensor],
+    dataset: Dataset,
+    cfg: EvalConfig,
+    device: torch.device,
+    cache_dir: Path | str | None = None,
+) -> MetricsResult:
+    """Score `generate(n)` against `dataset`: mode metrics for 2-D toys, else image metrics."""
+    if dataset.kind == "toy2d":
+        return evaluate_toy(generate, dataset, cfg)
+    return evaluate_images(generate, dataset, cfg, device, cache_dir)

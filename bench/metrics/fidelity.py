@@ -1,0 +1,175 @@
+"""FID, IS, KID and precision/recall of generated images through torch-fidelity.
+
+Images are sampled here and handed to torch-fidelity as Datasets of uint8 tensors (its
+generator input crashes on conditional models in 0.4.0), and the backbone is named for every
+metric (precision/recall would otherwise silently use VGG16). Features and FID statistics of
+the reference split are cached by torch-fidelity under a key naming the dataset and its
+version, the split, the sample count and the backbone and its version.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import torch
+import torch_fidelity
+from threadpoolctl import threadpool_limits
+from torch import Tensor
+from torch.utils.data import Dataset as TorchDataset
+from torch_fidelity import (
+    KEY_METRIC_FID,
+    KEY_METRIC_ISC_MEAN,
+    KEY_METRIC_ISC_STD,
+    KEY_METRIC_KID_MEAN,
+    KEY_METRIC_KID_STD,
+    KEY_METRIC_PRECISION,
+    KEY_METRIC_RECALL,
+)
+
+from bench.config import EvalConfig
+from bench.errors import MetricsError
+from bench.metrics.backbones import (
+    Backbone,
+    domain_backbone,
+    inception_backbone,
+    inception_weights_path,
+    to_uint8,
+)
+from bench.metrics.cache import default_cache_dir
+from bench.metrics.result import MetricsResult
+
+if TYPE_CHECKING:
+    from bench.data.base import Dataset
+
+# Our value names -> torch-fidelity's result keys, per metric of `eval.metrics`.
+RESULT_KEYS = {
+    "fid": {"fid": KEY_METRIC_FID},
+    "isc": {"isc": KEY_METRIC_ISC_MEAN, "isc_std": KEY_METRIC_ISC_STD},
+    "kid": {"kid": KEY_METRIC_KID_MEAN, "kid_std": KEY_METRIC_KID_STD},
+    "prc": {"precision": KEY_METRIC_PRECISION, "recall": KEY_METRIC_RECALL},
+}
+KID_SUBSET_SIZE = 1000  # torch-fidelity's default, lowered to the sample counts when needed
+REFERENCE_SUBSET_SEED = 0  # fixed, so a subset of the split is the same in every job
+
+
+class ImageTensors(TorchDataset):
+    """A torch Dataset over a uint8 tensor [N, 3, H, W], one image per item."""
+
+    def __init__(self, images: Tensor) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> Tensor:
+        return self.images[index]
+
+
+def evaluate_images(
+    generate: Callable[[int], Tensor],
+    dataset: Dataset,
+    cfg: EvalConfig,
+    device: torch.device,
+    cache_dir: Path | str | None = None,
+) -> MetricsResult:
+    """Score `cfg.num_samples` images from `generate(n)` (in [-1, 1], seeded by the caller)."""
+    if not cfg.metrics:
+        raise MetricsError("eval.metrics is empty; allowed: fid, isc, kid, prc")
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    backbone = select_backbone(cfg, dataset, cache)
+    generated = sample_images(generate, cfg.num_samples, tuple(dataset.train.shape[1:]))
+    reference = reference_images(dataset, cfg.reference_split, cfg.reference_samples)
+    kid_subset_size = min(KID_SUBSET_SIZE, len(generated), len(reference))
+    cuda = device.type == "cuda"
+    with (
+        torch.cuda.device(device) if cuda else nullcontext(),
+        threadpool_limits(backbone.cpu_threads),
+    ):
+        raw = torch_fidelity.calculate_metrics(
+            input1=ImageTensors(rgb_uint8(generated)),
+            input2=ImageTensors(rgb_uint8(reference)),
+            input2_cache_name=reference_key(dataset, cfg.reference_split, len(reference), backbone),
+            cache=True,
+            cache_root=str(cache / "fidelity"),
+            feature_extractor=backbone.extractor,
+            feature_extractor_weights_path=str(backbone.weights_path),
+            **{metric: metric in cfg.metrics for metric in RESULT_KEYS},
+            kid_subset_size=kid_subset_size,
+            rng_seed=cfg.seed,
+            batch_size=backbone.batch_size,
+            cuda=cuda,
+            save_cpu_ram=True,  # in-memory tensors: no DataLoader worker processes
+            verbose=False,
+        )
+    values = {
+        name: float(raw[key]) for metric in cfg.metrics for name, key in RESULT_KEYS[metric].items()
+    }
+    provenance = {
+        "backbone": backbone.name,
+        "backbone_version": backbone.version,
+        "backbone_test_accuracy": backbone.test_accuracy,
+        "dataset": dataset.name,
+        "dataset_version": dataset.version,
+        "reference_split": cfg.reference_split,
+        "num_generated": len(generated),
+        "num_reference": len(reference),
+        "kid_subset_size": kid_subset_size if "kid" in cfg.metrics else None,
+        "eval_seed": cfg.seed,
+        "torch_fidelity_version": torch_fidelity.__version__,
+    }
+    return MetricsResult(values, provenance)
+
+
+def backbone_choice(cfg: EvalConfig, dataset: Dataset) -> Literal["domain", "inception-v3-compat"]:
+    """`auto` means Inception for RGB images of 32 px or more when local weights are given."""
+    if cfg.backbone != "auto":
+        return cfg.backbone
+    _, channels, height, _ = dataset.train.shape
+    has_weights = inception_weights_path(cfg.weights_path) is not None
+    return "inception-v3-compat" if channels == 3 and height >= 32 and has_weights else "domain"
+
+
+def select_backbone(cfg: EvalConfig, dataset: Dataset, cache_dir: Path) -> Backbone:
+    if backbone_choice(cfg, dataset) == "domain":
+        return domain_backbone(dataset, cache_dir)
+    return inception_backbone(inception_weights_path(cfg.weights_path), cache_dir)
+
+
+def sample_images(generate: Callable[[int], Tensor], count: int, shape: tuple[int, ...]) -> Tensor:
+    """`generate(count)` as a float CPU tensor, checked against the dataset's image shape."""
+    images = generate(count)
+    if not isinstance(images, Tensor) or tuple(images.shape) != (count, *shape):
+        got = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise MetricsError(
+            f"the generator returned {got}; expected images of shape {(count, *shape)}"
+        )
+    images = images.detach().float().cpu()
+    if not torch.isfinite(images).all():
+        raise MetricsError("the generator returned NaN or infinite pixels; nothing to score")
+    return images
+
+
+def reference_images(dataset: Dataset, split: str, count: int | None) -> Tensor:
+    """The split, or a fixed random subset of `count` images of it."""
+    images = dataset.split(split)
+    if count is None or count >= len(images):
+        return images
+    generator = torch.Generator().manual_seed(REFERENCE_SUBSET_SEED)
+    return images[torch.randperm(len(images), generator=generator)[:count]]
+
+
+def rgb_uint8(images: Tensor) -> Tensor:
+    """[-1, 1] images with 1 or 3 channels -> uint8 [N, 3, H, W], as torch-fidelity expects."""
+    pixels = to_uint8(images)
+    return pixels.expand(-1, 3, -1, -1).contiguous() if pixels.shape[1] == 1 else pixels
+
+
+def reference_key(dataset: Dataset, split: str, count: int, backbone: Backbone) -> str:
+    """torch-fidelity's cache name for the reference features: every input that changes them."""
+    parts = [dataset.name, dataset.version, split, f"n{count}", backbone.name, backbone.version]
+    key = "-".join(["ref", *parts])
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
