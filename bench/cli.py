@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tricks = sub.add_parser("tricks", help="list the registered tricks, or show one in full")
     tricks.add_argument("name", nargs="?")
+    tricks.add_argument("--markdown", action="store_true", help="the README's trick table")
     return parser
 
 
@@ -121,9 +122,12 @@ def _export(args: argparse.Namespace) -> int:
 
 @command("tricks")
 def _tricks(args: argparse.Namespace) -> int:
-    from bench.tricks.catalog import describe_trick, trick_table
+    from bench.tricks.catalog import describe_trick, markdown_table, trick_table
 
-    print(describe_trick(args.name) if args.name else trick_table())
+    if args.markdown:
+        print(markdown_table())
+    else:
+        print(describe_trick(args.name) if args.name else trick_table())
     return 0
 
 

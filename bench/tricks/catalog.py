@@ -63,3 +63,13 @@ def describe_trick(name: str) -> str:
     lines.append(f"hook order: {cls.order}; graph-capturable: {'yes' if cls.capturable else 'no'}")
     lines.append(f"source: {cls.source}")
     return "\n".join(lines)
+
+
+def markdown_table() -> str:
+    """The README's trick table: one row per registered trick (kept in sync by a test)."""
+    rows = ["| trick | family | parameters (defaults) | needs | source |", "|---|---|---|---|---|"]
+    for name, cls in all_tricks().items():
+        params = ", ".join(f"`{p}={f.default!r}`" for p, f in cls.Params.model_fields.items())
+        needs = ", ".join(sorted(cls.needs)) or "-"
+        rows.append(f"| `{name}` | {cls.family} | {params or '-'} | {needs} | {cls.source} |")
+    return "\n".join(rows)
