@@ -1,0 +1,124 @@
+"""Normalization layers in G and D: which kind replaces batch norm, and where it goes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from torch import nn
+
+from bench.models.surgery import (
+    fresh,
+    insert_after,
+    layer_shapes,
+    replace_modules,
+    require_layer,
+    require_sequential,
+)
+from bench.tricks.registry import TrainContext, Trick, TrickParams, register
+
+NormKind = Literal["instance", "layer", "none"]
+
+
+def make_norm(kind: NormKind, channels: int) -> nn.Module:
+    """instance: per sample and channel; layer: per sample over (C, H, W); none: identity."""
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
+    return nn.Identity()
+
+
+def replace_batch_norms(net: nn.Module, kind: NormKind, trick: str) -> nn.Module:
+    """Every `BatchNorm2d` of `net` becomes a norm of `kind` over the same channels."""
+    net = require_sequential(net, trick)
+    replace_modules(net, nn.BatchNorm2d, lambda bn: make_norm(kind, bn.num_features))
+    return net
+
+
+class GeneratorNormParams(TrickParams):
+    kind: NormKind = Field("instance", description="norm replacing G's batch norm")
+
+
+@register
+class GeneratorNorm(Trick):
+    """Replace batch norm in G by instance norm, layer norm or nothing.
+
+    Ulyanov et al. (2016), "Instance Normalization: The Missing Ingredient for Fast
+    Stylization"; compared in G by Kurach et al. (2019), "A Large-Scale Study on Regularization
+    and Normalization in GANs". Default `instance`, the norm of pix2pix/CycleGAN generators.
+    Replaces every batch norm, including one added by `batchnorm_everywhere`.
+    """
+
+    name = "generator_norm"
+    family = "normalization"
+    source = "Ulyanov et al. 2016 (instance norm); Kurach et al. 2019 (norms in GANs compared)"
+    Params = GeneratorNormParams
+    needs = frozenset({"images"})
+    conflicts = {"virtual_batch_norm": "both replace G's batch norm layers"}
+    order = 40
+
+    def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
+        return replace_batch_norms(generator, self.params.kind, self.name)
+
+
+class DiscriminatorNormParams(TrickParams):
+    kind: NormKind = Field("layer", description="norm replacing D's batch norm")
+
+
+@register
+class DiscriminatorNorm(Trick):
+    """Replace batch norm in D by layer norm, instance norm or nothing.
+
+    Gulrajani et al. (2017), "Improved Training of Wasserstein GANs", sec. 4: batch norm makes
+    each output depend on the whole batch; they recommend layer norm in D (the default here).
+    Replaces every batch norm, including one added by `batchnorm_everywhere`.
+    """
+
+    name = "discriminator_norm"
+    family = "normalization"
+    source = "Gulrajani et al. 2017, Improved Training of Wasserstein GANs, sec. 4"
+    Params = DiscriminatorNormParams
+    needs = frozenset({"images"})
+    order = 40
+
+    def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
+        return replace_batch_norms(discriminator, self.params.kind, self.name)
+
+
+class BatchNormEverywhereParams(TrickParams):
+    generator: bool = Field(True, description="batch norm after G's output layer (before tanh)")
+    discriminator: bool = Field(True, description="batch norm after D's input layer")
+
+
+@register
+class BatchNormEverywhere(Trick):
+    """Add batch norm at G's output and D's input, the two places DCGAN leaves it out.
+
+    Radford et al. (2016), DCGAN, sec. 3: "applying batchnorm to all layers ... resulted in
+    sample oscillation and model instability", avoided by not applying it there. This trick
+    breaks that rule, so a suite can check it.
+    """
+
+    name = "batchnorm_everywhere"
+    family = "normalization"
+    source = "Radford et al. 2016, DCGAN, sec. 3 (no batch norm at G output and D input)"
+    Params = BatchNormEverywhereParams
+    needs = frozenset({"images"})
+    order = 35
+
+    def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
+        if self.params.generator:
+            self._norm_after(generator, "to_image", (ctx.latent_dim,))
+        return generator
+
+    def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
+        if self.params.discriminator:
+            self._norm_after(discriminator, "from_image", ctx.data_shape)
+        return discriminator
+
+    def _norm_after(self, net: nn.Module, anchor: str, sample_shape: tuple[int, ...]) -> None:
+        net = require_sequential(net, self.name)
+        require_layer(net, anchor, self.name)
+        channels = layer_shapes(net, sample_shape)[anchor].output[1]
+        insert_after(net, anchor, f"{anchor}_norm", fresh(nn.BatchNorm2d(channels)))
