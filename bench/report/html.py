@@ -27,6 +27,7 @@ from bench.report.headline import (
 )
 from bench.report.stats import better_phrase, interactions, main_effects, metric_label
 from bench.report.table import load_histories, load_results, load_suites
+from bench.report.trends import HISTORY_FILE, trends_section
 from bench.run.store import SAMPLES_FILE, atomic_write_bytes
 
 NUMERIC = {"seeds", "scored", "diverged", "P(improvement)", "adjusted p", "jobs"}
@@ -60,7 +61,7 @@ def build_report(
             f"{len(jobs)} jobs; report built at git commit {commit or 'unknown (not in a repo)'}"
         ),
         toc=toc,
-        body="\n".join(sections),
+        body="\n".join([*sections, trends_section(Path(results_dir) / HISTORY_FILE, names)]),
     )
     stem = suites[0] if suites and len(suites) == 1 else "all"
     path = Path(out) if out else Path("reports") / f"{stem}.html"
