@@ -1,31 +1,164 @@
-"""Discriminator and generator losses on D's logits.
+"""GAN objectives on D's logits, by name, and the G loss forms of the BCE objective.
 
-Goodfellow et al. (2014), "Generative Adversarial Nets": D minimises binary cross-entropy
-against its targets (1 for real, 0 for fake, or whatever the label tricks set). G minimises
-either the original minimax objective log(1 - D(G(z))), whose gradient vanishes when D is
-confident, or the non-saturating objective -log D(G(z)) that the paper recommends in practice.
-Both are computed from logits (softplus) for numerical stability.
+Every loss here is elementwise (one value per logit); callers average. D's loss on a real
+batch and on a fake batch are separate functions so that tricks can score extra batches
+(reconstructions, replayed fakes) with the job's own objective.
+
+- `bce` (default): Goodfellow et al. (2014), binary cross-entropy computed from logits
+  (softplus), with targets from the label tricks. G minimises either the original minimax
+  objective log(1 - D(G(z))), whose gradient vanishes when D is confident, or the
+  non-saturating -log D(G(z)) the paper recommends (`train.g_loss`).
+- `explicit_sigmoid_bce`: the same losses written as sigmoid followed by log(D + eps), as
+  many early implementations did; numerically worse than `bce` when D saturates.
+- `hinge`: Lim & Ye (2017), Miyato et al. (2018): D minimises relu(1 - l_real) +
+  relu(1 + l_fake); G minimises -l_fake. Ignores targets.
+- `least_squares`: Mao et al. (2017), LSGAN with 0-1 coding: D minimises
+  (l_real - t_real)^2 / 2 + (l_fake - t_fake)^2 / 2; G minimises (l_fake - 1)^2 / 2.
+- `wasserstein`: Arjovsky et al. (2017): the critic minimises l_fake - l_real; G minimises
+  -l_fake. Ignores targets; needs a Lipschitz constraint (gradient penalty) to be meaningful.
+
+`train.g_loss` (non-saturating vs minimax) selects between the two G losses of the BCE
+objectives; the other objectives each define a single G loss and ignore it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bench.errors import ConfigError
 
-def discriminator_loss(
-    real_logits: Tensor, fake_logits: Tensor, real_target: Tensor, fake_target: Tensor
-) -> Tensor:
-    """BCE of D on a real batch plus BCE on a fake batch (each averaged over its batch)."""
-    real = F.binary_cross_entropy_with_logits(real_logits, real_target)
-    fake = F.binary_cross_entropy_with_logits(fake_logits, fake_target)
-    return real + fake
+GLossForm = Literal["non_saturating", "minimax"]
+TargetLoss = Callable[[Tensor, Tensor], Tensor]
+EPS = 1e-8  # the "+ eps" of log(D + eps) in explicit-sigmoid implementations
+DEFAULT_OBJECTIVE = "bce"
 
 
-def generator_loss(fake_logits: Tensor, kind: Literal["non_saturating", "minimax"]) -> Tensor:
-    """`non_saturating`: -log D(G(z)) = softplus(-l); `minimax`: log(1 - D(G(z))) = -softplus(l)."""
-    if kind == "minimax":
-        return -F.softplus(fake_logits).mean()
-    return F.softplus(-fake_logits).mean()
+@dataclass(frozen=True)
+class Objective:
+    """A named GAN objective: D's elementwise losses on real and fake logits, G's loss forms.
+
+    `collapse_threshold`: the D loss below which D separates real from fake perfectly (the
+    monitor's collapse detector); None where the loss has no such floor (Wasserstein).
+    """
+
+    name: str
+    real: TargetLoss
+    fake: TargetLoss
+    generator: dict[GLossForm, Callable[[Tensor], Tensor]]
+    uses_targets: bool
+    collapse_threshold: float | None
+
+
+@dataclass(frozen=True)
+class ConfiguredObjective:
+    """An objective with the job's G loss form: what the loop and the tricks' terms call."""
+
+    objective: Objective
+    g_loss: GLossForm
+
+    @property
+    def name(self) -> str:
+        return self.objective.name
+
+    def discriminator_real(self, logits: Tensor, target: Tensor) -> Tensor:
+        return self.objective.real(logits, target)
+
+    def discriminator_fake(self, logits: Tensor, target: Tensor) -> Tensor:
+        return self.objective.fake(logits, target)
+
+    def discriminator(
+        self, real_logits: Tensor, fake_logits: Tensor, real_target: Tensor, fake_target: Tensor
+    ) -> Tensor:
+        """D's loss: the mean loss on the real batch plus the mean loss on the fake batch."""
+        real = self.discriminator_real(real_logits, real_target).mean()
+        return real + self.discriminator_fake(fake_logits, fake_target).mean()
+
+    def generator(self, logits: Tensor) -> Tensor:
+        return self.objective.generator[self.g_loss](logits)
+
+
+def _bce(logits: Tensor, target: Tensor) -> Tensor:
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+
+
+def _explicit_bce(logits: Tensor, target: Tensor) -> Tensor:
+    d = torch.sigmoid(logits)
+    return -(target * torch.log(d + EPS) + (1 - target) * torch.log(1 - d + EPS))
+
+
+def _least_squares(logits: Tensor, target: Tensor) -> Tensor:
+    return 0.5 * (logits - target) ** 2
+
+
+def _negated(logits: Tensor) -> Tensor:
+    return -logits
+
+
+OBJECTIVES: dict[str, Objective] = {
+    objective.name: objective
+    for objective in (
+        Objective(
+            "bce",
+            real=_bce,
+            fake=_bce,
+            generator={
+                "non_saturating": lambda logits: F.softplus(-logits),
+                "minimax": lambda logits: -F.softplus(logits),
+            },
+            uses_targets=True,
+            collapse_threshold=1e-3,
+        ),
+        Objective(
+            "explicit_sigmoid_bce",
+            real=_explicit_bce,
+            fake=_explicit_bce,
+            generator={
+                "non_saturating": lambda logits: -torch.log(torch.sigmoid(logits) + EPS),
+                "minimax": lambda logits: torch.log(1 - torch.sigmoid(logits) + EPS),
+            },
+            uses_targets=True,
+            collapse_threshold=1e-3,
+        ),
+        Objective(
+            "hinge",
+            real=lambda logits, target: F.relu(1.0 - logits),
+            fake=lambda logits, target: F.relu(1.0 + logits),
+            generator={"non_saturating": _negated, "minimax": _negated},
+            uses_targets=False,
+            collapse_threshold=None,
+        ),
+        Objective(
+            "least_squares",
+            real=_least_squares,
+            fake=_least_squares,
+            generator={
+                "non_saturating": lambda logits: _least_squares(logits, torch.ones_like(logits)),
+                "minimax": lambda logits: _least_squares(logits, torch.ones_like(logits)),
+            },
+            uses_targets=True,
+            collapse_threshold=1e-3,
+        ),
+        Objective(
+            "wasserstein",
+            real=lambda logits, target: -logits,
+            fake=lambda logits, target: logits,
+            generator={"non_saturating": _negated, "minimax": _negated},
+            uses_targets=False,
+            collapse_threshold=None,
+        ),
+    )
+}
+
+
+def configured_objective(name: str | None, g_loss: GLossForm) -> ConfiguredObjective:
+    """The objective `name` (None: the default BCE) with the configured G loss form."""
+    name = name or DEFAULT_OBJECTIVE
+    if name not in OBJECTIVES:
+        raise ConfigError(f"unknown objective '{name}'; known: {', '.join(OBJECTIVES)}")
+    return ConfiguredObjective(OBJECTIVES[name], g_loss)

@@ -21,6 +21,6 @@ class UniformLatent(Trick):
     source = "Radford et al. 2016 (DCGAN, uniform z) vs ganhacks tip 3 (Gaussian z)"
     order = 10
 
-    def sample_latent(self, z: Tensor, ctx: TrainContext) -> Tensor:
+    def sample_latent(self, z: Tensor, labels: Tensor | None, ctx: TrainContext) -> Tensor:
         draws = torch.rand(z.shape, generator=ctx.generator, device=z.device)
         return 2.0 * draws - 1.0

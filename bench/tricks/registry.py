@@ -4,32 +4,48 @@ A trick overrides only the hooks it needs; the others are no-ops. The training l
 enabled tricks at each hook in ascending `order` (ties broken by name), so a run is
 reproducible whatever order the suite file lists them in. Hooks receive what they need as
 arguments and return what they change; none of them reads a tensor back to the host, so the
-step stays graph-capturable.
+step stays graph-capturable, unless the trick says otherwise with `capturable = False`.
 
-Hooks, in the order one training iteration meets them:
+Hooks, in the order a run meets them (`labels` is None unless G or D is conditional and the
+dataset has labels; fakes get labels drawn uniformly):
 
-=====================  ==================================================================
-`setup`                once, before training: sees the `TrainContext` (shapes, steps).
-`build_generator`      wrap or modify G (e.g. spectral norm, noise layers); returns G.
-`build_discriminator`  wrap or modify D; returns D.
-`schedule`             D and G updates per iteration, from the configured ratio.
-`sample_latent`        transform the latent batch (drawn N(0, I)) before G sees it.
-`d_inputs`             transform the real and fake batches before D sees them.
-`d_targets`            transform D's real and fake targets (1 and 0 by default).
-`d_loss`               an extra term added to D's loss.
-`g_loss`               an extra term added to G's loss.
-`after_step`           after both updates (EMA, checkpoint swaps).
-`sample`               at evaluation: transform the latent batch used for scoring.
-=====================  ==================================================================
+========================  ===============================================================
+`setup`                   once, before training: sees the `TrainContext` (shapes, steps).
+`prepare_data`            once: transform the training data (and evaluation sources).
+`build_generator`         wrap or modify G (e.g. spectral norm, noise layers); returns G.
+`build_discriminator`     wrap or modify D; returns D.
+`optimizer`               replace or adjust G's or D's optimiser (Adam from `[train]`).
+ -- each iteration --
+`schedule`                D and G updates this iteration, from the configured ratio.
+`sample_latent`           transform the latent batch (drawn N(0, I)) before G sees it.
+`d_inputs`                transform the real and fake batches before D sees them.
+`d_targets`               transform D's real and fake targets (1 and 0 by default).
+`d_loss`                  D's loss -> D's loss: add a term (penalty) or replace it.
+`g_loss`                  G's loss -> G's loss: add a term (feature matching) or replace it.
+`after_step`              after both updates (EMA, checkpoint swaps, running averages).
+ -- at evaluation --
+`evaluation_generator`    choose the G that is scored (e.g. its EMA copy).
+`sample`                  transform the latents and labels used for scoring (truncation,
+                          rejection sampling, Langevin refinement): "sampling tricks".
+`evaluation_output`       map G's output back to the data range [-1, 1] for the metrics.
+========================  ===============================================================
+
+The objective (BCE on logits by default; hinge, least squares, Wasserstein, ...) is named by
+at most one trick's `objective` attribute; the loop looks it up in `bench.train.losses`. Tricks
+that replace a loss (rather than add to it) run early (`order` 20), so additive terms survive.
+
+Networks declare the extra inputs they take in `conditioning` (a subset of {"labels",
+"source"}); the loop, the evaluation and tricks call them through `call_net`, which passes
+the class labels and/or the paired source image (the real batch) only to nets that take them.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Protocol
 
 import torch
 from pydantic import BaseModel, ConfigDict
@@ -38,6 +54,9 @@ from torch import Tensor, nn
 from bench.config import validate
 from bench.errors import ConfigError
 
+Role = Literal["generator", "discriminator"]
+LatentPrior = Callable[[int], tuple[Tensor, Tensor | None]]
+
 
 class TrickParams(BaseModel):
     """Base of every trick's parameters: unknown keys are errors, values immutable."""
@@ -45,13 +64,37 @@ class TrickParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def conditioning(net: nn.Module) -> frozenset[str]:
+    """The extra inputs `net` takes besides its batch: "labels" and/or "source"."""
+    return frozenset(getattr(net, "conditioning", frozenset()))
+
+
+def call_net(
+    net: nn.Module, x: Tensor, labels: Tensor | None = None, source: Tensor | None = None
+) -> Tensor:
+    """`net(x)`, passing class labels and the paired source batch to nets that take them."""
+    extra = {"labels": labels, "source": source}
+    return net(x, **{name: extra[name] for name in sorted(conditioning(net))})
+
+
+@dataclass
+class Nets:
+    """The networks being trained (or, at evaluation, the ones being scored)."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+
+
 @dataclass
 class TrainContext:
-    """What hooks may read: shapes, step counts, the job's RNG and the current step.
+    """What hooks may read: shapes, step counts, the job's RNG, the nets and the step.
 
     `step` is a 0-dim float tensor on the training device, updated in place each iteration,
     so schedules computed from it (e.g. annealed noise) need no host round trip. `phase` is
-    "d" during D updates and "g" during G updates (in G updates `d_inputs` gets `real=None`).
+    "d" during D updates, "g" during G updates (in G updates `d_inputs` gets `real=None`)
+    and "sample" at evaluation. `last_d_loss`/`last_g_loss` are the latest losses as device
+    tensors (reading them on the host is a sync: declare `capturable = False`). `nets` and
+    `latent_prior` (draws `(z, labels)` as training does) are set once the nets are built.
     """
 
     device: torch.device
@@ -60,24 +103,57 @@ class TrainContext:
     batch_size: int
     latent_dim: int
     data_shape: tuple[int, ...]
+    num_classes: int | None = None
     step: Tensor = field(default_factory=lambda: torch.zeros(()))
     phase: str = "d"
+    nets: Nets | None = None
+    latent_prior: LatentPrior | None = None
+    last_d_loss: Tensor = field(default_factory=lambda: torch.zeros(()))
+    last_g_loss: Tensor = field(default_factory=lambda: torch.zeros(()))
 
     def progress(self) -> Tensor:
         """Training progress in [0, 1], as a device tensor."""
         return (self.step / max(self.total_steps, 1)).clamp(0.0, 1.0)
 
 
+class GANLoss(Protocol):
+    """The job's objective with its G loss form (see `bench.train.losses`); elementwise."""
+
+    name: str
+
+    def discriminator_real(self, logits: Tensor, target: Tensor) -> Tensor: ...
+
+    def discriminator_fake(self, logits: Tensor, target: Tensor) -> Tensor: ...
+
+    def generator(self, logits: Tensor) -> Tensor: ...
+
+
 @dataclass
 class LossTerms:
-    """What an extra loss term may use: D's logits and the batches they were computed on."""
+    """What a loss hook may use: D's logits, the batches they were computed on, and more.
+
+    `real`/`fake` are the batches as D saw them (after `d_inputs`); in G updates D sees no
+    real batch (`real_logits` is None) but `real` is still a fresh, untransformed real batch
+    (for feature matching, reconstruction or paired losses). `generated` is G's raw output;
+    `source` the untransformed real batch, which paired nets (pix2pix) receive.
+    """
 
     real_logits: Tensor | None
     fake_logits: Tensor
-    real: Tensor | None
+    real: Tensor
     fake: Tensor
+    generated: Tensor
+    latent: Tensor
+    real_labels: Tensor | None
+    fake_labels: Tensor | None
     generator: nn.Module
     discriminator: nn.Module
+    objective: GANLoss
+    source: Tensor | None = None
+
+    def discriminate(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        """D's logits on `x`, with the labels and paired source it takes (as the loop did)."""
+        return call_net(self.discriminator, x, labels, self.source)
 
 
 class Trick:
@@ -91,6 +167,8 @@ class Trick:
     conflicts: ClassVar[Mapping[str, str]] = {}
     order: ClassVar[int] = 50
     capturable: ClassVar[bool] = True
+    objective: ClassVar[str | None] = None
+    replaces_networks: ClassVar[bool] = False
 
     def __init__(self, params: BaseModel) -> None:
         self.params = params
@@ -98,16 +176,24 @@ class Trick:
     def setup(self, ctx: TrainContext) -> None:
         """Called once before training."""
 
+    def prepare_data(self, data: Tensor, ctx: TrainContext) -> Tensor:
+        return data
+
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         return generator
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         return discriminator
 
+    def optimizer(
+        self, role: Role, optimizer: torch.optim.Optimizer, net: nn.Module, ctx: TrainContext
+    ) -> torch.optim.Optimizer:
+        return optimizer
+
     def schedule(self, d_steps: int, g_steps: int, ctx: TrainContext) -> tuple[int, int]:
         return d_steps, g_steps
 
-    def sample_latent(self, z: Tensor, ctx: TrainContext) -> Tensor:
+    def sample_latent(self, z: Tensor, labels: Tensor | None, ctx: TrainContext) -> Tensor:
         return z
 
     def d_inputs(
@@ -120,21 +206,42 @@ class Trick:
     ) -> tuple[Tensor, Tensor]:
         return real_target, fake_target
 
-    def d_loss(self, terms: LossTerms, ctx: TrainContext) -> Tensor | None:
-        return None
+    def d_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
+        return loss
 
-    def g_loss(self, terms: LossTerms, ctx: TrainContext) -> Tensor | None:
-        return None
+    def g_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
+        return loss
 
     def after_step(self, generator: nn.Module, discriminator: nn.Module, ctx: TrainContext) -> None:
         """Called after both networks have been updated."""
 
-    def sample(self, z: Tensor, ctx: TrainContext) -> Tensor:
-        return z
+    def evaluation_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
+        return generator
+
+    def sample(
+        self, z: Tensor, labels: Tensor | None, ctx: TrainContext
+    ) -> tuple[Tensor, Tensor | None]:
+        return z, labels
+
+    def evaluation_output(self, images: Tensor, ctx: TrainContext) -> Tensor:
+        return images
 
     @classmethod
     def summary(cls) -> str:
         return (cls.__doc__ or "").strip().splitlines()[0]
+
+    @classmethod
+    def modifies_networks(cls) -> bool:
+        """Whether it overrides `build_generator` or `build_discriminator`."""
+        return (
+            cls.build_generator is not Trick.build_generator
+            or cls.build_discriminator is not Trick.build_discriminator
+        )
+
+    @classmethod
+    def is_sampling_trick(cls) -> bool:
+        """Whether it changes how samples are drawn at evaluation (overrides `sample`)."""
+        return cls.sample is not Trick.sample
 
 
 REGISTRY: dict[str, type[Trick]] = {}
@@ -162,7 +269,8 @@ def build_tricks(
     """Validate a `{name: params}` table and return the tricks in hook order.
 
     Refuses unknown names, bad parameters, unmet needs (e.g. labels on an unlabelled
-    dataset) and conflicting pairs, each with a message naming the key and the reason.
+    dataset), conflicting pairs, two objectives, and a trick that replaces the nets
+    (`replaces_networks`) with one that modifies them, each with a message naming both.
     """
     known = all_tricks()
     tricks: list[Trick] = []
@@ -186,4 +294,20 @@ def build_tricks(
                 raise ConfigError(
                     f"{source}: tricks '{trick.name}' and '{other}' cannot be combined: {reason}"
                 )
+    for trick in tricks:
+        if trick.replaces_networks:
+            for other in tricks:
+                if other is not trick and other.modifies_networks():
+                    raise ConfigError(
+                        f"{source}: tricks '{trick.name}' and '{other.name}' cannot be "
+                        f"combined: '{trick.name}' replaces G and D, which '{other.name}' "
+                        "modifies"
+                    )
+    objectives = [trick for trick in tricks if trick.objective is not None]
+    if len(objectives) > 1:
+        first, second = objectives[0], objectives[1]
+        raise ConfigError(
+            f"{source}: tricks '{first.name}' and '{second.name}' cannot be combined: each "
+            f"sets the objective ('{first.objective}' vs '{second.objective}')"
+        )
     return sorted(tricks, key=lambda t: (t.order, t.name))

@@ -53,8 +53,9 @@ class CountUpdates(Trick):
         self.d_updates += 1
         return real_target, fake_target
 
-    def g_loss(self, terms, ctx):
+    def g_loss(self, loss, terms, ctx):
         self.g_updates += 1
+        return loss
 
 
 def test_d_and_g_step_ratio_is_honoured(tiny_job, digits) -> None:
@@ -74,8 +75,8 @@ class PoisonDiscriminatorLoss(Trick):
     family = "test"
     source = "test"
 
-    def d_loss(self, terms, ctx):
-        return torch.where(ctx.step >= 7, torch.tensor(float("nan")), torch.tensor(0.0))
+    def d_loss(self, loss, terms, ctx):
+        return loss + torch.where(ctx.step >= 7, torch.tensor(float("nan")), torch.tensor(0.0))
 
 
 def test_non_finite_loss_stops_training_as_diverged(tiny_job, digits) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import Tensor, nn
 
-from bench.tricks.registry import TrainContext, Trick, all_tricks
+from bench.train.losses import configured_objective
+from bench.tricks.registry import LossTerms, TrainContext, Trick, all_tricks
 
 
 @pytest.fixture
@@ -27,5 +29,36 @@ def make_trick():
     def make(name: str, **params) -> Trick:
         cls = all_tricks()[name]
         return cls(cls.Params(**params))
+
+    return make
+
+
+@pytest.fixture
+def make_terms():
+    """`make_terms(real, fake, discriminator)` -> the `LossTerms` a D update would build."""
+
+    def make(
+        real: Tensor,
+        fake: Tensor,
+        discriminator: nn.Module,
+        generator: nn.Module | None = None,
+        objective: str = "bce",
+        real_labels: Tensor | None = None,
+        fake_labels: Tensor | None = None,
+    ) -> LossTerms:
+        return LossTerms(
+            real_logits=discriminator(real),
+            fake_logits=discriminator(fake),
+            real=real,
+            fake=fake,
+            generated=fake,
+            latent=torch.zeros(len(fake), 1),
+            real_labels=real_labels,
+            fake_labels=fake_labels,
+            generator=generator or nn.Identity(),
+            discriminator=discriminator,
+            objective=configured_objective(objective, "non_saturating"),
+            source=real,
+        )
 
     return make

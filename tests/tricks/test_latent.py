@@ -6,7 +6,7 @@ import torch
 
 
 def test_uniform_latent_is_uniform_on_minus_one_one(make_trick, ctx) -> None:
-    z = make_trick("uniform_latent").sample_latent(torch.randn(20_000, 16), ctx)
+    z = make_trick("uniform_latent").sample_latent(torch.randn(20_000, 16), None, ctx)
     assert z.shape == (20_000, 16)
     assert z.min() >= -1 and z.max() <= 1
     assert abs(z.mean().item()) < 0.01

@@ -1,0 +1,221 @@
+"""History tricks: replayed fakes, swapped-in old checkpoints, historical and EMA averages."""
+
+from __future__ import annotations
+
+import copy
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams, register
+
+State = dict[str, Tensor]
+LABELLED_FAKES = "replayed fakes would need the labels (or sources) they were drawn with"
+
+
+class ReplayParams(TrickParams):
+    ratio: float = Field(0.5, ge=0.0, le=1.0, description="fraction of D's fakes from the buffer")
+    buffer_batches: int = Field(50, ge=1, le=10_000, description="buffer size, in batches")
+
+
+@register
+class ExperienceReplay(Trick):
+    """Show D a `ratio` of past fakes from a buffer, refreshed with current fakes.
+
+    Shrivastava et al. (2017), "Learning from Simulated and Unsupervised Images through
+    Adversarial Training", sec. 2.3 (half of each batch from the history, half of it
+    replaced by new fakes each step); Pfau & Vinyals (2016). The buffer size is not given
+    there: 50 batches here. D updates only; G is trained on fresh fakes.
+    """
+
+    name = "experience_replay"
+    family = "history"
+    source = "Shrivastava et al. 2017, sec. 2.3; Pfau & Vinyals 2016; ganhacks tip 12"
+    Params = ReplayParams
+    conflicts = dict.fromkeys(
+        ("conditional_gan", "auxiliary_classifier", "projection_discriminator", "pix2pix"),
+        LABELLED_FAKES,
+    )
+    order = 30  # before instance noise, so replayed fakes get fresh noise
+
+    def setup(self, ctx: TrainContext) -> None:
+        self.capacity = self.params.buffer_batches * ctx.batch_size
+        self.buffer: Tensor | None = None
+        self.filled = 0  # a host count of writes, never read from the device
+
+    def d_inputs(self, real: Tensor | None, fake: Tensor, ctx: TrainContext):
+        if ctx.phase != "d":
+            return real, fake
+        n = fake.shape[0]
+        replayed = round(self.params.ratio * n) if self.filled else 0
+        mixed = fake
+        if replayed:
+            index = torch.randint(
+                0, self.filled, (replayed,), generator=ctx.generator, device=fake.device
+            )
+            mixed = torch.cat([self.buffer[index], fake[replayed:]])
+        self._store(fake.detach(), replayed, ctx)
+        return real, mixed
+
+    def _store(self, fake: Tensor, replayed: int, ctx: TrainContext) -> None:
+        """Fill the buffer in order; once full, overwrite random entries with fresh fakes."""
+        if self.buffer is None:
+            self.buffer = fake.new_zeros((self.capacity, *fake.shape[1:]))
+        if self.filled < self.capacity:
+            count = min(fake.shape[0], self.capacity - self.filled)
+            self.buffer[self.filled : self.filled + count] = fake[:count]
+            self.filled += count
+            return
+        count = max(replayed, 1)
+        where = torch.randint(
+            0, self.capacity, (count,), generator=ctx.generator, device=fake.device
+        )
+        self.buffer[where] = fake[:count]
+
+
+class SwapParams(TrickParams):
+    every: int = Field(100, ge=1, description="iterations between snapshots (and swap chances)")
+    duration: int = Field(5, ge=1, description="iterations an old snapshot stays swapped in")
+    probability: float = Field(0.5, ge=0.0, le=1.0, description="chance of a swap at a snapshot")
+    keep: int = Field(5, ge=1, le=100, description="snapshots kept (the newest)")
+    network: Literal["discriminator", "generator", "both"] = "discriminator"
+
+
+@register
+class CheckpointSwapping(Trick):
+    """Every `every` iterations snapshot the net, and maybe swap an old snapshot in for a while.
+
+    ganhacks (Chintala et al. 2016), tip 12: "Keep checkpoints from the past of G and D and
+    occasionally swap them out for a few iterations". The tip gives no numbers; the defaults
+    are this harness's. Updates made during a swap are discarded when the current weights
+    come back. Decides on the host, so it is not capturable.
+    """
+
+    name = "checkpoint_swapping"
+    family = "history"
+    source = "ganhacks (Chintala et al. 2016), tip 12"
+    Params = SwapParams
+    capturable = False
+
+    def setup(self, ctx: TrainContext) -> None:
+        self.iteration = 0
+        self.snapshots: list[list[State]] = []
+        self.current: list[State] | None = None
+        self.restore_at: int | None = None
+
+    def after_step(self, generator: nn.Module, discriminator: nn.Module, ctx: TrainContext) -> None:
+        nets = {"discriminator": [discriminator], "generator": [generator]}
+        swapped = nets.get(self.params.network, [generator, discriminator])
+        self.iteration += 1
+        if self.restore_at is not None:
+            if self.iteration == self.restore_at:
+                _load(swapped, self.current)
+                self.current = self.restore_at = None
+            return
+        if self.iteration % self.params.every:
+            return
+        snapshot = _state(swapped)
+        draw = torch.rand((), generator=ctx.generator, device=ctx.device).item()
+        if self.snapshots and draw < self.params.probability:
+            pick = int(draw / self.params.probability * len(self.snapshots))
+            self.current = snapshot
+            _load(swapped, self.snapshots[pick])
+            self.restore_at = self.iteration + self.params.duration
+        self.snapshots = [*self.snapshots, snapshot][-self.params.keep :]
+
+
+def _state(nets: list[nn.Module]) -> list[State]:
+    return [{k: v.detach().clone() for k, v in net.state_dict().items()} for net in nets]
+
+
+def _load(nets: list[nn.Module], states: list[State] | None) -> None:
+    for net, state in zip(nets, states or [], strict=True):
+        net.load_state_dict(state)
+
+
+class HistoricalAveragingParams(TrickParams):
+    weight: float = Field(
+        1e-3, gt=0.0, le=10.0, description="weight of ||theta - mean(theta)||^2 (no source value)"
+    )
+
+
+@register
+class HistoricalAveraging(Trick):
+    """Add weight * ||theta - mean of past thetas||^2 to each player's loss.
+
+    Salimans et al. (2016), "Improved Techniques for Training GANs", sec. 3.3. The paper
+    gives no weight; 1e-3 is this harness's default. The running mean is kept on the
+    device, over the parameters after every iteration.
+    """
+
+    name = "historical_averaging"
+    family = "history"
+    source = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.3"
+    Params = HistoricalAveragingParams
+
+    def setup(self, ctx: TrainContext) -> None:
+        self.count = 0
+        self.means: dict[str, list[Tensor]] = {}
+
+    def after_step(self, generator: nn.Module, discriminator: nn.Module, ctx: TrainContext) -> None:
+        self.count += 1
+        for role, net in (("generator", generator), ("discriminator", discriminator)):
+            params = [p.detach() for p in net.parameters()]
+            if role not in self.means:
+                self.means[role] = [p.clone() for p in params]
+                continue
+            for mean, param in zip(self.means[role], params, strict=True):
+                mean.add_((param - mean) / self.count)
+
+    def penalty(self, role: str, net: nn.Module) -> Tensor | None:
+        if role not in self.means:
+            return None
+        squares = [
+            ((p - m) ** 2).sum() for p, m in zip(net.parameters(), self.means[role], strict=True)
+        ]
+        return self.params.weight * torch.stack(squares).sum()
+
+    def d_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
+        penalty = self.penalty("discriminator", terms.discriminator)
+        return loss if penalty is None else loss + penalty
+
+    def g_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
+        penalty = self.penalty("generator", terms.generator)
+        return loss if penalty is None else loss + penalty
+
+
+class EMAParams(TrickParams):
+    decay: float = Field(0.999, ge=0.0, lt=1.0, description="beta: weight of the old average")
+
+
+@register
+class EMAGenerator(Trick):
+    """Keep an exponential moving average of G's weights and score that average instead of G.
+
+    Yazıcı et al. (2019), "The Unusual Effectiveness of Averaging in GAN Training"; Karras
+    et al. (2018, Progressive GANs) use decay 0.999, the default. Buffers (batch-norm
+    statistics) are copied, not averaged.
+    """
+
+    name = "ema_generator"
+    family = "history"
+    source = "Yazıcı et al. 2019; Karras et al. 2018 (decay 0.999)"
+    Params = EMAParams
+
+    def setup(self, ctx: TrainContext) -> None:
+        self.average: nn.Module | None = None
+
+    @torch.no_grad()
+    def after_step(self, generator: nn.Module, discriminator: nn.Module, ctx: TrainContext) -> None:
+        if self.average is None:
+            self.average = copy.deepcopy(generator).requires_grad_(False)
+            return
+        for mean, param in zip(self.average.parameters(), generator.parameters(), strict=True):
+            mean.lerp_(param, 1.0 - self.params.decay)
+        for mean, buffer in zip(self.average.buffers(), generator.buffers(), strict=True):
+            mean.copy_(buffer)
+
+    def evaluation_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
+        return generator if self.average is None else self.average
