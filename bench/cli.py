@@ -43,8 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the job table, run nothing")
     run.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
     run.add_argument("--results", default="results", help="results folder (default: results/)")
-    run.add_argument("--jobs", type=int, default=1, help="jobs run in parallel (processes)")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        help="jobs run in parallel (processes); default 1 on CPU, GPUs x jobs-per-GPU on CUDA",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--executor", choices=["local", "ray"], default="local")
+    run.add_argument("--address", help="Ray cluster address (default: this node's, or a new one)")
+    per_gpu = run.add_mutually_exclusive_group()
+    per_gpu.add_argument(
+        "--jobs-per-gpu", type=int, help="jobs packed on each GPU (default: automatic)"
+    )
+    per_gpu.add_argument(
+        "--gpus-per-job", type=float, help="the GPU fraction each job gets, e.g. 0.25"
+    )
 
     report = sub.add_parser("report", help="write an HTML report (or a table) of results")
     report.add_argument("--results", default="results")
@@ -57,6 +70,59 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--suite", dest="suites", action="append")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
 
+    regress = sub.add_parser(
+        "regress", help="compare the latest run with a baseline; exit 1 on a regression"
+    )
+    regress.add_argument("--baseline", required=True, help="baseline file (JSON)")
+    regress.add_argument("--results", default="results")
+    regress.add_argument("--suite", help="suite to check (default: the baseline's)")
+    regress.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="write the latest run as the new baseline (tolerances kept) instead of comparing",
+    )
+    regress.add_argument("--history", help="append one line per checked figure (JSONL)")
+    regress.add_argument("--json", help="write github-action-benchmark customSmallerIsBetter")
+
+    tune = sub.add_parser("tune", help="search hyperparameters with Optuna ([tune] in the suite)")
+    tune.add_argument("suite", help="suite file (TOML) with a [tune] table")
+    which = tune.add_mutually_exclusive_group()
+    which.add_argument(
+        "--variant",
+        dest="variants",
+        action="append",
+        metavar="NAME",
+        help="variant to tune (repeatable; default: the reference variant)",
+    )
+    which.add_argument("--all-variants", action="store_true", help="tune every variant equally")
+    tune.add_argument(
+        "--n-trials", type=int, metavar="N", help="finished trials per variant (default: [tune])"
+    )
+    tune.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
+    tune.add_argument(
+        "--storage", help="SQLAlchemy URL (default: sqlite:///<results>/<suite>.trials/optuna.db)"
+    )
+    tune.add_argument("--study", help="study name prefix (default: the suite's name)")
+    tune.add_argument(
+        "--confirm", type=int, default=0, metavar="K", help="re-run each best with K fresh seeds"
+    )
+    tune.add_argument("--export", metavar="FILE.toml", help="write the tuned suite to FILE.toml")
+    tune.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set tune.sampler=random (repeatable)",
+    )
+    tune.add_argument("--results", default="results", help="results folder (default: results/)")
+    tune.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    tune.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    merge = sub.add_parser("merge", help="combine results folders (e.g. one per node) into one")
+    merge.add_argument("sources", nargs="+", metavar="SRC", help="results folders to merge")
+    merge.add_argument("--into", required=True, help="the results folder to merge into")
+
     tricks = sub.add_parser("tricks", help="list the registered tricks, or show one in full")
     tricks.add_argument("name", nargs="?")
     tricks.add_argument("--markdown", action="store_true", help="the README's trick table")
@@ -68,8 +134,14 @@ def _run(args: argparse.Namespace) -> int:
     from bench.expand import plan_suite
     from bench.run.table import job_table
 
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: expected a positive number of parallel jobs")
+    if args.gpus_per_job is not None:
+        if not 0 < args.gpus_per_job <= 1:
+            raise ConfigError(f"--gpus-per-job {args.gpus_per_job}: expected a fraction in (0, 1]")
+        args.jobs_per_gpu = int(1 / args.gpus_per_job + 1e-9)
+    if args.jobs_per_gpu is not None and args.jobs_per_gpu < 1:
+        raise ConfigError(f"--jobs-per-gpu {args.jobs_per_gpu}: expected a positive number")
     if args.dry_run:
         suite, jobs = plan_suite(args.suite, args.overrides)
         print(job_table(jobs, args.results))
@@ -84,6 +156,9 @@ def _run(args: argparse.Namespace) -> int:
         device=args.device,
         workers=args.jobs,
         progress=not args.quiet,
+        jobs_per_gpu=args.jobs_per_gpu,
+        executor=args.executor,
+        address=args.address,
     )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     print(
@@ -117,6 +192,68 @@ def _export(args: argparse.Namespace) -> int:
     from bench.report import export_table
 
     print(export_table(args.results, args.suites, args.format), end="")
+    return 0
+
+
+@command("tune")
+def _tune(args: argparse.Namespace) -> int:
+    from bench.tune import format_summary, tune_suite
+
+    summary = tune_suite(
+        args.suite,
+        args.overrides,
+        variants=args.variants,
+        all_variants=args.all_variants,
+        n_trials=args.n_trials,
+        timeout=args.timeout,
+        storage=args.storage,
+        study=args.study,
+        confirm=args.confirm,
+        export=args.export,
+        results=args.results,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    print(format_summary(summary))
+    failed = any(v.failed for v in summary.variants)
+    return 1 if failed or (summary.confirmation and summary.confirmation.failed) else 0
+
+
+@command("regress")
+def _regress(args: argparse.Namespace) -> int:
+    from bench.regress import (
+        append_history,
+        format_comparison,
+        regress,
+        update_baseline,
+        write_benchmark_json,
+    )
+
+    if args.update_baseline:
+        if args.history or args.json:
+            raise ConfigError("--update-baseline compares nothing: drop --history and --json")
+        baseline = update_baseline(args.results, args.baseline, args.suite)
+        seeds = sum(len(v.seeds) for v in baseline.variants.values())
+        print(
+            f"baseline of suite '{baseline.suite}' ({len(baseline.variants)} variants, {seeds} "
+            f"jobs, {baseline.provenance.device}) written to {args.baseline}"
+        )
+        return 0
+    comparison = regress(args.results, args.baseline, args.suite)
+    print(format_comparison(comparison))
+    if args.history:
+        append_history(args.history, comparison)
+    if args.json:
+        write_benchmark_json(args.json, comparison)
+    return 1 if comparison.regressions else 0
+
+
+@command("merge")
+def _merge(args: argparse.Namespace) -> int:
+    from bench.run.merge import merge_results
+
+    summary = merge_results(args.sources, args.into)
+    print(summary.describe())
     return 0
 
 

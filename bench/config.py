@@ -8,6 +8,8 @@ A suite file has four tables::
     [tricks.NAME]      the tricks to ablate, with their parameters (or `levels = [{...}, ...]`)
     [variants.NAME]    for design = "variants": `tricks = {...}` and `set = {"train.lr_d" = 1e-4}`
 
+and, for `bench tune`, an optional `[tune]` table with its search space in `[tune.params]`.
+
 Every error names the file, the dotted key, the bad value and what is allowed.
 """
 
@@ -17,7 +19,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bench.errors import ConfigError
 
@@ -79,6 +88,9 @@ class EvalConfig(Section):
         description="steps between evaluations during training (a multiple of "
         "train.log_every); None: only at the end",
     )
+    interpolation_strip: bool = Field(
+        False, description="also save interpolation.png: G along slerp paths between latents"
+    )
 
 
 class JobConfig(Section):
@@ -112,14 +124,100 @@ class VariantSpec(Section):
     set: dict[str, Any] = Field(default_factory=dict, description="dotted overrides of [base]")
 
 
+ParamValue = bool | int | float | str
+
+
+class TuneParam(Section):
+    """One searched value: a float or int range (`low`..`high`, `log`, `step`) or `choices`.
+
+    `type` may be left out when `choices` is given (then it is "categorical"). Whether the
+    key can be searched, and whether its bounds are valid values, is checked by `bench.tune`.
+    """
+
+    type: Literal["float", "int", "categorical"] | None = None
+    low: int | float | None = None
+    high: int | float | None = None
+    log: bool = False
+    step: int | float | None = Field(None, gt=0)
+    choices: tuple[ParamValue, ...] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TuneParam:
+        kind = self.type or ("categorical" if self.choices is not None else None)
+        if kind is None:
+            raise ValueError("give type = 'float' or 'int' with low and high, or choices = [...]")
+        if kind == "categorical":
+            if self.choices is None or self.low is not None or self.high is not None:
+                raise ValueError("type 'categorical' takes choices = [...] (no low/high)")
+            return self
+        if self.choices is not None or self.low is None or self.high is None:
+            raise ValueError(f"type '{kind}' takes low and high (no choices)")
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log = true needs low > 0 (low is {self.low})")
+        if self.log and self.step is not None:
+            raise ValueError("log = true and step cannot be combined")
+        integral = [v for v in (self.low, self.high, self.step) if v is not None]
+        if kind == "int" and not all(isinstance(v, int) for v in integral):
+            raise ValueError("type 'int' needs integer low, high and step")
+        return self
+
+    @property
+    def kind(self) -> Literal["float", "int", "categorical"]:
+        return self.type or "categorical"
+
+
+TUNE_PARAM_KEYS = frozenset(TuneParam.model_fields)
+
+
+class TuneConfig(Section):
+    """`[tune]`: the search space and how `bench tune` searches it (see `bench.tune`)."""
+
+    n_trials: int = Field(20, ge=0, description="finished trials per variant (total, all workers)")
+    metric: Literal["fid", "kid"] = Field("fid", description="minimised, at the end of training")
+    sampler: Literal["tpe", "random", "cmaes", "gp"] = "tpe"
+    seed: int = Field(0, ge=0, description="seed of the sampler")
+    sampler_startup_trials: int = Field(10, ge=0, description="random trials before modelling")
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    pruner_startup_trials: int = Field(5, ge=0, description="median: trials before pruning")
+    pruner_warmup_steps: int = Field(0, ge=0, description="median: steps before pruning")
+    heartbeat_s: int = Field(30, ge=1, description="a running trial's heartbeat interval")
+    grace_s: int | None = Field(None, ge=1, description="silent this long: dead (2x heartbeat)")
+    max_retry: int = Field(2, ge=0, description="retries of a trial whose worker died")
+    params: dict[str, TuneParam] = Field(default_factory=dict)
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _flatten(cls, value: Any) -> Any:
+        """`"train.lr_d" = {...}` or nested tables (`[tune.params.train.lr_d]`, `--set`), merged."""
+        if not isinstance(value, dict):
+            return value
+        flat: dict[str, Any] = {}
+
+        def walk(prefix: str, node: dict[str, Any]) -> None:
+            for key, child in node.items():
+                name = f"{prefix}.{key}" if prefix else key
+                if isinstance(child, dict) and child and not set(child) & TUNE_PARAM_KEYS:
+                    walk(name, child)
+                elif isinstance(child, dict) and isinstance(flat.get(name), dict):
+                    flat[name] = {**flat[name], **child}
+                else:
+                    flat[name] = child
+
+        walk("", value)
+        return flat
+
+
 class Suite(Section):
     suite: SuiteMeta
     base: JobConfig = JobConfig()
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     variants: dict[str, VariantSpec] = Field(default_factory=dict)
+    tune: TuneConfig | None = None
 
 
-SUITE_SECTIONS = ("suite", "base", "tricks", "variants")
+SUITE_SECTIONS = ("suite", "base", "tricks", "variants", "tune")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 

@@ -1,4 +1,5 @@
-"""Scores of generated samples: torch-fidelity metrics for images, mode metrics for 2-D toys."""
+"""Scores of generated samples: torch-fidelity metrics for images (with class or stacked-MNIST
+mode coverage for labelled ones), mode metrics for 2-D toys. See docs/metrics.md."""
 
 from __future__ import annotations
 

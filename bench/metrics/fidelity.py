@@ -4,7 +4,8 @@ Images are sampled here and handed to torch-fidelity as Datasets of uint8 tensor
 generator input crashes on conditional models in 0.4.0), and the backbone is named for every
 metric (precision/recall would otherwise silently use VGG16). Features and FID statistics of
 the reference split are cached by torch-fidelity under a key naming the dataset and its
-version, the split, the sample count and the backbone and its version.
+version, the split, the sample count and the backbone and its version. Labelled datasets also
+get class (or, for stacked MNIST, mode) coverage from the domain classifier (`classes`).
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ from bench.config import EvalConfig
 from bench.errors import MetricsError
 from bench.metrics.backbones import (
     Backbone,
+    cached_inception_weights,
     domain_backbone,
     inception_backbone,
     inception_weights_path,
     to_uint8,
 )
 from bench.metrics.cache import default_cache_dir
+from bench.metrics.classes import coverage_metrics
 from bench.metrics.result import MetricsResult
 
 if TYPE_CHECKING:
@@ -53,7 +56,10 @@ RESULT_KEYS = {
     "prc": {"precision": KEY_METRIC_PRECISION, "recall": KEY_METRIC_RECALL},
 }
 KID_SUBSET_SIZE = 1000  # torch-fidelity's default, lowered to the sample counts when needed
+KID_SUBSETS = 100  # torch-fidelity's default
+PRC_NEIGHBORHOOD = 3  # torch-fidelity's default: k of the k-NN balls (Kynkaanniemi et al. 2019)
 REFERENCE_SUBSET_SEED = 0  # fixed, so a subset of the split is the same in every job
+AUTO_INCEPTION_MIN_SIZE = 32
 
 
 class ImageTensors(TorchDataset):
@@ -80,61 +86,110 @@ def evaluate_images(
     if not cfg.metrics:
         raise MetricsError("eval.metrics is empty; allowed: fid, isc, kid, prc")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    backbone = select_backbone(cfg, dataset, cache)
+    choice, reason = backbone_choice(cfg, dataset, cache)
+    backbone = select_backbone(choice, cfg, dataset, cache)
     generated = sample_images(generate, cfg.num_samples, tuple(dataset.train.shape[1:]))
-    reference = reference_images(dataset, cfg.reference_split, cfg.reference_samples)
-    kid_subset_size = min(KID_SUBSET_SIZE, len(generated), len(reference))
+    picked = reference_indices(len(dataset.split(cfg.reference_split)), cfg.reference_samples)
+    reference = dataset.split(cfg.reference_split)[picked]
+    reference_name = reference_key(dataset, cfg.reference_split, len(reference), backbone)
+    raw = fidelity_metrics(generated, reference, reference_name, backbone, cfg, device, cache)
+    values = {
+        name: float(raw[key]) for metric in cfg.metrics for name, key in RESULT_KEYS[metric].items()
+    }
+    with_kid = "kid" in cfg.metrics
+    provenance = {
+        "backbone": backbone.name,
+        "backbone_version": backbone.version,
+        "backbone_test_accuracy": backbone.test_accuracy,
+        "backbone_choice": reason,
+        "dataset": dataset.name,
+        "dataset_version": dataset.version,
+        "reference_split": cfg.reference_split,
+        "num_generated": len(generated),
+        "num_reference": len(reference),
+        "kid_subsets": KID_SUBSETS if with_kid else None,
+        "kid_subset_size": kid_subset_size(len(generated), len(reference)) if with_kid else None,
+        "prc_neighborhood": PRC_NEIGHBORHOOD if "prc" in cfg.metrics else None,
+        "eval_seed": cfg.seed,
+        "torch_fidelity_version": torch_fidelity.__version__,
+    }
+    labels = dataset.split_labels(cfg.reference_split)
+    if labels is not None and dataset.num_classes is not None:
+        classifier = backbone if backbone.name == "domain" else domain_backbone(dataset, cache)
+        values.update(coverage_metrics(classifier, generated, dataset, labels[picked]))
+        provenance["classifier_version"] = classifier.version
+        provenance["classifier_test_accuracy"] = classifier.test_accuracy
+    return MetricsResult(values, provenance)
+
+
+def fidelity_metrics(
+    generated: Tensor,
+    reference: Tensor,
+    reference_name: str,
+    backbone: Backbone,
+    cfg: EvalConfig,
+    device: torch.device,
+    cache_dir: Path,
+) -> dict[str, float]:
+    """torch-fidelity's metrics of `cfg.metrics`, all on `backbone`, the reference cached."""
     cuda = device.type == "cuda"
     with (
         torch.cuda.device(device) if cuda else nullcontext(),
         threadpool_limits(backbone.cpu_threads),
     ):
-        raw = torch_fidelity.calculate_metrics(
+        return torch_fidelity.calculate_metrics(
             input1=ImageTensors(rgb_uint8(generated)),
             input2=ImageTensors(rgb_uint8(reference)),
-            input2_cache_name=reference_key(dataset, cfg.reference_split, len(reference), backbone),
+            input2_cache_name=reference_name,
             cache=True,
-            cache_root=str(cache / "fidelity"),
+            cache_root=str(cache_dir / "fidelity"),
             feature_extractor=backbone.extractor,
             feature_extractor_weights_path=str(backbone.weights_path),
             **{metric: metric in cfg.metrics for metric in RESULT_KEYS},
-            kid_subset_size=kid_subset_size,
+            kid_subsets=KID_SUBSETS,
+            kid_subset_size=kid_subset_size(len(generated), len(reference)),
+            prc_neighborhood=PRC_NEIGHBORHOOD,
             rng_seed=cfg.seed,
             batch_size=backbone.batch_size,
             cuda=cuda,
             save_cpu_ram=True,  # in-memory tensors: no DataLoader worker processes
             verbose=False,
         )
-    values = {
-        name: float(raw[key]) for metric in cfg.metrics for name, key in RESULT_KEYS[metric].items()
-    }
-    provenance = {
-        "backbone": backbone.name,
-        "backbone_version": backbone.version,
-        "backbone_test_accuracy": backbone.test_accuracy,
-        "dataset": dataset.name,
-        "dataset_version": dataset.version,
-        "reference_split": cfg.reference_split,
-        "num_generated": len(generated),
-        "num_reference": len(reference),
-        "kid_subset_size": kid_subset_size if "kid" in cfg.metrics else None,
-        "eval_seed": cfg.seed,
-        "torch_fidelity_version": torch_fidelity.__version__,
-    }
-    return MetricsResult(values, provenance)
 
 
-def backbone_choice(cfg: EvalConfig, dataset: Dataset) -> Literal["domain", "inception-v3-compat"]:
-    """`auto` means Inception for RGB images of 32 px or more when local weights are given."""
+def kid_subset_size(num_generated: int, num_reference: int) -> int:
+    """torch-fidelity's default subset size, lowered to the sample counts (it must fit)."""
+    return min(KID_SUBSET_SIZE, num_generated, num_reference)
+
+
+def backbone_choice(
+    cfg: EvalConfig, dataset: Dataset, cache_dir: Path
+) -> tuple[Literal["domain", "inception-v3-compat"], str]:
+    """The backbone to use and why: `auto` means Inception for RGB images of 32 px or more
+    when Inception weights are at hand (configured, or downloaded before), else the domain one.
+    """
     if cfg.backbone != "auto":
-        return cfg.backbone
+        return cfg.backbone, f"eval.backbone = '{cfg.backbone}'"
     _, channels, height, _ = dataset.train.shape
-    has_weights = inception_weights_path(cfg.weights_path) is not None
-    return "inception-v3-compat" if channels == 3 and height >= 32 and has_weights else "domain"
+    if channels != 3:
+        return "domain", f"auto: {channels}-channel images (Inception needs RGB)"
+    if height < AUTO_INCEPTION_MIN_SIZE:
+        return "domain", f"auto: {height} px images (Inception needs {AUTO_INCEPTION_MIN_SIZE}+)"
+    if inception_weights_path(cfg.weights_path) or cached_inception_weights(cache_dir).is_file():
+        return "inception-v3-compat", "auto: RGB images of 32+ px and Inception weights at hand"
+    return "domain", (
+        "auto: no Inception weights at hand (eval.weights_path, "
+        "$GAN_BENCH_INCEPTION_WEIGHTS or a previous download)"
+    )
 
 
-def select_backbone(cfg: EvalConfig, dataset: Dataset, cache_dir: Path) -> Backbone:
-    if backbone_choice(cfg, dataset) == "domain":
+def select_backbone(
+    choice: Literal["domain", "inception-v3-compat"],
+    cfg: EvalConfig,
+    dataset: Dataset,
+    cache_dir: Path,
+) -> Backbone:
+    if choice == "domain":
         return domain_backbone(dataset, cache_dir)
     return inception_backbone(inception_weights_path(cfg.weights_path), cache_dir)
 
@@ -153,13 +208,12 @@ def sample_images(generate: Callable[[int], Tensor], count: int, shape: tuple[in
     return images
 
 
-def reference_images(dataset: Dataset, split: str, count: int | None) -> Tensor:
-    """The split, or a fixed random subset of `count` images of it."""
-    images = dataset.split(split)
-    if count is None or count >= len(images):
-        return images
+def reference_indices(split_size: int, count: int | None) -> Tensor:
+    """All of the split, or a fixed random subset of `count` of its indices."""
+    if count is None or count >= split_size:
+        return torch.arange(split_size)
     generator = torch.Generator().manual_seed(REFERENCE_SUBSET_SEED)
-    return images[torch.randperm(len(images), generator=generator)[:count]]
+    return torch.randperm(split_size, generator=generator)[:count]
 
 
 def rgb_uint8(images: Tensor) -> Tensor:

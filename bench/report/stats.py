@@ -36,6 +36,9 @@ DIRECTIONS: dict[str, int] = {
     "recall": 1,
     "modes_covered": 1,
     "high_quality_fraction": 1,
+    "kl_to_uniform": -1,
+    "class_coverage": 1,
+    "class_kl_to_real": -1,
 }
 PROVENANCE_KEYS = (
     "backbone",
@@ -44,6 +47,9 @@ PROVENANCE_KEYS = (
     "num_generated",
     "num_reference",
     "dataset_version",
+    "kid_subset_size",
+    "classifier_version",
+    "torch_fidelity_version",
 )
 ALPHA = 0.05
 RESAMPLES = 2000

@@ -8,18 +8,19 @@ import io
 import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from bench.data import Dataset, dataset_capabilities, load_dataset
 from bench.expand import Job
 from bench.metrics import evaluate
-from bench.run.samples import sample_figure_png
+from bench.run.samples import INTERPOLATION_FILE, interpolation_strip_png, sample_figure_png
 from bench.run.store import (
     HISTORY_FILE,
     JOB_FILE,
@@ -30,7 +31,7 @@ from bench.run.store import (
     atomic_write_json,
 )
 from bench.train.loop import TrainOutcome, train
-from bench.tricks.registry import build_tricks
+from bench.tricks.registry import Nets, Trick, build_tricks, call_net, conditioning
 
 GRID_IMAGES = 64
 SCATTER_POINTS = 1000
@@ -44,33 +45,84 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_generate(outcome: TrainOutcome, seed: int) -> Callable[[int], Tensor]:
+def make_generate(
+    outcome: TrainOutcome,
+    seed: int,
+    sampling_tricks: bool = True,
+    sources: Tensor | None = None,
+) -> Callable[[int], Tensor]:
     """A sampler for evaluation: a fixed latent seed, G in eval mode, the tricks' hooks.
 
-    Latents pass through `sample_latent` (e.g. a uniform latent trick) and then `sample`
-    (evaluation-time tricks such as truncation). Returns float images/points on the CPU.
+    G is the one `evaluation_generator` picks (e.g. an EMA copy). Latents pass through
+    `sample_latent` (e.g. a uniform latent trick) and, with `sampling_tricks`, through
+    `sample` (truncation, rejection sampling, Langevin refinement); conditional G gets
+    uniformly drawn labels, a paired G a source image drawn from `sources` (the test split,
+    after `prepare_data`). `evaluation_output` maps outputs back to [-1, 1]. Returns float
+    images/points on the CPU.
     """
     ctx = dataclasses.replace(
         outcome.context,
         generator=torch.Generator(device=outcome.context.device).manual_seed(seed),
         phase="sample",
     )
-    generator = outcome.generator.eval()
+    generator = outcome.generator
+    for trick in outcome.tricks:
+        generator = trick.evaluation_generator(generator, ctx)
+    ctx.nets = Nets(generator, outcome.discriminator)
+    if "source" not in conditioning(generator):
+        sources = None
+    if sources is not None:
+        for trick in outcome.tricks:
+            sources = trick.prepare_data(sources.to(ctx.device), ctx)
 
-    @torch.no_grad()
+    def prior(n: int) -> tuple[Tensor, Tensor | None]:
+        labels = None
+        if ctx.num_classes is not None:
+            labels = torch.randint(
+                0, ctx.num_classes, (n,), generator=ctx.generator, device=ctx.device
+            )
+        z = torch.randn(n, ctx.latent_dim, generator=ctx.generator, device=ctx.device)
+        for trick in outcome.tricks:
+            z = trick.sample_latent(z, labels, ctx)
+        return z, labels
+
+    ctx.latent_prior = prior
+
+    def batch(size: int) -> Tensor:
+        z, labels = prior(size)
+        if sampling_tricks:
+            for trick in outcome.tricks:
+                z, labels = trick.sample(z, labels, ctx)
+        source = None
+        if sources is not None:
+            pick = torch.randint(
+                0, len(sources), (size,), generator=ctx.generator, device=ctx.device
+            )
+            source = sources[pick]
+        with torch.no_grad():
+            images = call_net(generator, z, labels, source)
+            for trick in outcome.tricks:
+                images = trick.evaluation_output(images, ctx)
+        return images.float().cpu()
+
     def generate(n: int) -> Tensor:
-        chunks = []
-        for start in range(0, n, EVAL_BATCH):
-            size = min(EVAL_BATCH, n - start)
-            z = torch.randn(size, ctx.latent_dim, generator=ctx.generator, device=ctx.device)
-            for trick in outcome.tricks:
-                z = trick.sample_latent(z, ctx)
-            for trick in outcome.tricks:
-                z = trick.sample(z, ctx)
-            chunks.append(generator(z).float().cpu())
-        return torch.cat(chunks)
+        with evaluation_mode(generator, outcome.discriminator):
+            return torch.cat([batch(min(EVAL_BATCH, n - i)) for i in range(0, n, EVAL_BATCH)])
 
     return generate
+
+
+@contextmanager
+def evaluation_mode(*nets: nn.Module) -> Iterator[None]:
+    """Put `nets` in eval mode for the block, then back in the mode each was in."""
+    modes = [net.training for net in nets]
+    for net in nets:
+        net.eval()
+    try:
+        yield
+    finally:
+        for net, mode in zip(nets, modes, strict=True):
+            net.train(mode)
 
 
 def history_csv(rows: list[dict[str, float]]) -> bytes:
@@ -107,8 +159,11 @@ def run_job(
     store: ResultsStore,
     device: torch.device,
     on_evaluation: Callable[[int, dict[str, float]], None] | None = None,
+    placement: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train and score `job`, write its files, and return its result record.
+
+    `placement` (executor, host, worker, GPU) is recorded beside the execution mode.
 
     With `eval.every`, the generator is also scored during training and `on_evaluation(step,
     metrics)` is called at each point; raising `StopTraining` there ends the run early (its
@@ -122,20 +177,30 @@ def run_job(
     tricks = build_tricks(job.config.tricks, f"job {job.id}", capabilities)
     data = dataset.train.to(device)
     evaluations: list[dict[str, float]] = []
+    without: dict[str, float] | None = None  # the same G scored without sampling tricks
     evaluate_during = EvaluationPoints(job, dataset, device, evaluations, on_evaluation)
-    outcome = train(job.config, job.seed, data, tricks, device, on_log=evaluate_during)
+    labels = None if dataset.train_labels is None else dataset.train_labels.to(device)
+    outcome = train(
+        job.config, job.seed, data, tricks, device, evaluate_during, labels, dataset.num_classes
+    )
 
     shown = SCATTER_POINTS if dataset.kind == "toy2d" else GRID_IMAGES
-    grid = make_generate(outcome, job.config.eval.seed + 1)(shown)
+    grid = make_generate(outcome, job.config.eval.seed + 1, sources=dataset.test)(shown)
     finite = bool(torch.isfinite(grid).all())
     if finite:
         atomic_write_bytes(out / SAMPLES_FILE, sample_figure_png(grid, dataset))
+        if job.config.eval.interpolation_strip and dataset.kind == "image":
+            strip = interpolation_strip_png(outcome, job.config.eval.seed + 2, dataset.test)
+            atomic_write_bytes(out / INTERPOLATION_FILE, strip)
     if outcome.stopped:
         metrics = {k: v for k, v in evaluations[-1].items() if k != "step"} if evaluations else {}
         provenance, eval_time = evaluate_during.provenance, 0.0
     elif finite:
         metrics, provenance, eval_time = score(outcome, dataset, job, device)
         evaluations.append({"step": outcome.steps_completed, **metrics})
+        if any(trick.is_sampling_trick() for trick in tricks):
+            without, _, extra = score(outcome, dataset, job, device, sampling_tricks=False)
+            eval_time += extra
     else:
         metrics, provenance, eval_time = {}, {"skipped": "generator output is not finite"}, 0.0
     atomic_write_bytes(out / HISTORY_FILE, history_csv(with_evaluations(outcome, evaluations)))
@@ -151,6 +216,7 @@ def run_job(
         else (outcome.stopped.reason if outcome.stopped else None),
         "events": [dataclasses.asdict(e) for e in outcome.events],
         "metrics": metrics,
+        "metrics_without_sampling_tricks": without,
         "metric_provenance": provenance,
         "evaluations": evaluations,
         "best": best_values(evaluations),
@@ -162,9 +228,22 @@ def run_job(
         "device": device_name(device),
         "versions": versions(),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "execution": {**execution_mode(tricks, device), **(placement or {})},
     }
     atomic_write_json(out / RESULT_FILE, record)
     return record
+
+
+def execution_mode(tricks: list[Trick], device: torch.device) -> dict[str, str]:
+    """How the training step ran ("eager" or "graph") and why (see docs/gpu.md)."""
+    if device.type != "cuda":
+        return {"mode": "eager", "reason": "CUDA graphs need a CUDA device"}
+    eager = sorted(trick.name for trick in tricks if not trick.capturable)
+    if eager:
+        reason = f"tricks that cannot be graph-captured: {', '.join(eager)}"
+    else:
+        reason = "graph-captured training steps are not built yet (docs/gpu.md)"
+    return {"mode": "eager", "reason": reason}
 
 
 class EvaluationPoints:
@@ -221,11 +300,19 @@ def best_values(evaluations: list[dict[str, float]]) -> dict[str, dict[str, floa
 
 
 def score(
-    outcome: TrainOutcome, dataset: Dataset, job: Job, device: torch.device
+    outcome: TrainOutcome,
+    dataset: Dataset,
+    job: Job,
+    device: torch.device,
+    sampling_tricks: bool = True,
 ) -> tuple[dict[str, float], dict[str, Any], float]:
-    """The configured metrics of the trained G, with their provenance and wall time."""
+    """The configured metrics of the trained G, with their provenance and wall time.
+
+    `sampling_tricks=False` scores the same G without the evaluation-time `sample` hooks.
+    Paired generators (pix2pix) complete the test split's source images.
+    """
     started = time.perf_counter()
-    generate = make_generate(outcome, job.config.eval.seed)
+    generate = make_generate(outcome, job.config.eval.seed, sampling_tricks, dataset.test)
     result = evaluate(generate, dataset, job.config.eval, device)
     values = {k: v for k, v in result.values.items() if v is None or math.isfinite(v)}
     return values, result.provenance, time.perf_counter() - started

@@ -1,32 +1,41 @@
-"""Run a suite's pending jobs on this machine: in-process, or a pool of worker processes.
+"""Run a suite's pending jobs: in-process, in worker processes (one pool over every GPU), or
+on a Ray cluster (`bench.run.ray_executor`).
 
 Finished jobs (those with a `result.json`) are skipped, so re-running a suite resumes it.
 A job that raises is recorded in `error.txt` in its folder and the suite goes on; it has no
-result, so the next run retries it. Ctrl-C stops the pool; every finished job is kept.
+result, so the next run retries it. Ctrl-C stops the run; every finished job is kept.
+On CUDA, each worker process is pinned to one GPU (`CUDA_VISIBLE_DEVICES`, set before CUDA
+starts in the worker) and several workers share a GPU (`bench.run.placement`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import traceback
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
 from bench.config import Suite
 from bench.data import load_dataset
-from bench.errors import BenchError
+from bench.errors import BenchError, ConfigError
 from bench.expand import Job, plan_suite, reference_variant
 from bench.run.job import resolve_device, run_job
+from bench.run.placement import Placement, plan_placement, visible_gpu_ids
 from bench.run.store import ResultsStore, atomic_write_bytes
 
 ERROR_FILE = "error.txt"
+EXECUTORS = ("local", "ray")
+
+Done = Callable[[Job, str], None]
 
 
 class Interrupted(BenchError):
@@ -45,13 +54,22 @@ class RunSummary:
     failed: list[str] = field(default_factory=list)
 
 
-def _execute(job: Job, results: str, device_name: str, threads: int) -> str:
-    """Run one job (in a worker or in-process); returns its status."""
+def execute_job(
+    job: Job, results: str, device_name: str, threads: int, executor: str = "local"
+) -> str:
+    """Run one job (in a worker or in-process), record how it ran; returns its status."""
     if threads:
         torch.set_num_threads(threads)
     store = ResultsStore(results)
+    device = resolve_device(device_name)
+    placement = {
+        "executor": executor,
+        "host": socket.gethostname(),
+        "worker": os.getpid(),
+        "gpu": os.environ.get("CUDA_VISIBLE_DEVICES") if device.type == "cuda" else None,
+    }
     try:
-        record = run_job(job, store, resolve_device(device_name))
+        record = run_job(job, store, device, placement=placement)
     except Exception:
         path = store.job_dir(job.suite, job.id) / ERROR_FILE
         atomic_write_bytes(path, traceback.format_exc().encode())
@@ -65,15 +83,58 @@ def preflight(jobs: Iterable[Job]) -> None:
         load_dataset(config)
 
 
+def _free_gpu_memory() -> list[int]:
+    """Free bytes on each visible GPU (run in a throwaway process: it starts CUDA)."""
+    return [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
+
+
+def local_placement(device: str, workers: int | None, jobs_per_gpu: int | None) -> Placement:
+    """This machine's worker pool: CPU workers, or workers spread over every visible GPU."""
+    if device != "cuda":
+        return plan_placement([], workers)
+    ids = visible_gpu_ids(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())
+    if not ids:
+        raise ConfigError("--device cuda: no CUDA device is visible here; use --device cpu")
+    free = None
+    if jobs_per_gpu is None:
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as probe:
+            free = probe.submit(_free_gpu_memory).result()
+    return plan_placement(ids, workers, jobs_per_gpu, free, os.cpu_count() or 1)
+
+
+def check_executor(executor: str, workers: int | None) -> None:
+    """Refuse an unknown executor, or Ray when it is not installed, before anything starts."""
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor '{executor}': expected one of {', '.join(EXECUTORS)}")
+    if executor == "ray":
+        from bench.run.ray_executor import require_ray
+
+        if workers is not None:
+            raise ConfigError(
+                "--jobs is for the local executor; Ray runs as many jobs as the cluster has "
+                "resources for (--jobs-per-gpu sets the GPU share of each)"
+            )
+        require_ray()
+
+
 def run_jobs(
     jobs: list[Job],
     store: ResultsStore,
     device: str = "auto",
-    workers: int = 1,
+    workers: int | None = None,
     progress: bool = True,
+    jobs_per_gpu: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> RunSummary:
-    """Run the unfinished `jobs`, `workers` at a time, with a progress bar."""
-    device_name = str(resolve_device(device))
+    """Run the unfinished `jobs` with a progress bar.
+
+    `executor="local"`: on CPU, `workers` processes (default 1: in this process); on CUDA,
+    `jobs_per_gpu` workers on each visible GPU (automatic when None), at most `workers`.
+    `executor="ray"`: Ray tasks on the cluster at `address` (default: this node's, or a new one).
+    """
+    check_executor(executor, workers)
     pending = [job for job in jobs if not store.is_finished(job.suite, job.id)]
     summary = RunSummary(total=len(jobs), skipped=len(jobs) - len(pending))
     preflight(pending)
@@ -87,11 +148,12 @@ def run_jobs(
         bar.update()
 
     try:
-        if workers <= 1:
-            for job in pending:
-                done(job, _execute(job, str(store.root), device_name, 0))
-        else:
-            _run_pool(pending, store.root, device_name, workers, done)
+        if pending and executor == "ray":
+            from bench.run.ray_executor import run_on_ray
+
+            run_on_ray(pending, store.root, device, jobs_per_gpu, address, done, bar)
+        elif pending:
+            _run_local(pending, store.root, device, workers, jobs_per_gpu, done, bar)
     except KeyboardInterrupt:
         finished = sum(summary.statuses.values()) + summary.skipped
         raise Interrupted(
@@ -103,12 +165,26 @@ def run_jobs(
     return summary
 
 
-def _run_pool(pending: list[Job], root: Path, device_name: str, workers: int, done) -> None:
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+def _run_local(
+    pending: list[Job],
+    root: Path,
+    device: str,
+    workers: int | None,
+    jobs_per_gpu: int | None,
+    done: Done,
+    bar: tqdm,
+) -> None:
+    device_name = resolve_device(device).type
+    placement = local_placement(device_name, workers, jobs_per_gpu)
+    bar.set_description(f"jobs [{placement.describe()}]")
+    if placement.workers == (None,):
+        for job in pending:
+            done(job, execute_job(job, str(root), device_name, 0))
+        return
+    threads = max(1, (os.cpu_count() or 1) // len(placement.workers))
+    with worker_pool(placement.workers) as pool:
         futures: dict[Future, Job] = {
-            pool.submit(_execute, job, str(root), device_name, threads): job for job in pending
+            pool.submit(execute_job, job, str(root), device_name, threads): job for job in pending
         }
         try:
             remaining = set(futures)
@@ -121,20 +197,51 @@ def _run_pool(pending: list[Job], root: Path, device_name: str, workers: int, do
             raise
 
 
+def worker_pool(gpus: Sequence[str | None]) -> ProcessPoolExecutor:
+    """A spawn pool with one worker per entry; a worker with a GPU id sees only that GPU."""
+    context = multiprocessing.get_context("spawn")
+    slots: Any = context.Queue()
+    for gpu in gpus:
+        slots.put(gpu)
+    return ProcessPoolExecutor(
+        max_workers=len(gpus), mp_context=context, initializer=_claim_gpu, initargs=(slots,)
+    )
+
+
+def _claim_gpu(slots: Any) -> None:
+    """Worker initialiser: take one GPU slot before anything in this process starts CUDA."""
+    gpu = slots.get()
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+
+
 def run_suite(
     path: str | Path,
     overrides: list[str] | None = None,
     results: str | Path = "results",
     device: str = "auto",
-    workers: int = 1,
+    workers: int | None = None,
     progress: bool = True,
+    jobs_per_gpu: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> RunSummary:
     """Load, validate and expand a suite file, record its metadata, and run its jobs."""
+    check_executor(executor, workers)
     suite, jobs = plan_suite(path, overrides)
     preflight(jobs)
     store = ResultsStore(results)
     store.write_suite(suite.suite.name, suite_metadata(suite, Path(path), overrides or []))
-    return run_jobs(jobs, store, device=device, workers=workers, progress=progress)
+    return run_jobs(
+        jobs,
+        store,
+        device=device,
+        workers=workers,
+        progress=progress,
+        jobs_per_gpu=jobs_per_gpu,
+        executor=executor,
+        address=address,
+    )
 
 
 def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:

@@ -1,14 +1,20 @@
-"""Stand-in datasets for the metrics tests: sklearn's 8x8 digits and an 8-mode ring."""
+"""Stand-in datasets for the metrics tests: sklearn's 8x8 digits and an 8-mode ring; and the
+real MNIST files where this machine has them (tests that need them skip otherwise)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
 from sklearn.datasets import load_digits
 from torch import Tensor
+
+from bench.data.idx import TEST_FILES, find_idx
+
+MNIST_ROOT = Path(__file__).resolve().parents[2] / "../shared/data/mnist"
 
 
 @dataclass(frozen=True)
@@ -54,3 +60,11 @@ def ring() -> StandInDataset:
     return StandInDataset(
         "ring8", "toy2d", points, points, None, None, None, "test-v1", modes, 0.02
     )
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """The folder with MNIST's t10k IDX files (the 10k test split), or a skip."""
+    if any(find_idx(MNIST_ROOT, stem) is None for stem in TEST_FILES):
+        pytest.skip(f"no MNIST t10k IDX files in {MNIST_ROOT.resolve()}")
+    return MNIST_ROOT

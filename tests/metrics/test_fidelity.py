@@ -5,13 +5,20 @@ from dataclasses import replace
 
 import pytest
 import torch
+import torch_fidelity.metrics
 import torch_fidelity.utils
 from torch import nn
 
 from bench.config import EvalConfig
 from bench.errors import MetricsError
-from bench.metrics import default_cache_dir, evaluate
-from bench.metrics.backbones import INCEPTION_WEIGHTS_ENV, Backbone
+from bench.metrics import default_cache_dir, evaluate, fidelity
+from bench.metrics.backbones import (
+    DOMAIN_EXTRACTOR,
+    INCEPTION_WEIGHTS_ENV,
+    Backbone,
+    cached_inception_weights,
+    domain_backbone,
+)
 from bench.metrics.fidelity import backbone_choice, reference_key
 
 CPU = torch.device("cpu")
@@ -69,14 +76,46 @@ def test_real_images_score_far_better_than_noise_and_an_untrained_generator(scor
 
 def test_values_and_provenance(scores):
     result = scores["real"]
-    assert set(result.values) == {"fid", "isc", "isc_std", "kid", "kid_std", "precision", "recall"}
-    assert result.provenance["backbone"] == "domain"
-    assert result.provenance["backbone_test_accuracy"] >= 0.9
-    assert result.provenance["num_generated"] == 1000
-    assert result.provenance["num_reference"] == 360
-    assert result.provenance["reference_split"] == "test"
-    assert result.provenance["dataset_version"] == "test-v1"
-    assert result.provenance["torch_fidelity_version"] == "0.4.0"
+    fidelity_values = {"fid", "isc", "isc_std", "kid", "kid_std", "precision", "recall"}
+    assert set(result.values) == fidelity_values | {"class_coverage", "class_kl_to_real"}
+    provenance = result.provenance
+    assert provenance["backbone"] == "domain"
+    assert provenance["backbone_choice"] == "auto: 1-channel images (Inception needs RGB)"
+    assert provenance["backbone_test_accuracy"] >= 0.9
+    assert provenance["num_generated"] == 1000
+    assert provenance["num_reference"] == 360
+    assert provenance["reference_split"] == "test"
+    assert provenance["dataset_version"] == "test-v1"
+    assert provenance["eval_seed"] == 0
+    assert (provenance["kid_subsets"], provenance["kid_subset_size"]) == (100, 360)
+    assert provenance["prc_neighborhood"] == 3
+    assert provenance["torch_fidelity_version"] == "0.4.0"
+    assert provenance["classifier_version"] == provenance["backbone_version"]
+
+
+def test_class_coverage_of_real_digits_and_of_a_one_class_sampler(scores, digits, isolated_cache):
+    real = scores["real"].values
+    assert real["class_coverage"] == 1 and real["class_kl_to_real"] < 0.05
+    zeros = digits.train[digits.train_labels == 0]
+    cfg = EvalConfig(metrics=("fid",), num_samples=100)
+    one_class = evaluate(real_images(zeros), digits, cfg, CPU, isolated_cache).values
+    assert one_class["class_coverage"] <= 0.2
+    assert one_class["class_kl_to_real"] > 1.5  # log(10) = 2.3 for a single class
+
+
+def test_precision_recall_use_the_chosen_backbone_not_vgg16(digits, isolated_cache, monkeypatch):
+    create = torch_fidelity.metrics.create_feature_extractor
+    names = []
+
+    def recording_create(name, *args, **kwargs):
+        names.append(name)
+        return create(name, *args, **kwargs)
+
+    monkeypatch.setattr(torch_fidelity.metrics, "create_feature_extractor", recording_create)
+    cfg = EvalConfig(metrics=("prc",), num_samples=300, backbone="domain")
+    values = evaluate(real_images(digits.train), digits, cfg, CPU, isolated_cache).values
+    assert names == [DOMAIN_EXTRACTOR]
+    assert 0.5 < values["precision"] <= 1 and 0.5 < values["recall"] <= 1
 
 
 def test_the_same_evaluation_gives_the_same_numbers(scores, digits, isolated_cache):
@@ -85,8 +124,19 @@ def test_the_same_evaluation_gives_the_same_numbers(scores, digits, isolated_cac
 
 
 def test_reference_features_are_computed_once(digits, isolated_cache, monkeypatch):
+    calls = reference_extractions(monkeypatch)
+    cfg = EvalConfig(metrics=("fid", "kid"), num_samples=200, reference_samples=300)
+    evaluate(uniform_noise, digits, cfg, CPU, isolated_cache)
+    assert calls == [1, 2]
+    assert list((isolated_cache / "fidelity").glob("ref-digits-test-v1-test-n300-domain-*"))
+    evaluate(uniform_noise, digits, cfg, CPU, isolated_cache)
+    assert calls == [1, 2, 1]
+
+
+def reference_extractions(monkeypatch) -> list[int]:
+    """The input ids (1: generated, 2: reference) whose features torch-fidelity computes."""
     extract = torch_fidelity.utils.extract_featuresdict_from_input_id
-    calls = []
+    calls: list[int] = []
 
     def counting_extract(input_id, *args, **kwargs):
         calls.append(input_id)
@@ -95,12 +145,37 @@ def test_reference_features_are_computed_once(digits, isolated_cache, monkeypatc
     monkeypatch.setattr(
         torch_fidelity.utils, "extract_featuresdict_from_input_id", counting_extract
     )
-    cfg = EvalConfig(metrics=("fid", "kid"), num_samples=200, reference_samples=300)
+    return calls
+
+
+def test_a_changed_dataset_version_never_reuses_reference_statistics(
+    digits, isolated_cache, monkeypatch
+):
+    calls = reference_extractions(monkeypatch)
+    cfg = EvalConfig(metrics=("fid",), num_samples=200, reference_samples=250, backbone="domain")
+    before = evaluate(uniform_noise, digits, cfg, CPU, isolated_cache).values["fid"]
+    changed = replace(digits, version="test-v2", test=digits.test.flip(-1))
+    monkeypatch.setattr(
+        fidelity, "domain_backbone", lambda *_: domain_backbone(digits, isolated_cache)
+    )
+    after = evaluate(uniform_noise, changed, cfg, CPU, isolated_cache).values["fid"]
+    assert calls == [1, 2, 1, 2]
+    assert after != before
+
+
+def test_a_changed_backbone_version_never_reuses_reference_statistics(
+    digits, isolated_cache, monkeypatch
+):
+    calls = reference_extractions(monkeypatch)
+    cfg = EvalConfig(metrics=("fid",), num_samples=200, reference_samples=260, backbone="domain")
     evaluate(uniform_noise, digits, cfg, CPU, isolated_cache)
-    assert calls == [1, 2]
-    assert list((isolated_cache / "fidelity").glob("ref-digits-test-v1-test-n300-domain-*"))
+    retrained = replace(domain_backbone(digits, isolated_cache), version="retrained")
+    monkeypatch.setattr(fidelity, "domain_backbone", lambda *_: retrained)
     evaluate(uniform_noise, digits, cfg, CPU, isolated_cache)
-    assert calls == [1, 2, 1]
+    assert calls == [1, 2, 1, 2]
+    assert list(
+        (isolated_cache / "fidelity").glob("ref-digits-test-v1-test-n260-domain-retrained-*")
+    )
 
 
 def test_reference_key_names_dataset_version_split_count_and_backbone(digits, tmp_path):
@@ -133,17 +208,39 @@ def test_missing_weights_file_is_named(digits, tmp_path):
         evaluate(uniform_noise, digits, cfg, CPU, tmp_path)
 
 
-def test_auto_uses_inception_only_for_rgb_32px_with_local_weights(digits, tmp_path, monkeypatch):
+def test_auto_uses_inception_only_for_rgb_32px_with_weights_and_says_why(
+    digits, tmp_path, monkeypatch
+):
     monkeypatch.delenv(INCEPTION_WEIGHTS_ENV, raising=False)
     weights = tmp_path / "inception.pth"
     weights.touch()
     rgb = replace(digits, train=torch.zeros(4, 3, 32, 32))
-    assert backbone_choice(EvalConfig(), rgb) == "domain"
-    assert backbone_choice(EvalConfig(weights_path=str(weights)), rgb) == "inception-v3-compat"
-    assert backbone_choice(EvalConfig(weights_path=str(weights)), digits) == "domain"
+    with_weights = EvalConfig(weights_path=str(weights))
+    cache = tmp_path / "cache"
+    assert backbone_choice(EvalConfig(), rgb, cache) == (
+        "domain",
+        "auto: no Inception weights at hand (eval.weights_path, $GAN_BENCH_INCEPTION_WEIGHTS "
+        "or a previous download)",
+    )
+    assert backbone_choice(with_weights, rgb, cache)[0] == "inception-v3-compat"
+    assert backbone_choice(with_weights, digits, cache) == (
+        "domain",
+        "auto: 1-channel images (Inception needs RGB)",
+    )
+    small = replace(digits, train=torch.zeros(4, 3, 16, 16))
+    assert (
+        backbone_choice(with_weights, small, cache)[1] == "auto: 16 px images (Inception needs 32+)"
+    )
     monkeypatch.setenv(INCEPTION_WEIGHTS_ENV, str(weights))
-    assert backbone_choice(EvalConfig(), rgb) == "inception-v3-compat"
-    assert backbone_choice(EvalConfig(backbone="domain"), rgb) == "domain"
+    assert backbone_choice(EvalConfig(), rgb, cache)[0] == "inception-v3-compat"
+    assert backbone_choice(EvalConfig(backbone="domain"), rgb, cache) == (
+        "domain",
+        "eval.backbone = 'domain'",
+    )
+    monkeypatch.delenv(INCEPTION_WEIGHTS_ENV)
+    cached_inception_weights(cache).parent.mkdir(parents=True)
+    cached_inception_weights(cache).touch()
+    assert backbone_choice(EvalConfig(), rgb, cache)[0] == "inception-v3-compat"
 
 
 def test_generator_output_of_the_wrong_shape_is_refused(digits, isolated_cache):
