@@ -8,19 +8,24 @@ import io
 import math
 import platform
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
 import torch
-from torch import Tensor, nn
 
 from bench.data import Dataset, dataset_capabilities, load_dataset
 from bench.expand import Job
 from bench.metrics import evaluate
-from bench.run.samples import INTERPOLATION_FILE, interpolation_strip_png, sample_figure_png
+from bench.run.samples import (
+    INTERPOLATION_FILE,
+    INTERPOLATION_ROWS,
+    INTERPOLATION_STEPS,
+    interpolation_strip_png,
+    sample_figure_png,
+)
+from bench.run.sampling import Sampler
 from bench.run.store import (
     HISTORY_FILE,
     JOB_FILE,
@@ -31,11 +36,10 @@ from bench.run.store import (
     atomic_write_json,
 )
 from bench.train.loop import TrainOutcome, train
-from bench.tricks.registry import Nets, Trick, build_tricks, call_net, conditioning
+from bench.tricks.registry import Trick, build_tricks
 
 GRID_IMAGES = 64
 SCATTER_POINTS = 1000
-EVAL_BATCH = 500
 
 
 def resolve_device(name: str) -> torch.device:
@@ -43,86 +47,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def make_generate(
-    outcome: TrainOutcome,
-    seed: int,
-    sampling_tricks: bool = True,
-    sources: Tensor | None = None,
-) -> Callable[[int], Tensor]:
-    """A sampler for evaluation: a fixed latent seed, G in eval mode, the tricks' hooks.
-
-    G is the one `evaluation_generator` picks (e.g. an EMA copy). Latents pass through
-    `sample_latent` (e.g. a uniform latent trick) and, with `sampling_tricks`, through
-    `sample` (truncation, rejection sampling, Langevin refinement); conditional G gets
-    uniformly drawn labels, a paired G a source image drawn from `sources` (the test split,
-    after `prepare_data`). `evaluation_output` maps outputs back to [-1, 1]. Returns float
-    images/points on the CPU.
-    """
-    ctx = dataclasses.replace(
-        outcome.context,
-        generator=torch.Generator(device=outcome.context.device).manual_seed(seed),
-        phase="sample",
-    )
-    generator = outcome.generator
-    for trick in outcome.tricks:
-        generator = trick.evaluation_generator(generator, ctx)
-    ctx.nets = Nets(generator, outcome.discriminator)
-    if "source" not in conditioning(generator):
-        sources = None
-    if sources is not None:
-        for trick in outcome.tricks:
-            sources = trick.prepare_data(sources.to(ctx.device), ctx)
-
-    def prior(n: int) -> tuple[Tensor, Tensor | None]:
-        labels = None
-        if ctx.num_classes is not None:
-            labels = torch.randint(
-                0, ctx.num_classes, (n,), generator=ctx.generator, device=ctx.device
-            )
-        z = torch.randn(n, ctx.latent_dim, generator=ctx.generator, device=ctx.device)
-        for trick in outcome.tricks:
-            z = trick.sample_latent(z, labels, ctx)
-        return z, labels
-
-    ctx.latent_prior = prior
-
-    def batch(size: int) -> Tensor:
-        z, labels = prior(size)
-        if sampling_tricks:
-            for trick in outcome.tricks:
-                z, labels = trick.sample(z, labels, ctx)
-        source = None
-        if sources is not None:
-            pick = torch.randint(
-                0, len(sources), (size,), generator=ctx.generator, device=ctx.device
-            )
-            source = sources[pick]
-        with torch.no_grad():
-            images = call_net(generator, z, labels, source)
-            for trick in outcome.tricks:
-                images = trick.evaluation_output(images, ctx)
-        return images.float().cpu()
-
-    def generate(n: int) -> Tensor:
-        with evaluation_mode(generator, outcome.discriminator):
-            return torch.cat([batch(min(EVAL_BATCH, n - i)) for i in range(0, n, EVAL_BATCH)])
-
-    return generate
-
-
-@contextmanager
-def evaluation_mode(*nets: nn.Module) -> Iterator[None]:
-    """Put `nets` in eval mode for the block, then back in the mode each was in."""
-    modes = [net.training for net in nets]
-    for net in nets:
-        net.eval()
-    try:
-        yield
-    finally:
-        for net, mode in zip(nets, modes, strict=True):
-            net.train(mode)
 
 
 def history_csv(rows: list[dict[str, float]]) -> bytes:
@@ -185,13 +109,14 @@ def run_job(
     )
 
     shown = SCATTER_POINTS if dataset.kind == "toy2d" else GRID_IMAGES
-    grid = make_generate(outcome, job.config.eval.seed + 1, sources=dataset.test)(shown)
+    grid = Sampler(outcome, job.config.eval.seed + 1, dataset.test).generate(shown)
     finite = bool(torch.isfinite(grid).all())
     if finite:
         atomic_write_bytes(out / SAMPLES_FILE, sample_figure_png(grid, dataset))
         if job.config.eval.interpolation_strip and dataset.kind == "image":
-            strip = interpolation_strip_png(outcome, job.config.eval.seed + 2, dataset.test)
-            atomic_write_bytes(out / INTERPOLATION_FILE, strip)
+            sampler = Sampler(outcome, job.config.eval.seed + 2, dataset.test)
+            strip = sampler.interpolate(INTERPOLATION_ROWS, INTERPOLATION_STEPS)
+            atomic_write_bytes(out / INTERPOLATION_FILE, interpolation_strip_png(strip))
     if outcome.stopped:
         metrics = {k: v for k, v in evaluations[-1].items() if k != "step"} if evaluations else {}
         provenance, eval_time = evaluate_during.provenance, 0.0
@@ -312,7 +237,9 @@ def score(
     Paired generators (pix2pix) complete the test split's source images.
     """
     started = time.perf_counter()
-    generate = make_generate(outcome, job.config.eval.seed, sampling_tricks, dataset.test)
-    result = evaluate(generate, dataset, job.config.eval, device)
+    sampler = Sampler(outcome, job.config.eval.seed, dataset.test)
+    result = evaluate(
+        lambda n: sampler.generate(n, sampling_tricks), dataset, job.config.eval, device
+    )
     values = {k: v for k, v in result.values.items() if v is None or math.isfinite(v)}
     return values, result.provenance, time.perf_counter() - started

@@ -10,7 +10,8 @@ from PIL import Image
 
 from bench.expand import Job
 from bench.run.job import run_job
-from bench.run.samples import INTERPOLATION_ROWS, INTERPOLATION_STEPS, slerp
+from bench.run.samples import INTERPOLATION_ROWS, INTERPOLATION_STEPS
+from bench.run.sampling import slerp
 from bench.run.store import ResultsStore
 
 

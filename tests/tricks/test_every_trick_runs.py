@@ -8,7 +8,8 @@ import torch
 from bench.data import load_dataset
 from bench.errors import ConfigError
 from bench.expand import Job
-from bench.run.job import make_generate, run_job
+from bench.run.job import run_job
+from bench.run.sampling import Sampler
 from bench.run.store import ResultsStore
 from bench.train.loop import train
 from bench.tricks.registry import all_tricks, build_tricks
@@ -35,7 +36,7 @@ def run_briefly(tiny_job, spec: dict[str, dict]) -> None:
     assert outcome.status in {"ok", "diverged"}
     if outcome.status == "ok":
         assert outcome.steps_completed == 4
-        samples = make_generate(outcome, 0, sources=dataset.test)(12)
+        samples = Sampler(outcome, 0, dataset.test).generate(12)
         assert samples.shape == (12, *dataset.shape)
 
 
