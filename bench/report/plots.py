@@ -142,10 +142,15 @@ def grad_norm_curves(history: pd.DataFrame, jobs: pd.DataFrame) -> bytes | None:
 
 
 def metric_curves(history: pd.DataFrame, jobs: pd.DataFrame, metric: str) -> bytes | None:
-    """`metric` at each evaluation point during training, where histories record it."""
+    """`metric` at each evaluation point during training, where histories record it.
+
+    None unless some job was scored at two or more steps (`eval.every`): one point is no curve.
+    """
     if metric not in history:
         return None
     points = history.dropna(subset=[metric])
+    if points["step"].nunique() < 2:
+        return None
     phrase = better_phrase(metric)
     title = f"{metric_label(metric)} over training ({phrase}): median, band = min to max"
     return curves(points, jobs, [metric], title)
