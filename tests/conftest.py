@@ -6,10 +6,17 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench.config import DataConfig, EvalConfig, JobConfig, ModelConfig, TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> None:
+    """Tiny nets run fastest on one thread; two contend with each other on a busy 2-core box."""
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -28,6 +28,7 @@ from bench.report.headline import (
 from bench.report.stats import better_phrase, interactions, main_effects, metric_label
 from bench.report.table import load_histories, load_results, load_suites
 from bench.report.trends import HISTORY_FILE, trends_section
+from bench.report.tuning import tuning_section
 from bench.run.store import SAMPLES_FILE, atomic_write_bytes
 
 NUMERIC = {"seeds", "scored", "diverged", "P(improvement)", "adjusted p", "jobs"}
@@ -49,6 +50,7 @@ def build_report(
     names = sorted(jobs["suite"].unique())
     sections = [
         suite_section(i, name, meta[name], jobs[jobs["suite"] == name], history, metric)
+        + tuning_section(results_dir, name)
         for i, name in enumerate(names)
     ]
     toc = "".join(f'<li><a href="#suite-{i}">{escape(n)}</a></li>' for i, n in enumerate(names))
