@@ -142,6 +142,26 @@ class GANStep:
         )
         return self.data[index], None if self.labels is None else self.labels[index]
 
+    def discriminate(
+        self,
+        real: Tensor,
+        fake: Tensor,
+        real_labels: Tensor | None,
+        fake_labels: Tensor | None,
+        source: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        """D's logits on the real and the fake batch: two batches (DCGAN's rule, so BatchNorm
+        sees all-real and all-fake statistics), or one mixed batch when a trick asks for it."""
+        if not any(trick.mixes_d_batches for trick in self.tricks):
+            return (
+                call_net(self.discriminator, real, real_labels, source),
+                call_net(self.discriminator, fake, fake_labels, source),
+            )
+        labels = None if real_labels is None else torch.cat([real_labels, fake_labels])
+        both = torch.cat([real, fake])
+        logits = call_net(self.discriminator, both, labels, torch.cat([source, source]))
+        return logits.split([len(real), len(fake)])
+
     def discriminator_step(self) -> Tensor:
         ctx, tricks = self.ctx, self.tricks
         ctx.phase = "d"
@@ -152,8 +172,7 @@ class GANStep:
         real, fake = real_raw, generated
         for trick in tricks:
             real, fake = trick.d_inputs(real, fake, ctx)
-        real_logits = call_net(self.discriminator, real, real_labels, real_raw)
-        fake_logits = call_net(self.discriminator, fake, fake_labels, real_raw)
+        real_logits, fake_logits = self.discriminate(real, fake, real_labels, fake_labels, real_raw)
         real_target = torch.ones_like(real_logits)
         fake_target = torch.zeros_like(fake_logits)
         for trick in tricks:

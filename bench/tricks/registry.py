@@ -34,6 +34,10 @@ The objective (BCE on logits by default; hinge, least squares, Wasserstein, ...)
 at most one trick's `objective` attribute; the loop looks it up in `bench.train.losses`. Tricks
 that replace a loss (rather than add to it) run early (`order` 20), so additive terms survive.
 
+D sees the real and the fake batch as two separate batches (DCGAN's rule: BatchNorm never
+mixes real and fake statistics) unless a trick sets `mixes_d_batches`, which makes the loop
+call D once on the concatenation.
+
 Networks declare the extra inputs they take in `conditioning` (a subset of {"labels",
 "source"}); the loop, the evaluation and tricks call them through `call_net`, which passes
 the class labels and/or the paired source image (the real batch) only to nets that take them.
@@ -169,6 +173,7 @@ class Trick:
     capturable: ClassVar[bool] = True
     objective: ClassVar[str | None] = None
     replaces_networks: ClassVar[bool] = False
+    mixes_d_batches: ClassVar[bool] = False
 
     def __init__(self, params: BaseModel) -> None:
         self.params = params
