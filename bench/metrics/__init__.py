@@ -11,8 +11,9 @@ import torch
 from torch import Tensor
 
 from bench.config import EvalConfig
+from bench.metrics.backbones import domain_backbone
 from bench.metrics.cache import default_cache_dir
-from bench.metrics.fidelity import evaluate_images
+from bench.metrics.fidelity import backbone_choice, evaluate_images
 from bench.metrics.modes import evaluate_toy, mode_metrics
 from bench.metrics.result import MetricsResult
 
@@ -26,6 +27,7 @@ __all__ = [
     "evaluate_images",
     "evaluate_toy",
     "mode_metrics",
+    "prepare_backbone",
 ]
 
 
@@ -40,3 +42,20 @@ def evaluate(
     if dataset.kind == "toy2d":
         return evaluate_toy(generate, dataset, cfg)
     return evaluate_images(generate, dataset, cfg, device, cache_dir)
+
+
+def prepare_backbone(
+    dataset: Dataset, cfg: EvalConfig, cache_dir: Path | str | None = None
+) -> None:
+    """Train and cache the domain backbone that scoring `dataset` under `cfg` will use.
+
+    Called once before a suite's workers start, so that parallel jobs load one cached
+    backbone instead of each training the same one (and so that an unusable backbone, e.g.
+    a domain backbone for unlabelled data, fails before any job runs).
+    """
+    if dataset.kind != "image":
+        return
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    choice, _ = backbone_choice(cfg, dataset, cache)
+    if choice == "domain":
+        domain_backbone(dataset, cache)

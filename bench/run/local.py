@@ -28,6 +28,7 @@ from bench.config import Suite
 from bench.data import load_dataset
 from bench.errors import BenchError, ConfigError
 from bench.expand import Job, plan_suite, reference_variant
+from bench.metrics import prepare_backbone
 from bench.run.job import resolve_device, run_job
 from bench.run.placement import Placement, plan_placement, visible_gpu_ids
 from bench.run.store import ResultsStore, atomic_write_bytes
@@ -78,9 +79,10 @@ def execute_job(
 
 
 def preflight(jobs: Iterable[Job]) -> None:
-    """Load every dataset the jobs use, so a missing data folder fails before any job."""
-    for config in {job.config.data for job in jobs}:
-        load_dataset(config)
+    """Before any job: load every dataset the jobs use (a missing data folder fails here) and
+    train the domain backbones they will be scored with, once, not once per worker."""
+    for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
+        prepare_backbone(load_dataset(data), evaluation)
 
 
 def _free_gpu_memory() -> list[int]:
