@@ -81,6 +81,15 @@ def gradient_norm(module: nn.Module) -> Tensor:
     return torch.linalg.vector_norm(torch.cat(grads))
 
 
+def update(optimizer: torch.optim.Optimizer, net: nn.Module, loss: Tensor) -> Tensor:
+    """Backpropagate `loss` and step `optimizer`; returns `net`'s gradient norm before the step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = gradient_norm(net)
+    optimizer.step()
+    return grad_norm
+
+
 class GANStep:
     """One training iteration of a GAN with its tricks; holds nets, optimisers and data.
 
@@ -184,10 +193,7 @@ class GANStep:
         )  # fmt: skip
         for trick in tricks:
             loss = trick.d_loss(loss, terms, ctx)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = gradient_norm(self.discriminator)
-        self.opt_d.step()
+        grad_norm = update(self.opt_d, self.discriminator, loss)
         ctx.last_d_loss.copy_(loss.detach())
         d_real = torch.sigmoid(real_logits.detach()).mean()
         d_fake = torch.sigmoid(fake_logits.detach()).mean()
@@ -210,10 +216,7 @@ class GANStep:
         )  # fmt: skip
         for trick in tricks:
             loss = trick.g_loss(loss, terms, ctx)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = gradient_norm(self.generator)
-        self.opt_g.step()
+        grad_norm = update(self.opt_g, self.generator, loss)
         ctx.last_g_loss.copy_(loss.detach())
         return torch.stack([loss.detach(), grad_norm])
 
