@@ -80,8 +80,10 @@ def tune_suite(
 ) -> TuneSummary:
     """Tune the chosen variants to `n_trials` finished trials each; then confirm and export.
 
-    Several processes may run this at once on one storage: they share the studies.
+    Several processes may run this at once on one storage: they share the studies. Optuna's
+    own per-trial log lines are silenced: the progress bar and the summary say the same.
     """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     if confirm < 0:
         raise ConfigError(f"--confirm {confirm}: expected a number of fresh seeds, 0 or more")
     plan = plan_tuning(path, overrides, variants, all_variants, n_trials, storage, study, results)
