@@ -49,7 +49,9 @@ def build_report(
     history = load_histories(jobs)
     names = sorted(jobs["suite"].unique())
     sections = [
-        suite_section(i, name, meta[name], jobs[jobs["suite"] == name], history, metric)
+        trials_section(i, name, meta[name], results_dir)
+        if meta[name].get("design") == "tune"
+        else suite_section(i, name, meta[name], jobs[jobs["suite"] == name], history, metric)
         + tuning_section(results_dir, name)
         for i, name in enumerate(names)
     ]
@@ -80,6 +82,24 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() or None
+
+
+def trials_section(index: int, name: str, meta: dict, results_dir: str | Path) -> str:
+    """A `bench tune` trials suite: its jobs are trials, not seeds, so no verdicts here."""
+    tuned = name.removesuffix(".trials") + ".tuned"
+    return "\n".join(
+        [
+            f'<section id="suite-{index}"><h2>Tuning trials {escape(name)}</h2>',
+            paragraph(meta.get("description") or "", "meta"),
+            paragraph(
+                "Each job here is one tuning trial, not a seed: variants are compared at their "
+                f"tuned best, re-run on fresh seeds, in the suite {tuned} (bench tune --confirm).",
+                "note",
+            ),
+            tuning_section(results_dir, name),
+            "</section>",
+        ]
+    )
 
 
 def suite_section(

@@ -12,6 +12,7 @@ from optuna.distributions import (
     distribution_to_json,
 )
 
+from bench.report import build_report
 from bench.report.tuning import importances, tuning_section, tuning_trials
 from bench.run.store import RESULT_FILE, ResultsStore, atomic_write_json
 
@@ -84,3 +85,11 @@ def test_a_suite_without_trials_has_no_tuning_section(tmp_path: Path) -> None:
     ResultsStore(tmp_path).write_suite("plain", {"name": "plain"})
     atomic_write_json(tmp_path / "plain" / "j" / RESULT_FILE, {"suite": "plain", "variant": "b"})
     assert tuning_section(tmp_path, "plain") == ""
+
+
+def test_a_trials_suite_gets_the_tuning_section_not_verdicts(tmp_path: Path) -> None:
+    trials = [("baseline", n, "complete", 40.0 - n, 1e-4 * (n + 1), 1, 1) for n in range(3)]
+    write_trials(tmp_path, trials)
+    page = build_report(tmp_path, ["s.trials"], tmp_path / "report.html").read_text()
+    assert "Tuning trials s.trials" in page and "s.tuned" in page
+    assert "Which variants help?" not in page
