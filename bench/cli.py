@@ -24,6 +24,21 @@ def command(name: str) -> Callable:
     return decorate
 
 
+def add_job_arguments(parser: argparse.ArgumentParser, set_example: str) -> None:
+    """The options of every command that runs jobs: --set, --results, --device, --quiet."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config value, e.g. --set {set_example} (repeatable)",
+    )
+    parser.add_argument("--results", default="results", help="results folder (default: results/)")
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bench", description="Ablate GAN training tricks with seeds, metrics and statistics."
@@ -32,23 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="expand a suite into seeded jobs and run them")
     run.add_argument("suite", help="suite file (TOML), e.g. suites/label_tricks.toml")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set train.steps=200 (repeatable)",
-    )
+    add_job_arguments(run, "train.steps=200")
     run.add_argument("--dry-run", action="store_true", help="print the job table, run nothing")
-    run.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
-    run.add_argument("--results", default="results", help="results folder (default: results/)")
     run.add_argument(
         "--jobs",
         type=int,
         help="jobs run in parallel (processes); default 1 on CPU, GPUs x jobs-per-GPU on CUDA",
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--executor", choices=["local", "ray"], default="local")
     run.add_argument("--address", help="Ray cluster address (default: this node's, or a new one)")
     per_gpu = run.add_mutually_exclusive_group()
@@ -107,17 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--confirm", type=int, default=0, metavar="K", help="re-run each best with K fresh seeds"
     )
     tune.add_argument("--export", metavar="FILE.toml", help="write the tuned suite to FILE.toml")
-    tune.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set tune.sampler=random (repeatable)",
-    )
-    tune.add_argument("--results", default="results", help="results folder (default: results/)")
-    tune.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
-    tune.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_job_arguments(tune, "tune.sampler=random")
 
     merge = sub.add_parser("merge", help="combine results folders (e.g. one per node) into one")
     merge.add_argument("sources", nargs="+", metavar="SRC", help="results folders to merge")
