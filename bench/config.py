@@ -7,6 +7,7 @@ A suite file has four tables::
                        and [base.tricks.NAME] for tricks every variant uses
     [tricks.NAME]      the tricks to ablate, with their parameters (or `levels = [{...}, ...]`)
     [variants.NAME]    for design = "variants": `tricks = {...}` and `set = {"train.lr_d" = 1e-4}`
+    [expect.VARIANT]   optional: the effect the literature claims, `direction` and `source`
 
 and, for `bench tune`, an optional `[tune]` table with its search space in `[tune.params]`.
 
@@ -124,6 +125,18 @@ class VariantSpec(Section):
     set: dict[str, Any] = Field(default_factory=dict, description="dotted overrides of [base]")
 
 
+class Expectation(Section):
+    """`[expect.VARIANT]`: what the literature says this variant does against the reference.
+
+    The report shows it beside what was observed, so a suite can check the instrument against
+    established results (`suites/known_effects/`).
+    """
+
+    direction: Literal["helps", "hurts", "no effect"]
+    source: str = Field(min_length=1, description="who claims it: paper, section or figure")
+    metric: str | None = Field(None, description="the metric the claim is about; None: primary")
+
+
 ParamValue = bool | int | float | str
 
 
@@ -215,9 +228,10 @@ class Suite(Section):
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     variants: dict[str, VariantSpec] = Field(default_factory=dict)
     tune: TuneConfig | None = None
+    expect: dict[str, Expectation] = Field(default_factory=dict)
 
 
-SUITE_SECTIONS = ("suite", "base", "tricks", "variants", "tune")
+SUITE_SECTIONS = ("suite", "base", "tricks", "variants", "tune", "expect")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 

@@ -165,7 +165,23 @@ def expand(suite: Suite, source: str = "suite") -> list[Job]:
                 )
             seen[job.id] = variant
             jobs.append(job)
+    _check_expectations(suite, {job.variant for job in jobs}, source)
     return jobs
+
+
+def _check_expectations(suite: Suite, variants: set[str], source: str) -> None:
+    """Every `[expect.NAME]` must name a variant the design produces, and not the reference."""
+    reference = reference_variant(suite)
+    for name in suite.expect:
+        if name == reference:
+            raise ConfigError(
+                f"{source}: expect.{name}: the reference variant is what others are compared "
+                "with; state expectations for the other variants"
+            )
+        if name not in variants:
+            raise ConfigError(
+                f"{source}: expect.{name}: no such variant; variants: {sorted(variants)}"
+            )
 
 
 def plan_suite(path: str | Path, overrides: list[str] | None = None) -> tuple[Suite, list[Job]]:

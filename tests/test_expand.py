@@ -118,3 +118,22 @@ def test_identical_variants_are_refused(tmp_path: Path) -> None:
     path = suite_file(tmp_path, "variants", body)
     with pytest.raises(ConfigError, match="'baseline' and 'a' resolve to the same config"):
         expand(load_suite(path), str(path))
+
+
+def test_expectations_name_real_non_reference_variants(tmp_path: Path) -> None:
+    path = suite_file(
+        tmp_path,
+        "one_at_a_time",
+        THREE_TRICKS + '[expect.uniform_latent]\ndirection = "no effect"\nsource = "DCGAN"\n',
+    )
+    suite = load_suite(path)
+    assert suite.expect["uniform_latent"].direction == "no effect"
+    expand(suite, str(path))
+    for name, message in [("baseline", "reference variant"), ("typo", "no such variant")]:
+        bad = suite_file(tmp_path, "one_at_a_time", THREE_TRICKS)
+        bad.write_text(bad.read_text() + f'[expect.{name}]\ndirection = "helps"\nsource = "x"\n')
+        with pytest.raises(ConfigError, match=message):
+            expand(load_suite(bad), str(bad))
+    bad.write_text(bad.read_text().replace('"helps"', '"better"'))
+    with pytest.raises(ConfigError, match="expect"):
+        load_suite(bad)
