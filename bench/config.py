@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -31,12 +31,14 @@ from pydantic import (
 
 from bench.errors import ConfigError
 
-DatasetName = Literal[
-    "digits", "ring8", "grid25", "mnist", "fashion_mnist", "cifar10", "folder", "stacked_mnist"
-]
+# Datasets, architectures and backbones are registries that plugins extend (`bench.plugins`):
+# these are names, checked against the registries when a suite is expanded.
+DatasetName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+ArchName = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")]
+ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")]
 Design = Literal["grid", "one_at_a_time", "leave_one_out", "variants"]
 MetricName = Literal["fid", "isc", "kid", "prc"]
-Backbone = Literal["auto", "domain", "inception-v3-compat"]
+Backbone = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
 class Section(BaseModel):
@@ -54,7 +56,7 @@ class DataConfig(Section):
 
 
 class ModelConfig(Section):
-    arch: Literal["dcgan", "mlp"] = "dcgan"
+    arch: ArchName = Field("dcgan", description="dcgan, mlp, a plugin's model or 'module:builder'")
     latent_dim: int = Field(64, ge=1, le=1024)
     g_width: int = Field(64, ge=4, le=2048, description="channels of G's widest conv (ngf)")
     d_width: int = Field(64, ge=4, le=2048, description="channels of D's first conv (ndf)")
@@ -118,6 +120,7 @@ class SuiteMeta(Section):
     description: str = ""
     design: Design = "one_at_a_time"
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1)
+    plugins: tuple[ModuleName, ...] = Field((), description="modules imported before expanding")
 
 
 class VariantSpec(Section):

@@ -32,3 +32,9 @@ class ResultsError(BenchError):
     """The results store is missing, empty or inconsistent for what was asked."""
 
     exit_code = 2
+
+
+class PluginError(BenchError):
+    """A plugin cannot be imported, registers a taken name, or builds nets that do not fit."""
+
+    exit_code = 2

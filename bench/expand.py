@@ -23,10 +23,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from bench.components import import_suite_plugins, resolve_components
 from bench.config import JobConfig, Suite, load_suite, set_dotted, validate
-from bench.data import dataset_capabilities
 from bench.errors import ConfigError
-from bench.tricks.registry import build_tricks
 
 BASELINE = "baseline"
 ALL_TRICKS = "all"
@@ -42,6 +41,7 @@ class Job:
     seed: int
     config: JobConfig
     factors: dict[str, str] = field(default_factory=dict, compare=False)
+    modules: tuple[str, ...] = field(default=(), compare=False)  # `[suite] plugins`
 
     @cached_property
     def id(self) -> str:
@@ -137,7 +137,12 @@ def reference_variant(suite: Suite) -> str:
 
 
 def expand(suite: Suite, source: str = "suite") -> list[Job]:
-    """All jobs of a suite (variants x seeds), validated; refuses duplicates and bad tricks."""
+    """All jobs of a suite (variants x seeds), validated; refuses duplicates and bad tricks.
+
+    The suite's `[suite] plugins` are imported first, so their names resolve like built-ins.
+    """
+    modules = suite.suite.plugins
+    import_suite_plugins(modules, source)
     base = suite.base.model_dump(mode="json")
     jobs: list[Job] = []
     seen: dict[str, str] = {}
@@ -152,12 +157,11 @@ def expand(suite: Suite, source: str = "suite") -> list[Job]:
                 )
             raw["tricks"][level.trick] = level.params
         config = validate(JobConfig, raw, source, prefix=f"variants.{variant}")
-        capabilities = dataset_capabilities(config.data.name, config.data.root)
-        build_tricks(config.tricks, f"{source}: variant '{variant}'", capabilities)
+        resolve_components(config, f"{source}: variant '{variant}'")
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})
         for seed in suite.suite.seeds:
-            job = Job(suite.suite.name, variant, seed, config, factors)
+            job = Job(suite.suite.name, variant, seed, config, factors, modules)
             if job.id in seen:
                 raise ConfigError(
                     f"{source}: variants '{seen[job.id]}' and '{variant}' resolve to the same "

@@ -21,7 +21,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     [
         (["train.stepz=3"], "unknown key 'base.train.stepz'; allowed here:"),
         (["tricks.label_smoothing={}"], "unknown trick 'label_smoothing'; known tricks:"),
-        (["data.name=imagenet"], "'base.data.name' = 'imagenet': Input should be 'digits'"),
+        (["data.name=imagenet"], "key 'data.name' = 'imagenet': unknown dataset 'imagenet'; known"),
         (["train.lr_d=-1"], "'base.train.lr_d' = -1: Input should be greater than 0"),
         (["data.name=mnist", "data.root=/nowhere"], "data.root"),
         (["base.tricks.soft_labels={}"], "'soft_labels' and 'one_sided_label_smoothing' cannot"),

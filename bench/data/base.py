@@ -17,6 +17,7 @@ from torch import Tensor
 
 from bench.config import DataConfig
 from bench.errors import DataError
+from bench.plugins import BUILTIN, Origin, clash, current_origin, load_entry_points
 
 Kind = Literal["image", "toy2d"]
 Split = Literal["train", "test"]
@@ -77,6 +78,7 @@ class DatasetSpec:
     capabilities: frozenset[str]
     image_size: int | None
     probe: Callable[[str], frozenset[str]] | None = None
+    origin: Origin = BUILTIN
 
 
 REGISTRY: dict[str, DatasetSpec] = {}
@@ -92,15 +94,19 @@ def register(
     """Decorator: make `load(cfg) -> Dataset` available as `data.name = NAME`."""
 
     def decorate(load: Callable[[DataConfig], Dataset]) -> Callable[[DataConfig], Dataset]:
+        origin = current_origin()
         if name in REGISTRY:
-            raise ValueError(f"dataset '{name}' registered twice")
-        REGISTRY[name] = DatasetSpec(load, kind, frozenset(capabilities), image_size, probe)
+            raise clash("dataset", name, REGISTRY[name].origin, origin)
+        spec = DatasetSpec(load, kind, frozenset(capabilities), image_size, probe, origin)
+        REGISTRY[name] = spec
         return load
 
     return decorate
 
 
 def dataset_spec(name: str) -> DatasetSpec:
+    """The registered dataset `name`: built-in, installed plugin or suite-named plugin."""
+    load_entry_points("datasets")
     if name not in REGISTRY:
         raise DataError(f"unknown dataset '{name}'; known datasets: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name]

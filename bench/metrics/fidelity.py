@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import torch
 import torch_fidelity
@@ -43,6 +43,7 @@ from bench.metrics.backbones import (
 )
 from bench.metrics.cache import default_cache_dir
 from bench.metrics.classes import coverage_metrics
+from bench.metrics.extractors import backbone_spec
 from bench.metrics.result import MetricsResult
 
 if TYPE_CHECKING:
@@ -162,9 +163,7 @@ def kid_subset_size(num_generated: int, num_reference: int) -> int:
     return min(KID_SUBSET_SIZE, num_generated, num_reference)
 
 
-def backbone_choice(
-    cfg: EvalConfig, dataset: Dataset, cache_dir: Path
-) -> tuple[Literal["domain", "inception-v3-compat"], str]:
+def backbone_choice(cfg: EvalConfig, dataset: Dataset, cache_dir: Path) -> tuple[str, str]:
     """The backbone to use and why: `auto` means Inception for RGB images of 32 px or more
     when Inception weights are at hand (configured, or downloaded before), else the domain one.
     """
@@ -184,11 +183,14 @@ def backbone_choice(
 
 
 def select_backbone(
-    choice: Literal["domain", "inception-v3-compat"],
+    choice: str,
     cfg: EvalConfig,
     dataset: Dataset,
     cache_dir: Path,
 ) -> Backbone:
+    plugin = backbone_spec(choice)
+    if plugin is not None:
+        return plugin.make(dataset, cache_dir)
     if choice == "domain":
         return domain_backbone(dataset, cache_dir)
     return inception_backbone(inception_weights_path(cfg.weights_path), cache_dir)

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from bench.data import Dataset, dataset_capabilities, load_dataset
+from bench.components import import_suite_plugins, plugins_used, resolve_components
+from bench.data import Dataset, load_dataset
 from bench.expand import Job
 from bench.metrics import evaluate
 from bench.run.samples import (
@@ -36,7 +37,7 @@ from bench.run.store import (
     atomic_write_json,
 )
 from bench.train.loop import TrainOutcome, train
-from bench.tricks.registry import Trick, build_tricks
+from bench.tricks.registry import Trick
 
 GRID_IMAGES = 64
 SCATTER_POINTS = 1000
@@ -95,10 +96,12 @@ def run_job(
     """
     started = time.perf_counter()
     out = store.job_dir(job.suite, job.id)
-    atomic_write_json(out / JOB_FILE, job.record())
+    import_suite_plugins(job.modules, f"job {job.id}")
+    components = resolve_components(job.config, f"job {job.id}")
+    described = {**job.record(), "plugins": plugins_used(components, job.modules)}
+    atomic_write_json(out / JOB_FILE, described)
     dataset = load_dataset(job.config.data)
-    capabilities = dataset_capabilities(job.config.data.name, job.config.data.root)
-    tricks = build_tricks(job.config.tricks, f"job {job.id}", capabilities)
+    tricks = components.tricks
     data = dataset.train.to(device)
     evaluations: list[dict[str, float]] = []
     without: dict[str, float] | None = None  # the same G scored without sampling tricks
@@ -133,7 +136,7 @@ def run_job(
     divergence = outcome.divergence
     wall = time.perf_counter() - started
     record = {
-        **job.record(),
+        **described,
         "status": outcome.status,
         "diverged_at": divergence.step if divergence else None,
         "reason": divergence.detail

@@ -29,6 +29,7 @@ from bench.data import load_dataset
 from bench.errors import BenchError, ConfigError
 from bench.expand import Job, plan_suite, reference_variant
 from bench.metrics import prepare_backbone
+from bench.models.registry import check_networks, model_spec
 from bench.run.job import resolve_device, run_job
 from bench.run.placement import Placement, plan_placement, visible_gpu_ids
 from bench.run.store import ResultsStore, atomic_write_bytes
@@ -79,8 +80,13 @@ def execute_job(
 
 
 def preflight(jobs: Iterable[Job]) -> None:
-    """Before any job: load every dataset the jobs use (a missing data folder fails here) and
-    train the domain backbones they will be scored with, once, not once per worker."""
+    """Before any job: load every dataset the jobs use (a missing data folder fails here),
+    build each plugin model once to check the shapes it returns, and train the domain
+    backbones the jobs will be scored with, once, not once per worker."""
+    jobs = list(jobs)
+    for data, model in {(job.config.data, job.config.model) for job in jobs}:
+        dataset = load_dataset(data)
+        check_networks(model_spec(model.arch), model, dataset.shape, dataset.num_classes)
     for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
         prepare_backbone(load_dataset(data), evaluation)
 

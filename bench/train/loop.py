@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from bench.config import JobConfig
-from bench.models import build_models
+from bench.models.registry import build_networks
 from bench.train.losses import configured_objective
 from bench.train.monitor import PROBE_SIZE, Event, Monitor, SampleProbe
 from bench.tricks.registry import LossTerms, Nets, Role, TrainContext, Trick, call_net
@@ -106,7 +106,7 @@ class GANStep:
         labels: Tensor | None = None,
     ) -> None:
         self.cfg, self.data, self.labels, self.tricks, self.ctx = cfg, data, labels, tricks, ctx
-        generator, discriminator = build_models(cfg.model, tuple(data.shape[1:]))
+        generator, discriminator = build_networks(cfg.model, tuple(data.shape[1:]), ctx.num_classes)
         for trick in tricks:
             generator = trick.build_generator(generator, ctx)
             discriminator = trick.build_discriminator(discriminator, ctx)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 
 from bench.errors import ConfigError
-from bench.tricks.registry import Trick, all_tricks
+from bench.tricks.registry import Trick, all_tricks, builtin_tricks, trick_origin
 
 
 def parameter_lines(cls: type[Trick]) -> list[str]:
@@ -36,11 +36,16 @@ def _about(info: FieldInfo) -> str:
 
 
 def trick_table() -> str:
-    """Every trick: name, family, parameters with defaults, needs, conflicts, source."""
+    """Every trick: name, family, parameters with defaults, needs, conflicts, source.
+
+    A plugin's trick also names its origin: `(plugin 'module' (package version))`.
+    """
     lines = []
     for name, cls in all_tricks().items():
         params = ", ".join(f"{p}={f.default!r}" for p, f in cls.Params.model_fields.items())
-        lines.append(f"{name}  [{cls.family}]  {cls.summary()}")
+        origin = trick_origin(name)
+        shown = "" if origin.builtin else f"  ({origin.describe()})"
+        lines.append(f"{name}  [{cls.family}]  {cls.summary()}{shown}")
         lines.append(f"    params: {params or '-'}")
         if cls.needs:
             lines.append(f"    needs: {', '.join(sorted(cls.needs))}")
@@ -62,13 +67,14 @@ def describe_trick(name: str) -> str:
     lines += [f"conflicts with {other}: {why}" for other, why in sorted(cls.conflicts.items())]
     lines.append(f"hook order: {cls.order}; graph-capturable: {'yes' if cls.capturable else 'no'}")
     lines.append(f"source: {cls.source}")
+    lines.append(f"origin: {trick_origin(name).describe()}")
     return "\n".join(lines)
 
 
 def markdown_table() -> str:
-    """The README's trick table: one row per registered trick (kept in sync by a test)."""
+    """The README's trick table: one row per built-in trick (kept in sync by a test)."""
     rows = ["| trick | family | parameters (defaults) | needs | source |", "|---|---|---|---|---|"]
-    for name, cls in all_tricks().items():
+    for name, cls in builtin_tricks().items():
         params = ", ".join(f"`{p}={f.default!r}`" for p, f in cls.Params.model_fields.items())
         needs = ", ".join(sorted(cls.needs)) or "-"
         rows.append(f"| `{name}` | {cls.family} | {params or '-'} | {needs} | {cls.source} |")

@@ -57,6 +57,7 @@ from torch import Tensor, nn
 
 from bench.config import validate
 from bench.errors import ConfigError
+from bench.plugins import Origin, clash, current_origin, load_entry_points
 
 Role = Literal["generator", "discriminator"]
 LatentPrior = Callable[[int], tuple[Tensor, Tensor | None]]
@@ -250,22 +251,37 @@ class Trick:
 
 
 REGISTRY: dict[str, type[Trick]] = {}
+ORIGINS: dict[str, Origin] = {}
 
 
 def register(cls: type[Trick]) -> type[Trick]:
-    """Class decorator: make a trick available to suites under `cls.name`."""
+    """Class decorator: make a trick available to suites under `cls.name` (plugins too)."""
+    origin = current_origin()
     if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
-        raise ValueError(f"trick name '{cls.name}' registered twice")
+        raise clash("trick", cls.name, ORIGINS[cls.name], origin)
     REGISTRY[cls.name] = cls
+    ORIGINS[cls.name] = origin
     return cls
 
 
-def all_tricks() -> dict[str, type[Trick]]:
-    """Every registered trick by name, importing each module of `bench.tricks` once."""
+def builtin_tricks() -> dict[str, type[Trick]]:
+    """The tricks gan-bench ships, importing each module of `bench.tricks` once."""
     package = importlib.import_module("bench.tricks")
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"bench.tricks.{module.name}")
+    return {name: cls for name, cls in sorted(REGISTRY.items()) if ORIGINS[name].builtin}
+
+
+def all_tricks() -> dict[str, type[Trick]]:
+    """Every registered trick by name: built-ins, then installed and suite-named plugins."""
+    builtin_tricks()
+    load_entry_points("tricks")
     return dict(sorted(REGISTRY.items()))
+
+
+def trick_origin(name: str) -> Origin:
+    """Where trick `name` comes from (built-in, or a plugin and its package)."""
+    return ORIGINS[name]
 
 
 def build_tricks(

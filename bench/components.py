@@ -1,0 +1,79 @@
+"""A job's components (dataset, model, tricks, backbone) resolved from their registries.
+
+Resolving refuses, before anything runs, what cannot work together: an unknown name, a trick
+whose needs the dataset does not meet or that conflicts with another, a model that does not
+train on this data, and a trick that rewrites nets the model does not let it rewrite. It also
+says which plugins the components come from, with their package versions (the provenance every
+job records).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench.config import JobConfig
+from bench.data import dataset_capabilities, default_image_size
+from bench.data.base import DatasetSpec, dataset_spec
+from bench.errors import ConfigError, DataError
+from bench.metrics.extractors import BackboneSpec, backbone_spec
+from bench.models.registry import ModelSpec, check_model, model_spec
+from bench.plugins import Origin, import_plugin
+from bench.tricks.registry import Trick, build_tricks, trick_origin
+
+
+@dataclass(frozen=True)
+class Components:
+    """What a job trains and scores with, each with the origin it was registered by."""
+
+    dataset_name: str
+    dataset: DatasetSpec
+    model: ModelSpec
+    tricks: list[Trick]
+    backbone: BackboneSpec | None
+    capabilities: frozenset[str]
+
+
+def import_suite_plugins(modules: tuple[str, ...], source: str) -> list[Origin]:
+    """Import the modules a suite names in `[suite] plugins` (the only code a suite can run)."""
+    return [import_plugin(module, f"{source}: [suite] plugins") for module in modules]
+
+
+def resolve_components(config: JobConfig, source: str) -> Components:
+    """Look up and cross-check a job's components; raises before anything runs."""
+    try:
+        dataset = dataset_spec(config.data.name)
+    except DataError as err:
+        raise ConfigError(f"{source}: key 'data.name' = '{config.data.name}': {err}") from None
+    capabilities = dataset_capabilities(config.data.name, config.data.root)
+    tricks = build_tricks(config.tricks, source, capabilities)
+    model = model_spec(config.model.arch, source)
+    image_size = config.data.image_size or default_image_size(config.data.name)
+    check_model(model, tricks, capabilities, image_size, source)
+    backbone = backbone_spec(config.eval.backbone, source)
+    return Components(config.data.name, dataset, model, tricks, backbone, capabilities)
+
+
+def plugins_used(components: Components, modules: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The plugins a job uses, one entry per module: package, version and what it provides.
+
+    `modules` are the suite's `[suite] plugins`: imported for the job, so recorded even when
+    none of its registrations is used.
+    """
+    provided: dict[Origin, list[str]] = {}
+    for module in modules:
+        provided.setdefault(import_plugin(module, "[suite] plugins"), [])
+    uses: list[tuple[Origin, str]] = [
+        (components.dataset.origin, f"dataset:{components.dataset_name}"),
+        (components.model.origin, f"model:{components.model.name}"),
+        *((trick_origin(trick.name), f"trick:{trick.name}") for trick in components.tricks),
+    ]
+    if components.backbone is not None:
+        uses.append((components.backbone.origin, f"backbone:{components.backbone.name}"))
+    for origin, what in uses:
+        if not origin.builtin:
+            provided.setdefault(origin, []).append(what)
+    return [
+        {**origin.record(), "provides": sorted(what)}
+        for origin, what in sorted(provided.items(), key=lambda item: item[0].module)
+    ]
