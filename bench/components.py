@@ -16,10 +16,10 @@ from bench.config import JobConfig
 from bench.data import dataset_capabilities, default_image_size
 from bench.data.base import DatasetSpec, dataset_spec
 from bench.errors import ConfigError, DataError
-from bench.metrics.extractors import BackboneSpec, backbone_spec
+from bench.feature_extractors import BackboneSpec, backbone_spec
 from bench.models.registry import ModelSpec, check_model, model_spec
 from bench.plugins import Origin, import_plugin
-from bench.tricks.registry import Trick, build_tricks, trick_origin
+from bench.tricks.registry import Trick, build_tricks, builtin_tricks, trick_origin
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,13 @@ class Components:
 
 
 def import_suite_plugins(modules: tuple[str, ...], source: str) -> list[Origin]:
-    """Import the modules a suite names in `[suite] plugins` (the only code a suite can run)."""
+    """Import the modules a suite names in `[suite] plugins` (the only code a suite can run).
+
+    The built-in tricks are registered first, so a plugin reusing one of their names is the
+    one the error names.
+    """
+    if modules:
+        builtin_tricks()
     return [import_plugin(module, f"{source}: [suite] plugins") for module in modules]
 
 

@@ -33,6 +33,7 @@ from torch_fidelity import (
 
 from bench.config import EvalConfig
 from bench.errors import MetricsError
+from bench.feature_extractors import backbone_spec
 from bench.metrics.backbones import (
     Backbone,
     cached_inception_weights,
@@ -43,7 +44,6 @@ from bench.metrics.backbones import (
 )
 from bench.metrics.cache import default_cache_dir
 from bench.metrics.classes import coverage_metrics
-from bench.metrics.extractors import backbone_spec
 from bench.metrics.result import MetricsResult
 
 if TYPE_CHECKING:

@@ -166,7 +166,8 @@ def check_networks(
 ) -> None:
     """Build a plugin's nets once on the CPU and check the shapes G and D return.
 
-    G must map `CHECK_BATCH` latents to images of `data_shape`, D map them to one logit each;
+    G must map `CHECK_BATCH` latents to samples of `data_shape`, D map samples to a flat vector
+    of logits;
     anything else (or an exception while building) is a `PluginError` naming the plugin.
     """
     channels = data_shape[0] if len(data_shape) == 3 else None
@@ -193,8 +194,8 @@ def check_networks(
             f"{spec.describe()}: G returned shape {tuple(fake.shape)} for {CHECK_BATCH} latents; "
             f"expected {expected}"
         )
-    if logits.numel() != CHECK_BATCH:
+    if tuple(logits.shape) != (CHECK_BATCH,):
         raise PluginError(
             f"{spec.describe()}: D returned shape {tuple(logits.shape)} for {CHECK_BATCH} "
-            f"images; expected one logit per image, e.g. ({CHECK_BATCH},)"
+            f"images; expected one logit per image: ({CHECK_BATCH},)"
         )

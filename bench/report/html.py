@@ -242,8 +242,8 @@ def cost_table(jobs: pd.DataFrame) -> pd.DataFrame:
 
 
 def provenance_table(jobs: pd.DataFrame) -> pd.DataFrame:
-    """Each recorded provenance, device and version field, with its distinct values."""
-    columns = [c for c in jobs.columns if c.startswith(("provenance.", "version."))]
+    """Each recorded provenance, device, version and plugin field, with its distinct values."""
+    columns = [c for c in jobs.columns if c.startswith(("provenance.", "version.", "plugin."))]
     rows = [
         {"field": c, "values": ", ".join(map(str, jobs[c].dropna().unique()))}
         for c in [*columns, "device"]

@@ -26,7 +26,7 @@ LEADING = [
     *("diverged_at", "diverged_by", "reason"),
 ]
 COST = ["steps_completed", "train_time_s", "eval_time_s", "wall_time_s", "steps_per_s", "device"]
-GROUPS = ("provenance.", "events.", "factor.", "trick.", "config.", "version.")
+GROUPS = ("provenance.", "events.", "factor.", "trick.", "config.", "version.", "plugin.")
 CONFIG_SECTIONS = ("data", "model", "train", "eval")
 HISTORY_COLUMNS = ["suite", "variant", "seed", "job_id"]
 
@@ -88,8 +88,15 @@ def _flatten(record: dict[str, Any], meta: dict[str, dict], store: ResultsStore)
     for section in CONFIG_SECTIONS:
         row |= _prefixed(f"config.{section}.", config.get(section, {}))
     row |= _prefixed("version.", record.get("versions", {}))
+    row |= {f"plugin.{p['module']}": plugin_label(p) for p in record.get("plugins") or []}
     row["job_dir"] = str(store.job_dir(suite, record["job_id"]))
     return row
+
+
+def plugin_label(plugin: dict[str, Any]) -> str:
+    """`package version: trick:name, model:name` (or the module alone when not installed)."""
+    package = " ".join(str(part) for part in (plugin["package"], plugin["version"]) if part)
+    return f"{package or plugin['module']}: {', '.join(plugin['provides']) or 'imported'}"
 
 
 def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:

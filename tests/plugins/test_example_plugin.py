@@ -1,0 +1,120 @@
+"""examples/plugin, installed for real: its model, trick and dataset run through `bench run` and
+`bench report` like built-ins, are listed with their origin, and are recorded in provenance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+
+PACKAGE = "gan-bench-example-plugin"
+SUITE = """
+[suite]
+name = "bars_plugin"
+design = "one_at_a_time"
+seeds = [0]
+
+[base.data]
+name = "bars"
+
+[base.model]
+arch = "tiny_mlp"
+latent_dim = 8
+g_width = 32
+d_width = 32
+
+[base.train]
+steps = 20
+batch_size = 32
+log_every = 10
+
+[base.eval]
+metrics = ["fid"]
+num_samples = 100
+backbone = "domain"
+
+[tricks.orthogonal_regularization]
+beta = 1e-3
+"""
+
+
+@pytest.fixture
+def example(plugin_path, example_site: Path, tmp_path: Path) -> Path:
+    """The installed example on the path; returns a suite file using all three components."""
+    plugin_path(example_site)
+    suite = tmp_path / "bars_plugin.toml"
+    suite.write_text(SUITE)
+    return suite
+
+
+def test_suite_of_plugin_model_trick_and_dataset_runs_and_reports(
+    capsys, example: Path, tmp_path: Path
+) -> None:
+    results, report = tmp_path / "results", tmp_path / "report.html"
+    assert main(["run", str(example), "--results", str(results), "--quiet"]) == 0
+    assert main(["report", "--results", str(results), "--out", str(report)]) == 0
+    assert main(["report", "--results", str(results), "--format", "md"]) == 0
+    out = capsys.readouterr().out
+
+    folders = sorted(results.glob("bars_plugin/*/"))
+    records = [json.loads((folder / "result.json").read_text()) for folder in folders]
+    assert sorted(r["variant"] for r in records) == ["baseline", "orthogonal_regularization"]
+    for folder, record in zip(folders, records, strict=True):
+        assert record["status"] == "ok" and record["metrics"]["fid"] > 0
+        assert {p["package"] for p in record["plugins"]} == {PACKAGE}
+        assert {p["version"] for p in record["plugins"]} == {"0.1.0"}
+        job = json.loads((folder / "job.json").read_text())
+        assert job["plugins"] == record["plugins"]
+    provided = {
+        r["variant"]: sorted(what for p in r["plugins"] for what in p["provides"]) for r in records
+    }
+    assert provided == {
+        "baseline": ["dataset:bars", "model:tiny_mlp"],
+        "orthogonal_regularization": [
+            "dataset:bars",
+            "model:tiny_mlp",
+            "trick:orthogonal_regularization",
+        ],
+    }
+    html = report.read_text()
+    assert "orthogonal_regularization" in html and f"{PACKAGE} 0.1.0" in html
+    assert "orthogonal_regularization" in out
+
+
+def test_bench_tricks_lists_the_plugin_trick_with_its_origin(capsys, example: Path) -> None:
+    assert main(["tricks"]) == 0
+    listing = capsys.readouterr().out
+    line = next(x for x in listing.splitlines() if x.startswith("orthogonal_regularization "))
+    assert "[regularization]" in line and f"({PACKAGE} 0.1.0)" in line
+    assert "source: Brock et al. 2019, BigGAN" in listing
+    assert main(["tricks", "orthogonal_regularization"]) == 0
+    shown = capsys.readouterr().out
+    assert (
+        "beta = 0.0001" in shown
+        and f"origin: plugin 'gan_bench_example.tricks' ({PACKAGE}" in shown
+    )
+
+
+def test_plugin_trick_parameters_are_typed(capsys, example: Path) -> None:
+    code = main(
+        ["run", str(example), "--dry-run", "--set", "tricks.orthogonal_regularization.beta=-1"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "tricks.orthogonal_regularization.beta" in err and "-1" in err
+
+
+def test_trick_the_plugin_model_does_not_support_is_refused_naming_both(
+    capsys, example: Path, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    argv = ["run", str(example), "--results", str(results), "--set", "tricks.minibatch_stddev={}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "trick 'minibatch_stddev' cannot be applied to model 'tiny_mlp'" in err
+    assert PACKAGE in err and not results.exists()
+    allowed = ["run", str(example), "--dry-run", "--set", "tricks.spectral_norm={}"]
+    assert main(allowed) == 0, "a surgery trick the model declares is accepted"
