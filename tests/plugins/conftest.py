@@ -4,9 +4,11 @@ after the test, so other tests see only the built-ins."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from textwrap import dedent
@@ -33,11 +35,16 @@ REGISTRIES = (
 
 @pytest.fixture(scope="session")
 def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """examples/plugin installed with pip into a throw-away target (dist-info, entry points)."""
+    """examples/plugin installed into a throw-away target: with pip where setuptools is at
+    hand (it builds offline, without isolation), else as pip would lay it out: the package
+    beside a dist-info holding its metadata and entry points."""
     root = tmp_path_factory.mktemp("example-plugin")
     source = root / "src"
     shutil.copytree(EXAMPLE, source)  # pip builds in place: keep the repo clean
     site = root / "site"
+    if importlib.util.find_spec("setuptools") is None:
+        install_by_hand(source, site)
+        return site
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
          "--no-index", "--quiet", "--target", str(site), str(source)],
@@ -45,6 +52,18 @@ def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )  # fmt: skip
     return site
+
+
+def install_by_hand(source: Path, site: Path) -> None:
+    pyproject = tomllib.loads((source / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    for package in pyproject["tool"]["setuptools"]["packages"]:
+        shutil.copytree(source / package, site / package)
+    entries = "".join(
+        f"[{group}]\n" + "".join(f"{key} = {value}\n" for key, value in items.items()) + "\n"
+        for group, items in project["entry-points"].items()
+    )
+    PluginFolder(site).dist(project["name"], project["version"], entries)
 
 
 @pytest.fixture

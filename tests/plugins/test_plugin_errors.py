@@ -48,6 +48,15 @@ def wrong_logits(cfg, shape, num_classes):
 def raises(cfg, shape, num_classes):
     raise ValueError("no such layer size")
 """
+BACKBONE_MODULE = """
+import dataclasses
+from bench.extend import register_backbone
+from bench.metrics.backbones import domain_backbone
+
+@register_backbone("domain_copy")
+def make(dataset, cache_dir):
+    return dataclasses.replace(domain_backbone(dataset, cache_dir), name="domain_copy")
+"""
 SUITE = """
 [suite]
 name = "plugged"
@@ -90,22 +99,32 @@ def refused(capsys, tmp_path: Path, *argv: str) -> str:
     return err
 
 
-def test_suite_named_trick_module_and_builder_run_and_are_recorded(
+def test_suite_named_modules_and_builder_run_and_are_recorded(
     capsys, plugin_folder, tmp_path: Path
 ) -> None:
     plugin_folder.module("my_tricks", TRICK_MODULE.format(name="scaled_g_loss"))
     plugin_folder.module("my_nets", NETS_MODULE)
-    suite = suite_file(tmp_path, ["my_tricks"], "my_nets:build", "scaled_g_loss")
+    plugin_folder.module("my_backbone", BACKBONE_MODULE)
+    suite = suite_file(tmp_path, ["my_tricks", "my_backbone"], "my_nets:build", "scaled_g_loss")
     results = tmp_path / "results"
-    assert main(["run", str(suite), "--results", str(results), "--quiet"]) == 0
+    argv = ["run", str(suite), "--results", str(results), "--quiet"]
+    assert main([*argv, "--set", "eval.backbone=domain_copy"]) == 0
     records = [json.loads(p.read_text()) for p in results.glob("plugged/*/result.json")]
     assert sorted(r["status"] for r in records) == ["ok", "ok"]
+    assert {r["metric_provenance"]["backbone"] for r in records} == {"domain_copy"}
     used = {r["variant"]: {p["module"]: p["provides"] for p in r["plugins"]} for r in records}
+    common = {"my_nets": ["model:my_nets:build"], "my_backbone": ["backbone:domain_copy"]}
     assert used == {
-        "baseline": {"my_nets": ["model:my_nets:build"], "my_tricks": []},
-        "scaled_g_loss": {"my_nets": ["model:my_nets:build"], "my_tricks": ["trick:scaled_g_loss"]},
+        "baseline": {**common, "my_tricks": []},
+        "scaled_g_loss": {**common, "my_tricks": ["trick:scaled_g_loss"]},
     }
     assert all(p["package"] is None for r in records for p in r["plugins"])
+
+
+def test_unknown_backbone_lists_the_known_ones(capsys, tmp_path: Path) -> None:
+    suite = suite_file(tmp_path)
+    err = refused(capsys, tmp_path, "run", str(suite), "--set", "eval.backbone=clip")
+    assert "key 'eval.backbone' = 'clip': unknown; known: auto, domain, inception-v3-compat" in err
 
 
 def test_plugin_that_fails_to_import(capsys, plugin_folder, tmp_path: Path) -> None:
