@@ -217,3 +217,36 @@ def test_dataset_name_two_installed_plugins_register(capsys, plugin_folder, tmp_
     err = refused(capsys, tmp_path, "run", str(suite), "--set", "data.name=shapes")
     assert "plugin 'beta_data' (beta 0.3): dataset 'shapes' is also registered by" in err
     assert "plugin 'alpha_data' (alpha 0.3)" in err
+
+
+NEEDY_TRICK = """
+from bench.extend import Trick, register_trick
+
+@register_trick
+class LabelledOnly(Trick):
+    '''Needs labels and conflicts with uniform_latent (a test plugin).'''
+    name = "labelled_only"
+    family = "test"
+    source = "a test"
+    needs = frozenset({"labels"})
+    conflicts = {"uniform_latent": "both draw the latent"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["data.name=ring8", "model.arch=mlp"], "trick 'labelled_only' needs labels"),
+        (
+            ["base.tricks.uniform_latent={}"],
+            "tricks 'labelled_only' and 'uniform_latent' cannot be combined: both draw the latent",
+        ),
+    ],
+)
+def test_plugin_trick_needs_and_conflicts_are_checked_before_anything_runs(
+    capsys, plugin_folder, tmp_path: Path, sets: list[str], message: str
+) -> None:
+    plugin_folder.module("needy", NEEDY_TRICK)
+    suite = suite_file(tmp_path, ["needy"], trick="labelled_only")
+    err = refused(capsys, tmp_path, "run", str(suite), *[a for s in sets for a in ("--set", s)])
+    assert message in err
