@@ -33,7 +33,6 @@ GROUPS = {
     "datasets": "gan_bench.datasets",
     "backbones": "gan_bench.backbones",
 }
-MODULE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 
 @dataclass(frozen=True)
@@ -155,8 +154,3 @@ def load_entry_points(kind: str) -> None:
             _import(module, origin, f"entry point '{entry.name}' in group {group}")
         _imported[module] = origin
     _loaded_groups.add(group)
-
-
-def imported_plugins() -> dict[str, Origin]:
-    """Every plugin module imported in this process so far, by module name."""
-    return dict(_imported)
