@@ -43,19 +43,16 @@ def outcomes(jobs: pd.DataFrame, metric: str, sign: int, metrics: list[str]) -> 
     `metrics`: the metric columns of `jobs`; an ok job with some of them but not `metric`
     did not measure it (left out), one with none produced no finite samples (failed).
     """
-    value = pd.to_numeric(jobs[metric], errors="coerce")
-    finished = (jobs["status"] == "ok") & np.isfinite(value)
-    scores = jobs[metrics].apply(pd.to_numeric, errors="coerce")
-    measured_elsewhere = np.isfinite(scores).any(axis=1)
-    skipped = jobs["status"].isin(UNSCORED_STATUSES) | (
-        (jobs["status"] == "ok") & ~finished & measured_elsewhere
-    )
-    kept = ~skipped
+    value = pd.to_numeric(jobs[metric], errors="coerce").to_numpy(float)
+    ok = (jobs["status"] == "ok").to_numpy()
+    finished = ok & np.isfinite(value)
+    measured = np.isfinite(jobs[metrics].to_numpy(dtype=float, na_value=np.nan)).any(axis=1)
+    kept = ~(jobs["status"].isin(UNSCORED_STATUSES).to_numpy() | (ok & ~finished & measured))
     return pd.DataFrame(
         {
-            "variant": jobs.loc[kept, "variant"],
-            "seed": jobs.loc[kept, "seed"],
-            "value": value[kept].where(finished[kept], -sign * math.inf),
+            "variant": jobs["variant"].to_numpy()[kept],
+            "seed": jobs["seed"].to_numpy()[kept],
+            "value": np.where(finished, value, -sign * math.inf)[kept],
             "failed": ~finished[kept],
         }
     )
@@ -63,8 +60,9 @@ def outcomes(jobs: pd.DataFrame, metric: str, sign: int, metrics: list[str]) -> 
 
 def is_paired(variant: pd.DataFrame, reference: pd.DataFrame) -> bool:
     """Both sides have exactly the same seeds, each once."""
-    seeds, ref_seeds = variant["seed"], reference["seed"]
-    return seeds.is_unique and ref_seeds.is_unique and set(seeds) == set(ref_seeds)
+    seeds, ref_seeds = variant["seed"].tolist(), reference["seed"].tolist()
+    unique = len(set(seeds)) == len(seeds) and len(set(ref_seeds)) == len(ref_seeds)
+    return unique and set(seeds) == set(ref_seeds)
 
 
 def _middle(samples: np.ndarray) -> np.ndarray:
@@ -90,10 +88,12 @@ def compare_pair(
 ) -> dict:
     """The statistics of one comparison (see the module docstring); {} when untestable."""
     if is_paired(variant, reference):
-        joined = variant.merge(reference, on="seed", suffixes=("", "_ref"))
-        if len(joined) < 2:
+        if len(variant) < 2:
             return {}
-        differences = joined["value"].to_numpy() - joined["value_ref"].to_numpy()
+        mine = variant["value"].to_numpy(float)[np.argsort(variant["seed"].to_numpy())]
+        ref = reference["value"].to_numpy(float)[np.argsort(reference["seed"].to_numpy())]
+        with np.errstate(invalid="ignore"):  # both diverged: inf - inf, a tie (0 below)
+            differences = mine - ref
         differences = np.nan_to_num(differences, nan=0.0, posinf=np.inf, neginf=-np.inf)
         picks = rng.integers(0, len(differences), (resamples, len(differences)))
         low, high = _interval(_middle(differences[picks]))
@@ -115,7 +115,8 @@ def compare_pair(
         return {}
     bx = _middle(x[rng.integers(0, len(x), (resamples, len(x)))])
     by = _middle(y[rng.integers(0, len(y), (resamples, len(y)))])
-    low, high = _interval(np.nan_to_num(bx - by, nan=0.0, posinf=np.inf, neginf=-np.inf))
+    with np.errstate(invalid="ignore"):
+        low, high = _interval(np.nan_to_num(bx - by, nan=0.0, posinf=np.inf, neginf=-np.inf))
     return {
         "analysis": "unpaired",
         "pairs": 0,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import zlib
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -189,18 +190,19 @@ def compare_variants(
     by_variant = {v: g for v, g in seeds_of.groupby("variant")}
     empty = seeds_of.iloc[:0]
     ref = by_variant.get(reference, empty)
-    statuses = pd.crosstab(jobs["variant"], jobs["status"])
+    statuses = Counter(zip(jobs["variant"], jobs["status"], strict=True))
     rows = []
     for variant in variants:
         mine = by_variant.get(variant, empty)
-        scored = mine.loc[~mine["failed"], "value"]
+        scored = mine["value"].to_numpy()[~mine["failed"].to_numpy(bool)]
+        ended = {status: n for (v, status), n in statuses.items() if v == variant}
         row = {
             "variant": variant,
-            "seeds": int(statuses.loc[variant].sum()),
+            "seeds": sum(ended.values()),
             "scored": len(scored),
             "diverged": int(mine["failed"].sum()),
             "median": float(np.median(scored)) if len(scored) else np.nan,
-            "statuses": {k: int(n) for k, n in statuses.loc[variant].items() if k != "ok" and n},
+            "statuses": {k: n for k, n in ended.items() if k != "ok"},
         }
         if variant != reference:
             rng = np.random.default_rng([seed, zlib.crc32(variant.encode())])
@@ -219,12 +221,15 @@ def compare_variants(
     table.loc[tested, "divergence_p_adjusted"] = adjust(
         table.loc[tested, "divergence_p"].to_numpy(), correction
     )
+    floors = table["floor"].to_numpy(float, copy=True)
+    detectable = table["detectable"].to_numpy(float, copy=True)
     for i in np.flatnonzero(tested):
         pairs, n_variant = shape[i]
         n_x, n_y = (pairs, 0) if pairs else (n_variant, len(ref))
-        table.loc[i, "floor"] = corrected_floor(table.loc[i, "floor"], tests, correction)
-        table.loc[i, "detectable"] = detectable_effect(spread[i], n_x, tests, alpha, n_y)
-        table.loc[i, "rules_out"] = max(abs(table.loc[i, "ci_low"]), abs(table.loc[i, "ci_high"]))
+        floors[i] = corrected_floor(floors[i], tests, correction)
+        detectable[i] = detectable_effect(spread[i], n_x, tests, alpha, n_y)
+    table["floor"], table["detectable"] = floors, detectable
+    table["rules_out"] = np.maximum(table["ci_low"].abs(), table["ci_high"].abs())
     context = {"reference": reference, "ref": ref, "metric": metric, "tests": tests}
     verdicts = [
         _verdict(row, ended, sign, alpha, **context)
