@@ -131,8 +131,12 @@ def pilot_plan(
     metric = primary_metric(jobs, metric or suite.suite.primary_metric)
     label = metric_label(metric)
     present = [m for m in DIRECTIONS if m in jobs]
-    seeds = outcomes(jobs, metric, direction(metric), present)
-    finished = seeds[~seeds["failed"]].pivot_table(index="seed", columns="variant", values="value")
+    finished = pd.DataFrame(
+        {
+            variant: pd.Series(seeds.values[~seeds.failed], index=seeds.seeds[~seeds.failed])
+            for variant, seeds in outcomes(jobs, metric, direction(metric), present).items()
+        }
+    )
     if reference not in finished:
         raise ResultsError(f"--pilot {pilot}: suite '{name}' has no finished '{reference}' seed")
     rows = []

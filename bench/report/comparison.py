@@ -20,6 +20,7 @@ not record this metric, are left out.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,8 +38,27 @@ UNSCORED_STATUSES = ("pruned",)
 LEVEL = 0.95
 
 
-def outcomes(jobs: pd.DataFrame, metric: str, sign: int, metrics: list[str]) -> pd.DataFrame:
-    """Per job: variant, seed, value (failures as the worst value, -sign x inf), failed.
+@dataclass(frozen=True)
+class Outcomes:
+    """One variant's seeds on one metric: seed, value (failures: the worst value), failed?"""
+
+    seeds: np.ndarray
+    values: np.ndarray
+    failed: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def finished(self) -> np.ndarray:
+        return self.values[~self.failed]
+
+    def by_seed(self) -> np.ndarray:
+        return self.values[np.argsort(self.seeds)]
+
+
+def outcomes(jobs: pd.DataFrame, metric: str, sign: int, metrics: list[str]) -> dict[str, Outcomes]:
+    """Per variant, its jobs' outcomes on `metric` (failures as -sign x inf), by name.
 
     `metrics`: the metric columns of `jobs`; an ok job with some of them but not `metric`
     did not measure it (left out), one with none produced no finite samples (failed).
@@ -48,21 +68,24 @@ def outcomes(jobs: pd.DataFrame, metric: str, sign: int, metrics: list[str]) -> 
     finished = ok & np.isfinite(value)
     measured = np.isfinite(jobs[metrics].to_numpy(dtype=float, na_value=np.nan)).any(axis=1)
     kept = ~(jobs["status"].isin(UNSCORED_STATUSES).to_numpy() | (ok & ~finished & measured))
-    return pd.DataFrame(
-        {
-            "variant": jobs["variant"].to_numpy()[kept],
-            "seed": jobs["seed"].to_numpy()[kept],
-            "value": np.where(finished, value, -sign * math.inf)[kept],
-            "failed": ~finished[kept],
-        }
-    )
+    variants = jobs["variant"].to_numpy()[kept]
+    seeds = jobs["seed"].to_numpy()[kept]
+    values = np.where(finished, value, -sign * math.inf)[kept]
+    failed = ~finished[kept]
+    return {
+        name: Outcomes(seeds[variants == name], values[variants == name], failed[variants == name])
+        for name in dict.fromkeys(variants)
+    }
 
 
-def is_paired(variant: pd.DataFrame, reference: pd.DataFrame) -> bool:
+EMPTY = Outcomes(np.array([], int), np.array([]), np.array([], bool))
+
+
+def is_paired(variant: Outcomes, reference: Outcomes) -> bool:
     """Both sides have exactly the same seeds, each once."""
-    seeds, ref_seeds = variant["seed"].tolist(), reference["seed"].tolist()
-    unique = len(set(seeds)) == len(seeds) and len(set(ref_seeds)) == len(ref_seeds)
-    return unique and set(seeds) == set(ref_seeds)
+    seeds, ref_seeds = set(variant.seeds.tolist()), set(reference.seeds.tolist())
+    unique = len(seeds) == len(variant) and len(ref_seeds) == len(reference)
+    return unique and seeds == ref_seeds
 
 
 def _middle(samples: np.ndarray) -> np.ndarray:
@@ -80,8 +103,8 @@ def _interval(statistics: np.ndarray) -> tuple[float, float]:
 
 
 def compare_pair(
-    variant: pd.DataFrame,
-    reference: pd.DataFrame,
+    variant: Outcomes,
+    reference: Outcomes,
     sign: int,
     rng: np.random.Generator,
     resamples: int,
@@ -90,10 +113,8 @@ def compare_pair(
     if is_paired(variant, reference):
         if len(variant) < 2:
             return {}
-        mine = variant["value"].to_numpy(float)[np.argsort(variant["seed"].to_numpy())]
-        ref = reference["value"].to_numpy(float)[np.argsort(reference["seed"].to_numpy())]
         with np.errstate(invalid="ignore"):  # both diverged: inf - inf, a tie (0 below)
-            differences = mine - ref
+            differences = variant.by_seed() - reference.by_seed()
         differences = np.nan_to_num(differences, nan=0.0, posinf=np.inf, neginf=-np.inf)
         picks = rng.integers(0, len(differences), (resamples, len(differences)))
         low, high = _interval(_middle(differences[picks]))
@@ -110,7 +131,7 @@ def compare_pair(
             "floor": paired_floor(len(differences)),
             "spread": float(np.std(finite, ddof=1)) if len(finite) >= 2 else math.nan,
         }
-    x, y = variant["value"].to_numpy(float), reference["value"].to_numpy(float)
+    x, y = variant.values, reference.values
     if min(len(x), len(y)) < 2:
         return {}
     bx = _middle(x[rng.integers(0, len(x), (resamples, len(x)))])
@@ -139,9 +160,9 @@ def _pooled_sd(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt(pooled))
 
 
-def divergence_pvalue(variant: pd.DataFrame, reference: pd.DataFrame) -> float:
+def divergence_pvalue(variant: Outcomes, reference: Outcomes) -> float:
     """Fisher's exact test (two-sided) of the failure rates of the two sides; 1 if none failed."""
-    failed, ref_failed = int(variant["failed"].sum()), int(reference["failed"].sum())
+    failed, ref_failed = int(variant.failed.sum()), int(reference.failed.sum())
     if failed + ref_failed == 0:
         return 1.0
     table = [[failed, len(variant) - failed], [ref_failed, len(reference) - ref_failed]]

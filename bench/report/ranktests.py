@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 EXACT_SPLITS = 20_000
 PERMUTATIONS = 10_000
@@ -75,7 +76,7 @@ def _sum_distribution(weights: np.ndarray) -> np.ndarray:
 def signed_ranks(differences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(doubled midranks of |d|, positive?) of the nonzero differences; ±inf allowed."""
     nonzero = differences[differences != 0]
-    doubled = (2 * pd.Series(np.abs(nonzero)).rank().to_numpy()).round().astype(int)
+    doubled = (2 * rankdata(np.abs(nonzero))).round().astype(int)
     return doubled, nonzero > 0
 
 

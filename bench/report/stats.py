@@ -26,7 +26,14 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import ResultsError
-from bench.report.comparison import compare_pair, divergence_pvalue, is_paired, outcomes
+from bench.report.comparison import (
+    EMPTY,
+    Outcomes,
+    compare_pair,
+    divergence_pvalue,
+    is_paired,
+    outcomes,
+)
 from bench.report.power import CORRECTIONS, Correction, corrected_floor, detectable_effect
 from bench.report.ranktests import permutation_pvalue, prob_improvement
 
@@ -186,21 +193,19 @@ def compare_variants(
     variants = sorted(jobs["variant"].unique(), key=lambda v: (v != reference, v))
     if reference not in variants:
         raise ResultsError(f"reference variant '{reference}' has no jobs; variants: {variants}")
-    seeds_of = outcomes(jobs, metric, sign, [m for m in DIRECTIONS if m in jobs])
-    by_variant = {v: g for v, g in seeds_of.groupby("variant")}
-    empty = seeds_of.iloc[:0]
-    ref = by_variant.get(reference, empty)
+    by_variant = outcomes(jobs, metric, sign, [m for m in DIRECTIONS if m in jobs])
+    ref = by_variant.get(reference, EMPTY)
     statuses = Counter(zip(jobs["variant"], jobs["status"], strict=True))
     rows = []
     for variant in variants:
-        mine = by_variant.get(variant, empty)
-        scored = mine["value"].to_numpy()[~mine["failed"].to_numpy(bool)]
+        mine = by_variant.get(variant, EMPTY)
+        scored = mine.finished
         ended = {status: n for (v, status), n in statuses.items() if v == variant}
         row = {
             "variant": variant,
             "seeds": sum(ended.values()),
             "scored": len(scored),
-            "diverged": int(mine["failed"].sum()),
+            "diverged": int(mine.failed.sum()),
             "median": float(np.median(scored)) if len(scored) else np.nan,
             "statuses": {k: n for k, n in ended.items() if k != "ok"},
         }
@@ -213,7 +218,7 @@ def compare_variants(
         rows.append(row)
     statuses_of = [row.pop("statuses") for row in rows]
     spread = [row.pop("spread", np.nan) for row in rows]
-    shape = [(row.pop("pairs", 0), len(by_variant.get(row["variant"], empty))) for row in rows]
+    shape = [(row.pop("pairs", 0), len(by_variant.get(row["variant"], EMPTY))) for row in rows]
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     tested = table["p_value"].notna()
     tests = int(tested.sum())
@@ -241,7 +246,7 @@ def compare_variants(
     return table
 
 
-def _analysis(variant: pd.DataFrame, reference: pd.DataFrame) -> str:
+def _analysis(variant: Outcomes, reference: Outcomes) -> str:
     """`paired, 8 seeds` or `unpaired, 5 vs 6 seeds`: which test ran, on how many outcomes."""
     if is_paired(variant, reference):
         return f"paired, {len(variant)} seeds"
@@ -254,7 +259,7 @@ def _verdict(
     sign: int,
     alpha: float,
     reference: str,
-    ref: pd.DataFrame,
+    ref: Outcomes,
     metric: str,
     tests: int,
 ) -> tuple[str, str]:
@@ -297,7 +302,7 @@ def _verdict(
         why += "; " + ruled_out_text(row["rules_out"], label)
         why += "; " + detectable_text(row["detectable"], label)
     if row["divergence_p_adjusted"] < alpha:
-        more = "more" if row["diverged"] / max(row["seeds"], 1) > ref["failed"].mean() else "less"
+        more = "more" if row["diverged"] / max(row["seeds"], 1) > ref.failed.mean() else "less"
         notes.append(
             f"fails {more} often than the reference (Fisher's exact test, adjusted p = "
             f"{row['divergence_p_adjusted']:.2g})"
