@@ -35,6 +35,7 @@ from bench.report.tuning import tuning_section
 from bench.run.store import SAMPLES_FILE, atomic_write_bytes
 
 NUMERIC = {"seeds", "scored", "diverged", "P(improvement)", "adjusted p", "jobs"}
+NUMERIC |= {"CI rules out effects over", "detectable (80% power)"}
 
 
 def build_report(

@@ -273,6 +273,12 @@ def _verdict(
         + ")"
         for status, n in sorted(statuses.items())
     ]
+    unscored = row["diverged"] - sum(n for k, n in statuses.items() if k != "pruned")
+    if unscored > 0:
+        notes.append(
+            f"{unscored}/{row['seeds']} seeds finished without a finite metric (ranked worse "
+            "than any finished seed)"
+        )
     if row["variant"] == reference:
         return REFERENCE, "; ".join(notes)
     if pd.isna(row["p_value"]):

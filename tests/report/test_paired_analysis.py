@@ -116,6 +116,15 @@ def test_a_variant_that_always_diverges_hurts_and_its_failure_rate_is_tested() -
     assert "fails more often than the reference (Fisher's exact test" in row["reason"]
 
 
+def test_a_seed_without_a_finite_metric_is_a_failure_not_a_gap() -> None:
+    base = np.random.default_rng(12).normal(50, 1, 8)
+    values = {"baseline": base, "nan_output": base - 5}
+    values["nan_output"][0] = np.nan  # status ok, but G's output was not finite: no metrics
+    row = compare_variants(paired_jobs(values), "baseline").set_index("variant").loc["nan_output"]
+    assert (row["scored"], row["diverged"], row["analysis"]) == (7, 1, "paired, 8 seeds")
+    assert "1/8 seeds finished without a finite metric" in row["reason"]
+
+
 def test_unpaired_divergence_ranks_below_every_finished_seed() -> None:
     jobs = paired_jobs({"baseline": np.arange(50.0, 58.0), "odd": np.arange(40.0, 46.0)})
     jobs = pd.concat(
