@@ -50,6 +50,10 @@ def test_the_suite_primary_metric_and_report_metric_choose_the_headline(results)
     assert set(table["metric"]) == {"isc"}
     assert table.loc["worse", "verdict"] == "helps"  # IS is higher for `worse`
     assert set(csv_table(results, "fid")["metric"]) == {"fid"}
+    out = results.root.parent / "by_fid.md"
+    argv = ["report", "--results", str(results.root), "--format", "md", "--metric", "fid"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "FID (lower is better), primary" in out.read_text()
     with pytest.raises(ResultsError, match="metric 'kid' was not recorded"):
         csv_table(results, "kid")
 
