@@ -69,6 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--suite", dest="suites", action="append", help="suite(s) to include")
     report.add_argument("--out", help="output file (default: reports/<suite>.html)")
     report.add_argument("--format", choices=["html", "md", "csv"], default="html")
+    report.add_argument(
+        "--metric", help="the metric of the headline verdict (default: the suite's primary_metric)"
+    )
+    report.add_argument(
+        "--correction",
+        choices=["holm", "bh"],
+        help="multiple comparisons: Holm-Bonferroni or Benjamini-Hochberg (default: the suite's)",
+    )
+
+    plan = sub.add_parser(
+        "plan", help="the seeds a suite needs to detect an effect, from a pilot run's spread"
+    )
+    plan.add_argument("suite", help="suite file (TOML)")
+    plan.add_argument("--pilot", required=True, metavar="RESULTS", help="a pilot's results folder")
+    plan.add_argument("--pilot-suite", help="the pilot's suite name (default: the suite's)")
+    plan.add_argument(
+        "--effect", type=float, metavar="X", help="the effect to detect, in metric units"
+    )
+    plan.add_argument("--metric", help="the metric (default: the suite's primary_metric)")
+    plan.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
     export = sub.add_parser("export", help="print one row per job as CSV or JSON")
     export.add_argument("--results", default="results")
@@ -127,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 @command("run")
 def _run(args: argparse.Namespace) -> int:
     from bench.expand import plan_suite
+    from bench.plan import design_floor, require_reachable
     from bench.run.table import job_table
 
     if args.jobs is not None and args.jobs < 1:
@@ -139,7 +160,12 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--jobs-per-gpu {args.jobs_per_gpu}: expected a positive number")
     if args.dry_run:
         suite, jobs = plan_suite(args.suite, args.overrides)
+        floor = design_floor(suite)
+        require_reachable(floor, args.suite)
+        if floor.exploratory:
+            print(floor.warning(), file=sys.stderr)
         print(job_table(jobs, args.results))
+        print(floor.describe())
         print(f"{len(jobs)} jobs in suite '{suite.suite.name}' (dry run: nothing was started)")
         return 0
     from bench.run.local import run_suite
@@ -154,6 +180,7 @@ def _run(args: argparse.Namespace) -> int:
         jobs_per_gpu=args.jobs_per_gpu,
         executor=args.executor,
         address=args.address,
+        warn=lambda line: print(line, file=sys.stderr),
     )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     print(
@@ -171,14 +198,28 @@ def _report(args: argparse.Namespace) -> int:
     from bench.report import build_report, headline_text
 
     if args.format == "html":
-        path = build_report(args.results, args.suites, args.out)
+        path = build_report(args.results, args.suites, args.out, args.metric, args.correction)
         print(f"report written to {path}")
     else:
-        text = headline_text(args.results, args.suites, args.format)
+        text = headline_text(args.results, args.suites, args.format, args.metric, args.correction)
         if args.out:
             Path(args.out).write_text(text)
         else:
             print(text, end="")
+    return 0
+
+
+@command("plan")
+def _plan(args: argparse.Namespace) -> int:
+    from bench.plan import pilot_plan
+
+    if args.effect is not None and not args.effect > 0:
+        raise ConfigError(f"--effect {args.effect}: expected a positive effect in metric units")
+    print(
+        pilot_plan(
+            args.suite, args.pilot, args.effect, args.metric, args.pilot_suite, args.overrides
+        )
+    )
     return 0
 
 

@@ -2,7 +2,8 @@
 
 A suite file has four tables::
 
-    [suite]            name, description, design, seeds
+    [suite]            name, description, design, seeds; how the report decides: primary_metric,
+                       correction ("holm" or "bh"), exploratory = "why it may not reach a verdict"
     [base]             the baseline job: [base.data] [base.model] [base.train] [base.eval]
                        and [base.tricks.NAME] for tricks every variant uses
     [tricks.NAME]      the tricks to ablate, with their parameters (or `levels = [{...}, ...]`)
@@ -121,6 +122,17 @@ class SuiteMeta(Section):
     design: Design = "one_at_a_time"
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1)
     plugins: tuple[ModuleName, ...] = Field((), description="modules imported before expanding")
+    primary_metric: str | None = Field(
+        None, description="the metric of the headline verdict (default: FID where scored)"
+    )
+    correction: Literal["holm", "bh"] = Field(
+        "holm", description="multiple comparisons: Holm-Bonferroni or Benjamini-Hochberg"
+    )
+    exploratory: str | None = Field(
+        None,
+        min_length=1,
+        description="why it may run although it cannot reach a verdict (docs/statistics.md)",
+    )
 
 
 class VariantSpec(Section):

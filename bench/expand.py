@@ -25,7 +25,9 @@ from typing import Any
 
 from bench.components import import_suite_plugins, resolve_components
 from bench.config import JobConfig, Suite, load_suite, set_dotted, validate
+from bench.data import dataset_capabilities
 from bench.errors import ConfigError
+from bench.metrics import scored_metrics
 
 BASELINE = "baseline"
 ALL_TRICKS = "all"
@@ -170,6 +172,7 @@ def expand(suite: Suite, source: str = "suite") -> list[Job]:
             seen[job.id] = variant
             jobs.append(job)
     _check_expectations(suite, {job.variant for job in jobs}, source)
+    _check_metrics(suite, jobs, source)
     return jobs
 
 
@@ -185,6 +188,23 @@ def _check_expectations(suite: Suite, variants: set[str], source: str) -> None:
         if name not in variants:
             raise ConfigError(
                 f"{source}: expect.{name}: no such variant; variants: {sorted(variants)}"
+            )
+
+
+def _check_metrics(suite: Suite, jobs: list[Job], source: str) -> None:
+    """`[suite] primary_metric` and `expect.*.metric` must name a metric every job scores."""
+    scored: set[str] | None = None
+    for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
+        names = set(scored_metrics(data, evaluation, dataset_capabilities(data.name, data.root)))
+        scored = names if scored is None else scored & names
+    allowed = sorted(scored or ())
+    chosen = [("suite.primary_metric", suite.suite.primary_metric)]
+    chosen += [(f"expect.{name}.metric", claim.metric) for name, claim in suite.expect.items()]
+    for key, metric in chosen:
+        if metric is not None and metric not in allowed:
+            raise ConfigError(
+                f"{source}: {key} = '{metric}': not a metric this suite scores; "
+                f"allowed: {', '.join(allowed)}"
             )
 
 

@@ -54,6 +54,7 @@ TINY_SUITE = """
 name = "tiny"
 design = "one_at_a_time"
 seeds = [0, 1]
+exploratory = "a seconds-long test fixture; two seeds cannot reach a verdict"
 
 [base.data]
 name = "digits"

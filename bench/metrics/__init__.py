@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from bench.config import EvalConfig
-from bench.metrics.backbones import domain_backbone
+from bench.config import DataConfig, EvalConfig
+from bench.metrics.backbones import STACKED_DATASETS, domain_backbone
 from bench.metrics.cache import default_cache_dir
-from bench.metrics.fidelity import backbone_choice, evaluate_images
+from bench.metrics.fidelity import RESULT_KEYS, backbone_choice, evaluate_images
 from bench.metrics.modes import evaluate_toy, mode_metrics
 from bench.metrics.result import MetricsResult
 
@@ -28,7 +28,25 @@ __all__ = [
     "evaluate_toy",
     "mode_metrics",
     "prepare_backbone",
+    "scored_metrics",
 ]
+
+# The comparable values each kind of scoring records (beside counts and standard deviations).
+TOY_METRICS = ("modes_covered", "high_quality_fraction", "kl_to_uniform")
+STACKED_METRICS = ("modes_covered", "kl_to_uniform")
+CLASS_METRICS = ("class_coverage", "class_kl_to_real")
+SPREADS = ("isc_std", "kid_std")
+
+
+def scored_metrics(data: DataConfig, cfg: EvalConfig, capabilities: frozenset[str]) -> list[str]:
+    """The comparable values a job on `data` scored under `cfg` records (what a suite's
+    `primary_metric` and `expect.*.metric` may name). `capabilities` as `dataset_capabilities`."""
+    if "toy2d" in capabilities:
+        return list(TOY_METRICS)
+    names = [n for m in cfg.metrics for n in RESULT_KEYS[m] if n not in SPREADS]
+    if "labels" in capabilities:
+        names += STACKED_METRICS if data.name in STACKED_DATASETS else CLASS_METRICS
+    return names
 
 
 def evaluate(

@@ -3,22 +3,63 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
 from bench.errors import ResultsError
-from bench.report.stats import ALPHA, DIRECTIONS, better_phrase, compare_variants, metric_label
-from bench.report.table import load_results
+from bench.report.power import CORRECTIONS, Correction
+from bench.report.stats import (
+    ALPHA,
+    DIRECTIONS,
+    HELPS,
+    HURTS,
+    NO_EVIDENCE,
+    better_phrase,
+    compare_variants,
+    metric_label,
+)
+from bench.report.table import load_results, load_suites
 
 VERDICT_RULE = (
-    f"Verdict: helps / hurts when the Holm-Bonferroni-adjusted p-value of a two-sided rank "
-    f"permutation test (over the suite's variants) is below {ALPHA} and the bootstrap 95% CI of "
-    "the difference in medians excludes 0; otherwise no evidence (always so with fewer than 2 "
-    "scored seeds a side). 'scored' counts the seeds that finished with the metric; diverged "
-    "seeds are excluded from the statistics (even where scored) and counted under 'diverged'."
+    "Seeds are paired (every variant of a seed starts from the same random stream): where both "
+    "sides have the same seeds the test is the exact Wilcoxon signed-rank test on the per-seed "
+    "differences and the effect is their median, with a bootstrap 95% CI over seeds; otherwise "
+    "(unpaired) an exact rank-sum permutation test on the difference in medians. A diverged or "
+    f"failed seed counts as worse than any finished one. Verdict: helps / hurts when the "
+    f"corrected p-value (Holm-Bonferroni by default, or Benjamini-Hochberg, over the suite's "
+    f"comparisons) is below {ALPHA} and the CI excludes 0; otherwise no evidence, stated with "
+    "the largest effect the CI leaves ('CI rules out') and the effect the design detects with "
+    "80% power from the observed spread ('detectable'). docs/statistics.md has the details."
 )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """How one suite is analysed: its `[suite]` settings (suite.json), as `bench report` may
+    override them."""
+
+    metric: str | None = None
+    correction: Correction = "holm"
+    exploratory: str | None = None
+    expect: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, meta: dict | None, metric: str | None = None, correction: str | None = None
+    ) -> Analysis:
+        meta = meta or {}
+        chosen = correction or meta.get("correction") or "holm"
+        if chosen not in CORRECTIONS:
+            raise ResultsError(f"correction '{chosen}': expected one of {', '.join(CORRECTIONS)}")
+        return cls(
+            metric or meta.get("primary_metric"),
+            chosen,
+            meta.get("exploratory"),
+            meta.get("expect") or {},
+        )
 
 
 def present_metrics(jobs: pd.DataFrame) -> list[str]:
@@ -28,56 +69,126 @@ def present_metrics(jobs: pd.DataFrame) -> list[str]:
     ]
 
 
-def primary_metric(jobs: pd.DataFrame) -> str:
-    """FID where present, else the first comparable metric the jobs recorded."""
+def primary_metric(jobs: pd.DataFrame, chosen: str | None = None) -> str:
+    """`chosen` (the suite's primary_metric or --metric) if recorded; else FID where present,
+    else the first comparable metric the jobs recorded."""
     present = present_metrics(jobs)
+    if chosen is not None and chosen not in present:
+        raise ResultsError(
+            f"suites {sorted(jobs['suite'].unique())}: metric '{chosen}' was not recorded; "
+            f"metrics in these results: {present}"
+        )
     if not present:
         raise ResultsError(
             f"suites {sorted(jobs['suite'].unique())}: no job recorded a comparable metric "
             f"({', '.join(DIRECTIONS)}); did every job diverge?"
         )
-    return present[0]
+    return chosen or present[0]
 
 
-def suite_headline(jobs: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+def suite_headline(
+    jobs: pd.DataFrame, metric: str | None = None, analysis: Analysis | None = None
+) -> pd.DataFrame:
     """One suite's jobs -> one row per variant: counts, medians of every metric, comparison.
 
-    The comparison columns (difference, CI, P(improvement), p-values, verdict) are on `metric`
-    (default: `primary_metric`), recorded in `.attrs["metric"]`.
+    The comparison columns (analysis, difference, CI, P(improvement), p-values, power, verdict)
+    are on `metric` (default: the analysis's, else `primary_metric`), recorded in
+    `.attrs["metric"]` with the correction, the number of comparisons and the floor. The
+    `expected` and `agreement` columns hold the suite's `[expect.VARIANT]` claims against
+    the observed verdict on the claim's metric. `.attrs["verdicts"]` has every metric's.
     """
-    metric = metric or primary_metric(jobs)
-    table = compare_variants(jobs, jobs["reference_variant"].iloc[0], metric)
-    finished = jobs[jobs["status"] == "ok"]
+    analysis = analysis or Analysis()
+    metric = primary_metric(jobs, metric or analysis.metric)
+    reference = jobs["reference_variant"].iloc[0]
     present = present_metrics(jobs)
+    verdicts = {
+        m: compare_variants(jobs, reference, m, correction=analysis.correction) for m in present
+    }
+    table = verdicts[metric]
+    finished = jobs[jobs["status"] == "ok"]
     medians = finished.groupby("variant")[present].median().add_prefix("median_")
+    attrs = dict(table.attrs)
     table = table.drop(columns="median").join(medians, on="variant")
     ordered = ["variant", "seeds", "scored", "diverged", *medians.columns]
     table = table[ordered + [c for c in table.columns if c not in ordered]]
-    table.attrs["metric"] = metric
+    claims = [expectation(v, analysis.expect.get(v), verdicts, metric) for v in table["variant"]]
+    table["expected"] = [claim for claim, _ in claims]
+    table["agreement"] = [agree for _, agree in claims]
+    floors = table["floor"].dropna()
+    by_metric = verdicts.items()
+    table.attrs = attrs | {
+        "metric": metric,
+        "floor": float(floors.min()) if len(floors) else float("nan"),
+        "exploratory": analysis.exploratory,
+        "verdicts": {m: dict(zip(t["variant"], t["verdict"], strict=True)) for m, t in by_metric},
+        "adjusted": {
+            m: dict(zip(t["variant"], t["p_adjusted"], strict=True)) for m, t in by_metric
+        },
+    }
     return table
 
 
-def headline_table(jobs: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
-    """`suite_headline` of every suite in `jobs`, stacked, led by `suite` and `metric` columns."""
+def expectation(
+    variant: str, claim: dict | None, verdicts: dict[str, pd.DataFrame], metric: str
+) -> tuple[str, str]:
+    """(`helps (Salimans et al. 2016) on FID`, agree / disagree / undecided) for one variant.
+
+    A claim of helps / hurts agrees with the same verdict, disagrees with the opposite one and
+    is undecided by "no evidence"; a claim of no effect agrees with "no evidence" (whose reason
+    says what the CI rules out) and disagrees with helps / hurts.
+    """
+    if not claim:
+        return "", ""
+    on = claim.get("metric") or metric
+    text = f"{claim['direction']} ({claim['source']}) on {metric_label(on)}"
+    if on not in verdicts:
+        return text, f"not measured ({on} was not recorded)"
+    observed = verdicts[on].set_index("variant").loc[variant, "verdict"]
+    return text, agreement(claim["direction"], observed)
+
+
+def agreement(expected: str, observed: str) -> str:
+    """Whether an observed verdict agrees with the expected direction (see `expectation`)."""
+    if expected == "no effect":
+        return "agree" if observed == NO_EVIDENCE else "disagree"
+    if observed == expected:
+        return "agree"
+    return "disagree" if observed in (HELPS, HURTS) else "undecided"
+
+
+def headline_table(
+    jobs: pd.DataFrame,
+    metric: str | None = None,
+    meta: dict[str, dict] | None = None,
+    correction: str | None = None,
+) -> pd.DataFrame:
+    """`suite_headline` of every suite in `jobs`, stacked, led by `suite` and `metric` columns.
+
+    `meta`: each suite's suite.json by name (its primary metric, correction, expectations).
+    """
     tables = []
     for suite, group in jobs.groupby("suite", sort=True):
-        table = suite_headline(group, metric)
-        tables.append(table.assign(suite=suite, metric=table.attrs["metric"]))
+        analysis = Analysis.of((meta or {}).get(suite), metric, correction)
+        table = suite_headline(group, analysis=analysis)
+        tables.append(
+            table.assign(suite=suite, metric=table.attrs["metric"], correction=analysis.correction)
+        )
     stacked = pd.concat(tables, ignore_index=True)
-    return stacked[
-        ["suite", "metric", *(c for c in stacked.columns if c not in {"suite", "metric"})]
-    ]
+    lead = ["suite", "metric", "correction"]
+    return stacked[[*lead, *(c for c in stacked.columns if c not in lead)]]
 
 
 def number(value: float) -> str:
     """A metric value for people: 4 significant digits, no exponent below 1e4, '-' if missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
     return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def difference_text(row: pd.Series) -> str:
-    """`-10.2 [-11.4, -8.9]`: the difference in medians and its 95% CI."""
+    """`-10.2 [-11.4, -8.9]`: the difference (paired: median of per-seed ones) and its 95% CI."""
     if pd.isna(row["difference"]):
         return "-"
     return f"{number(row['difference'])} [{number(row['ci_low'])}, {number(row['ci_high'])}]"
@@ -96,30 +207,87 @@ def display_table(headline: pd.DataFrame) -> pd.DataFrame:
     )
     for column in [c for c in headline.columns if c.startswith("median_")]:
         shown[f"median {column.removeprefix('median_')}"] = headline[column].map(number)
+    shown["analysis"] = [a if isinstance(a, str) else "-" for a in headline["analysis"]]
     shown[f"{metric} difference [95% CI]"] = headline.apply(difference_text, axis=1)
+    shown["CI rules out effects over"] = headline["rules_out"].map(number)
+    shown["detectable (80% power)"] = headline["detectable"].map(number)
     shown["P(improvement)"] = headline["p_improvement"].map(number)
     shown["adjusted p"] = headline["p_adjusted"].map(number)
     shown["verdict"] = headline["verdict"]
+    if headline["expected"].astype(bool).any():
+        shown["expected"] = headline["expected"]
+        shown["agreement"] = headline["agreement"]
     shown["reason"] = headline["reason"]
     return shown
 
 
-def format_markdown(jobs: pd.DataFrame, metric: str | None = None) -> str:
-    """The headline of each suite as a Markdown section (heading, reading guide, table)."""
+def design_text(headline: pd.DataFrame) -> str:
+    """The analysis of a suite in one paragraph: correction, comparisons, floor, exploratory."""
+    attrs = headline.attrs
+    comparisons, floor = attrs["comparisons"], attrs["floor"]
+    text = (
+        f"Correction: {CORRECTIONS[attrs['correction']]} over {comparisons} comparisons "
+        f"(alpha {attrs['alpha']}). Analyses: "
+        + ", ".join(sorted(set(headline["analysis"].dropna())) or ["none"])
+        + "."
+    )
+    if comparisons:
+        text += f" Smallest achievable adjusted p with these seeds: {floor:.2g}"
+        text += " (the design cannot reach a verdict)." if floor >= attrs["alpha"] else "."
+    if attrs["exploratory"]:
+        text += f" EXPLORATORY suite: {attrs['exploratory']}"
+    return text
+
+
+def metric_verdict_table(headline: pd.DataFrame) -> pd.DataFrame:
+    """Every scored metric's verdict (with its adjusted p) per variant, primary metric first."""
+    verdicts, adjusted = headline.attrs["verdicts"], headline.attrs["adjusted"]
+    primary = headline.attrs["metric"]
+    order = [primary, *(m for m in verdicts if m != primary)]
+    table = pd.DataFrame({"variant": headline["variant"]})
+    for metric in order:
+        title = f"{metric_label(metric)} ({'lower' if DIRECTIONS[metric] < 0 else 'higher'} "
+        title += "is better)" + (", primary" if metric == primary else "")
+        table[title] = [
+            verdicts[metric][v]
+            + ("" if pd.isna(adjusted[metric][v]) else f" (p {number(adjusted[metric][v])})")
+            for v in headline["variant"]
+        ]
+    return table
+
+
+def _markdown_table(frame: pd.DataFrame) -> list[str]:
+    shown = frame.replace({"\\|": "\\\\|"}, regex=True)
+    return [
+        "| " + " | ".join(shown.columns) + " |",
+        "|" + "---|" * len(shown.columns),
+        *("| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False)),
+    ]
+
+
+def format_markdown(
+    jobs: pd.DataFrame,
+    metric: str | None = None,
+    meta: dict[str, dict] | None = None,
+    correction: str | None = None,
+) -> str:
+    """Each suite as a Markdown section: heading, reading guide, headline, per-metric verdicts."""
     sections = []
     for suite, group in jobs.groupby("suite", sort=True):
-        headline = suite_headline(group, metric)
+        analysis = Analysis.of((meta or {}).get(suite), metric, correction)
+        headline = suite_headline(group, analysis=analysis)
         used = headline.attrs["metric"]
-        shown = display_table(headline).replace({"\\|": "\\\\|"}, regex=True)
         lines = [
             f"## {suite}",
             "",
             f"{metric_label(used)}: {better_phrase(used)}. Reference variant: "
-            f"`{group['reference_variant'].iloc[0]}`. {VERDICT_RULE}",
+            f"`{group['reference_variant'].iloc[0]}`. {design_text(headline)} {VERDICT_RULE}",
             "",
-            "| " + " | ".join(shown.columns) + " |",
-            "|" + "---|" * len(shown.columns),
-            *("| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False)),
+            *_markdown_table(display_table(headline)),
+            "",
+            "Every scored metric (adjusted p; each metric corrected on its own):",
+            "",
+            *_markdown_table(metric_verdict_table(headline)),
         ]
         sections.append("\n".join(lines) + "\n")
     return "\n".join(sections)
@@ -130,11 +298,13 @@ def headline_text(
     suites: list[str] | None = None,
     fmt: Literal["md", "csv"] = "md",
     metric: str | None = None,
+    correction: str | None = None,
 ) -> str:
     """The headline tables as Markdown or CSV (for `bench report --format md|csv`)."""
     jobs = load_results(results_dir, suites)
+    meta = load_suites(results_dir, suites)
     if fmt == "md":
-        return format_markdown(jobs, metric)
+        return format_markdown(jobs, metric, meta, correction)
     if fmt == "csv":
-        return headline_table(jobs, metric).to_csv(index=False)
+        return headline_table(jobs, metric, meta, correction).to_csv(index=False)
     raise ResultsError(f"report format '{fmt}': expected 'md' or 'csv' (or html)")

@@ -20,7 +20,10 @@ import pandas as pd
 from bench.report import plots
 from bench.report.headline import (
     VERDICT_RULE,
+    Analysis,
+    design_text,
     display_table,
+    metric_verdict_table,
     number,
     present_metrics,
     suite_headline,
@@ -32,6 +35,7 @@ from bench.report.tuning import tuning_section
 from bench.run.store import SAMPLES_FILE, atomic_write_bytes
 
 NUMERIC = {"seeds", "scored", "diverged", "P(improvement)", "adjusted p", "jobs"}
+NUMERIC |= {"CI rules out effects over", "detectable (80% power)"}
 
 
 def build_report(
@@ -39,10 +43,12 @@ def build_report(
     suites: list[str] | None = None,
     out: str | Path | None = None,
     metric: str | None = None,
+    correction: str | None = None,
 ) -> Path:
     """Write the report of `suites` (default: all) to `out` (default `reports/<suite|all>.html`).
 
-    `metric` is the one compared (default: FID where recorded). Returns the file written.
+    `metric` is the one in the headline (default: the suite's primary_metric, else FID where
+    recorded); `correction` overrides the suites' ("holm" or "bh"). Returns the file written.
     """
     meta = load_suites(results_dir, suites)
     jobs = load_results(results_dir, suites)
@@ -51,7 +57,14 @@ def build_report(
     sections = [
         trials_section(i, name, meta[name], results_dir)
         if meta[name].get("design") == "tune"
-        else suite_section(i, name, meta[name], jobs[jobs["suite"] == name], history, metric)
+        else suite_section(
+            i,
+            name,
+            meta[name],
+            jobs[jobs["suite"] == name],
+            history,
+            Analysis.of(meta[name], metric, correction),
+        )
         + tuning_section(results_dir, name)
         for i, name in enumerate(names)
     ]
@@ -108,10 +121,10 @@ def suite_section(
     meta: dict,
     jobs: pd.DataFrame,
     history: pd.DataFrame,
-    metric: str | None,
+    analysis: Analysis,
 ) -> str:
     """Everything the page says about one suite."""
-    headline = suite_headline(jobs, metric)
+    headline = suite_headline(jobs, analysis=analysis)
     used = headline.attrs["metric"]
     history = history[history["suite"] == name]
     seeds = ", ".join(map(str, sorted(jobs["seed"].unique())))
@@ -124,15 +137,25 @@ def suite_section(
             "meta",
         ),
         "<h3>Which variants help?</h3>",
+        paragraph(design_text(headline), "meta exploratory" if analysis.exploratory else "meta"),
         paragraph(
             f"Compared on {metric_label(used)} ({better_phrase(used)}). Each row is one variant "
-            "against the reference over seeds: median per metric, the difference in medians "
-            "(variant - reference) with its bootstrap 95% CI, and P(improvement), the chance that "
-            "a seed of the variant beats a seed of the reference (0.5 = no difference). "
-            + VERDICT_RULE,
+            "against the reference over seeds: median per metric, which analysis ran, the "
+            "difference (variant - reference) with its bootstrap 95% CI, the largest effect that "
+            "CI leaves, the effect the design detects with 80% power, and P(improvement): paired, "
+            "the share of seeds where the variant did better; unpaired, the chance that a seed of "
+            "the variant beats a seed of the reference (0.5 = no difference). " + VERDICT_RULE,
             "note",
         ),
         table_html(display_table(headline)),
+        "<h4>Every scored metric</h4>",
+        paragraph(
+            "The verdict on each metric the suite scored, with its adjusted p; each metric is "
+            "corrected over the suite's comparisons on its own, and the headline is on the "
+            "primary one.",
+            "note",
+        ),
+        table_html(metric_verdict_table(headline)),
         grid_section(jobs, used) if meta.get("design") == "grid" else "",
         "<h3>Per-seed results and training curves</h3>",
         *(image(plots.metric_strip(jobs, m), f"{m} per seed") for m in present_metrics(jobs)),

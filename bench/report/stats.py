@@ -1,31 +1,43 @@
 """Statistics over seeds: each variant against its suite's reference variant, on one metric.
 
-Decisions, stated once here and on every report page:
+Decisions, stated once here, in docs/statistics.md and on every report page:
 
-- Effect size: the difference in medians over seeds (variant - reference), with a percentile
-  bootstrap 95% CI (seeds resampled with replacement within each side, seeded generator).
-- P(improvement): the chance that a random variant seed beats a random reference seed (the
-  common-language effect size of Mann-Whitney U; ties count half). 0.5 means no difference.
-- p-value: a two-sided permutation test on the rank sum (exact when the splits are few enough
-  to enumerate, else Monte Carlo). Ranks keep one collapsed seed from dominating the test.
-- Verdict: "helps" / "hurts" when the Holm-Bonferroni-adjusted p-value (over the suite's
-  tested variants) is below `ALPHA` and the CI excludes 0 on that side; "no evidence" otherwise,
-  including whenever either side has fewer than 2 scored seeds (status ok, finite metric).
-- Diverged (or otherwise stopped) jobs are excluded from these statistics, even where they were
-  scored, and counted instead: frequent divergence shows in its own column and in the reason.
+- Seeds are blocks: where both sides have the same seeds the analysis is paired (per-seed
+  differences, exact signed-rank test, bootstrap CI of the median difference); otherwise it is
+  unpaired (exact rank-sum permutation test, bootstrap CI of the difference in medians). See
+  `bench.report.comparison`.
+- A diverged or failed seed is an outcome, worse than any finished one (never dropped); the
+  failure rates are also compared on their own with Fisher's exact test.
+- Verdict: "helps" / "hurts" when the corrected p-value (Holm by default, or Benjamini-Hochberg;
+  over the suite's tested variants) is below `ALPHA` and the CI excludes 0 on that side; "no
+  evidence" otherwise, including whenever a side has fewer than 2 outcomes.
+- "No evidence" says what it rules out: the largest effect the CI leaves (`rules_out`) and the
+  effect this design detects with 80% power from the observed spread (`detectable`).
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import zlib
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 
 from bench.errors import ResultsError
+from bench.report.comparison import (
+    EMPTY,
+    Outcomes,
+    compare_pair,
+    divergence_pvalue,
+    is_paired,
+    outcomes,
+)
+from bench.report.power import CORRECTIONS, Correction, corrected_floor, detectable_effect
+from bench.report.ranktests import permutation_pvalue, prob_improvement
+
+__all__ = ["permutation_pvalue", "prob_improvement"]
 
 # +1: higher is better; -1: lower is better.
 DIRECTIONS: dict[str, int] = {
@@ -53,8 +65,6 @@ PROVENANCE_KEYS = (
 )
 ALPHA = 0.05
 RESAMPLES = 2000
-EXACT_SPLITS = 20_000
-PERMUTATIONS = 10_000
 HELPS, HURTS, NO_EVIDENCE, REFERENCE = "helps", "hurts", "no evidence", "reference"
 
 
@@ -91,44 +101,8 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
-def prob_improvement(x: np.ndarray, y: np.ndarray, sign: int) -> float:
-    """P(a seed of `x` beats a seed of `y`), ties counting half; `sign` as in `DIRECTIONS`."""
-    gain = sign * (x[:, None] - y[None, :])
-    return float(np.mean((gain > 0) + 0.5 * (gain == 0)))
-
-
-@functools.cache
-def _splits(total: int, n: int) -> tuple[np.ndarray, bool]:
-    """Index sets of size `n` out of `total`: all of them, or a fixed random sample; exact?"""
-    if math.comb(total, n) <= EXACT_SPLITS:
-        return np.array(list(itertools.combinations(range(total), n))), True
-    rng = np.random.default_rng([total, n])
-    return rng.permuted(np.tile(np.arange(total), (PERMUTATIONS, 1)), axis=1)[:, :n], False
-
-
-def permutation_pvalue(x: np.ndarray, y: np.ndarray) -> float:
-    """Two-sided permutation p-value of the rank sum of `x` (midranks for ties).
-
-    Exact over every split when there are at most `EXACT_SPLITS`, else Monte Carlo over
-    `PERMUTATIONS` fixed random splits (reused for every comparison of the same sizes).
-    """
-    pooled = np.concatenate([x, y])
-    ranks = pd.Series(pooled).rank().to_numpy()
-    centre = len(x) * (len(pooled) + 1) / 2
-    observed = abs(ranks[: len(x)].sum() - centre)
-    chosen, exact = _splits(len(pooled), len(x))
-    extreme = np.count_nonzero(np.abs(ranks[chosen].sum(axis=1) - centre) >= observed - 1e-9)
-    return extreme / len(chosen) if exact else (extreme + 1) / (PERMUTATIONS + 1)
-
-
-def smallest_pvalue(n_x: int, n_y: int) -> float:
-    """The smallest two-sided p-value the rank test can reach with these sample sizes."""
-    splits = math.comb(n_x + n_y, n_x)
-    return 2 / splits if splits <= EXACT_SPLITS else 1 / (PERMUTATIONS + 1)
-
-
 def holm(pvalues: np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (same order as given)."""
+    """Holm-Bonferroni adjusted p-values (same order as given): family-wise error control."""
     pvalues = np.asarray(pvalues, dtype=float)
     m = len(pvalues)
     order = np.argsort(pvalues)
@@ -136,6 +110,27 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     out = np.empty(m)
     out[order] = adjusted
     return out
+
+
+def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg (1995) adjusted p-values (same order): false discovery rate control."""
+    pvalues = np.asarray(pvalues, dtype=float)
+    m = len(pvalues)
+    order = np.argsort(pvalues)
+    scaled = pvalues[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+def adjust(pvalues: np.ndarray, correction: Correction = "holm") -> np.ndarray:
+    """`pvalues` corrected for multiple comparisons by `correction` ("holm" or "bh")."""
+    if correction not in CORRECTIONS:
+        raise ResultsError(f"correction '{correction}': expected one of {', '.join(CORRECTIONS)}")
+    if not len(pvalues):
+        return np.asarray(pvalues, dtype=float)
+    return holm(pvalues) if correction == "holm" else benjamini_hochberg(pvalues)
 
 
 def check_provenance(jobs: pd.DataFrame, what: str) -> None:
@@ -166,19 +161,31 @@ def metric_values(jobs: pd.DataFrame, metric: str) -> pd.DataFrame:
     return jobs.loc[(jobs["status"] == "ok") & finite, ["variant", metric]]
 
 
+COLUMNS = [
+    *("variant", "seeds", "scored", "diverged", "median", "analysis", "difference", "ci_low"),
+    *("ci_high", "p_improvement", "p_value", "p_adjusted", "floor", "detectable", "rules_out"),
+    *("divergence_p", "divergence_p_adjusted", "verdict", "reason"),
+]
+
+
 def compare_variants(
     jobs: pd.DataFrame,
     reference: str,
     metric: str = "fid",
     *,
     alpha: float = ALPHA,
+    correction: Correction = "holm",
     resamples: int = RESAMPLES,
     seed: int = 0,
 ) -> pd.DataFrame:
     """One suite's variants vs `reference` on `metric`: one row per variant, reference first.
 
-    Columns: variant, seeds, scored (status ok with a finite metric), diverged, median,
-    difference, ci_low, ci_high, p_improvement, p_value, p_adjusted, verdict, reason.
+    Columns (`COLUMNS`): counts (seeds, scored = finished with the metric, diverged = failed
+    outcomes), the median of the finished values, the analysis that ran (paired or unpaired,
+    with its seed counts), the difference with its 95% CI, P(improvement), the p-value and its
+    `correction`-adjusted value, the corrected floor, the effect detectable with 80% power, the
+    largest effect the CI leaves (`rules_out`), Fisher's test of the failure rates, the verdict
+    and its reason. `.attrs` holds the correction and the number of comparisons.
     """
     sign = direction(metric)
     finished = metric_values(jobs, metric)
@@ -186,89 +193,147 @@ def compare_variants(
     variants = sorted(jobs["variant"].unique(), key=lambda v: (v != reference, v))
     if reference not in variants:
         raise ResultsError(f"reference variant '{reference}' has no jobs; variants: {variants}")
-    values = {v: g[metric].to_numpy(float) for v, g in finished.groupby("variant")}
-    empty = np.array([])
-    ref = values.get(reference, empty)
-    statuses = pd.crosstab(jobs["variant"], jobs["status"])
+    by_variant = outcomes(jobs, metric, sign, [m for m in DIRECTIONS if m in jobs])
+    ref = by_variant.get(reference, EMPTY)
+    statuses = Counter(zip(jobs["variant"], jobs["status"], strict=True))
     rows = []
     for variant in variants:
-        x = values.get(variant, empty)
-        ended = statuses.loc[variant]
+        mine = by_variant.get(variant, EMPTY)
+        scored = mine.finished
+        ended = {status: n for (v, status), n in statuses.items() if v == variant}
         row = {
             "variant": variant,
-            "seeds": int(ended.sum()),
-            "scored": len(x),
-            "diverged": int(ended.get("diverged", 0)),
-            "median": float(np.median(x)) if len(x) else np.nan,
-            "excluded": {k: int(n) for k, n in ended.items() if k != "ok" and n},
+            "seeds": sum(ended.values()),
+            "scored": len(scored),
+            "diverged": int(mine.failed.sum()),
+            "median": float(np.median(scored)) if len(scored) else np.nan,
+            "statuses": {k: n for k, n in ended.items() if k != "ok"},
         }
-        if variant != reference and min(len(x), len(ref)) >= 2:
+        if variant != reference:
             rng = np.random.default_rng([seed, zlib.crc32(variant.encode())])
-            low, high = bootstrap_ci(x, ref, rng, resamples=resamples)
-            row |= {
-                "difference": float(np.median(x) - np.median(ref)),
-                "ci_low": low,
-                "ci_high": high,
-                "p_improvement": prob_improvement(x, ref, sign),
-                "p_value": permutation_pvalue(x, ref),
-            }
+            row |= compare_pair(mine, ref, sign, rng, resamples)
+            if "p_value" in row:
+                row["divergence_p"] = divergence_pvalue(mine, ref)
+                row["analysis"] = _analysis(mine, ref)
         rows.append(row)
-    excluded = [row.pop("excluded") for row in rows]
-    table = pd.DataFrame(rows).reindex(
-        columns=[
-            *("variant", "seeds", "scored", "diverged", "median", "difference"),
-            *("ci_low", "ci_high", "p_improvement", "p_value", "p_adjusted", "verdict", "reason"),
-        ]
-    )
+    statuses_of = [row.pop("statuses") for row in rows]
+    spread = [row.pop("spread", np.nan) for row in rows]
+    shape = [(row.pop("pairs", 0), len(by_variant.get(row["variant"], EMPTY))) for row in rows]
+    table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     tested = table["p_value"].notna()
-    table.loc[tested, "p_adjusted"] = holm(table.loc[tested, "p_value"].to_numpy())
-    context = {"reference": reference, "n_reference": len(ref), "tests": int(tested.sum())}
+    tests = int(tested.sum())
+    table.loc[tested, "p_adjusted"] = adjust(table.loc[tested, "p_value"].to_numpy(), correction)
+    table.loc[tested, "divergence_p_adjusted"] = adjust(
+        table.loc[tested, "divergence_p"].to_numpy(), correction
+    )
+    floors = table["floor"].to_numpy(float, copy=True)
+    detectable = table["detectable"].to_numpy(float, copy=True)
+    for i in np.flatnonzero(tested):
+        pairs, n_variant = shape[i]
+        n_x, n_y = (pairs, 0) if pairs else (n_variant, len(ref))
+        floors[i] = corrected_floor(floors[i], tests, correction)
+        detectable[i] = detectable_effect(spread[i], n_x, tests, alpha, n_y)
+    table["floor"], table["detectable"] = floors, detectable
+    table["rules_out"] = np.maximum(table["ci_low"].abs(), table["ci_high"].abs())
+    context = {"reference": reference, "ref": ref, "metric": metric, "tests": tests}
     verdicts = [
         _verdict(row, ended, sign, alpha, **context)
-        for row, ended in zip(table.to_dict("records"), excluded, strict=True)
+        for row, ended in zip(table.to_dict("records"), statuses_of, strict=True)
     ]
     table["verdict"] = [verdict for verdict, _ in verdicts]
     table["reason"] = [reason for _, reason in verdicts]
+    table.attrs |= {"correction": correction, "comparisons": tests, "alpha": alpha}
     return table
+
+
+def _analysis(variant: Outcomes, reference: Outcomes) -> str:
+    """`paired, 8 seeds` or `unpaired, 5 vs 6 seeds`: which test ran, on how many outcomes."""
+    if is_paired(variant, reference):
+        return f"paired, {len(variant)} seeds"
+    return f"unpaired, {len(variant)} vs {len(reference)} seeds"
 
 
 def _verdict(
     row: dict,
-    excluded: dict[str, int],
+    statuses: dict[str, int],
     sign: int,
     alpha: float,
     reference: str,
-    n_reference: int,
+    ref: Outcomes,
+    metric: str,
     tests: int,
 ) -> tuple[str, str]:
     """(verdict, the reason in words) for one row of `compare_variants`.
 
-    `excluded` counts the variant's jobs by status other than ok (diverged, pruned...).
+    `statuses` counts the variant's jobs by status other than ok (diverged, pruned...).
     """
     notes = [
-        f"{n}/{row['seeds']} seeds {status} (excluded from the metric)"
-        for status, n in sorted(excluded.items())
+        f"{n}/{row['seeds']} seeds {status} ("
+        + ("left out" if status == "pruned" else "ranked worse than any finished seed")
+        + ")"
+        for status, n in sorted(statuses.items())
     ]
+    unscored = row["diverged"] - sum(n for k, n in statuses.items() if k != "pruned")
+    if unscored > 0:
+        notes.append(
+            f"{unscored}/{row['seeds']} seeds finished without a finite metric (ranked worse "
+            "than any finished seed)"
+        )
     if row["variant"] == reference:
         return REFERENCE, "; ".join(notes)
     if pd.isna(row["p_value"]):
-        counts = f"variant {row['scored']}, reference {n_reference}"
+        counts = f"variant {row['scored'] + row['diverged']}, reference {len(ref)}"
         notes.insert(0, f"fewer than 2 scored seeds on a side ({counts}): no test possible")
         return NO_EVIDENCE, "; ".join(notes)
+    label = metric_label(metric)
     gain_low, gain_high = sorted((sign * row["ci_low"], sign * row["ci_high"]))
     adjusted = row["p_adjusted"]
+    test = f"adjusted p = {adjusted:.2g}"
     if adjusted < alpha and gain_low > 0:
-        verdict, why = HELPS, f"adjusted p = {adjusted:.2g} < {alpha}; CI excludes 0"
+        verdict, why = HELPS, f"{test} < {alpha}; CI excludes 0 (better by at least "
+        why += f"{_amount(gain_low)} {label})"
     elif adjusted < alpha and gain_high < 0:
-        verdict, why = HURTS, f"adjusted p = {adjusted:.2g} < {alpha}; CI excludes 0"
+        verdict, why = HURTS, f"{test} < {alpha}; CI excludes 0 (worse by at least "
+        why += f"{_amount(-gain_high)} {label})"
     elif adjusted < alpha:
-        verdict, why = NO_EVIDENCE, f"adjusted p = {adjusted:.2g}, but the CI includes 0"
+        verdict, why = NO_EVIDENCE, f"{test}, but the CI includes 0"
     else:
-        verdict, why = NO_EVIDENCE, f"adjusted p = {adjusted:.2g} >= {alpha}"
-        floor = min(1.0, tests * smallest_pvalue(row["scored"], n_reference))
-        if floor >= alpha:
-            why += f" (with these seed counts and {tests} tests, p cannot go below {floor:.2g})"
+        verdict, why = NO_EVIDENCE, f"{test} >= {alpha}"
+        if row["floor"] >= alpha:
+            why += (
+                f" (with these seeds and {tests} comparisons the adjusted p cannot go below "
+                f"{row['floor']:.2g})"
+            )
+    if verdict == NO_EVIDENCE:
+        why += "; " + ruled_out_text(row["rules_out"], label)
+        why += "; " + detectable_text(row["detectable"], label)
+    if row["divergence_p_adjusted"] < alpha:
+        more = "more" if row["diverged"] / max(row["seeds"], 1) > ref.failed.mean() else "less"
+        notes.append(
+            f"fails {more} often than the reference (Fisher's exact test, adjusted p = "
+            f"{row['divergence_p_adjusted']:.2g})"
+        )
     return verdict, "; ".join([why, *notes])
+
+
+def _amount(value: float) -> str:
+    return "a divergence" if math.isinf(value) else f"{value:.3g}"
+
+
+def ruled_out_text(rules_out: float, label: str) -> str:
+    """`the CI rules out effects larger than 3.1 FID`, or that it rules out nothing."""
+    if not np.isfinite(rules_out):
+        return "the CI is unbounded (failed seeds), so it rules out no effect size"
+    return f"the CI rules out effects larger than {rules_out:.3g} {label}"
+
+
+def detectable_text(detectable: float, label: str) -> str:
+    """`80% power for effects of 4.2 FID or more`, or that no effect can be detected."""
+    if math.isnan(detectable):
+        return "no spread to judge power by (fewer than 2 finite differences)"
+    if math.isinf(detectable):
+        return "no effect size is detectable with these seeds after the correction"
+    return f"this design detects effects of {detectable:.3g} {label} or more with 80% power"
 
 
 def factor_columns(jobs: pd.DataFrame) -> list[str]:

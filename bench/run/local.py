@@ -30,6 +30,7 @@ from bench.errors import BenchError, ConfigError
 from bench.expand import Job, plan_suite, reference_variant
 from bench.metrics import prepare_backbone
 from bench.models.registry import check_networks, model_spec
+from bench.plan import design_floor, require_reachable
 from bench.run.job import resolve_device, run_job
 from bench.run.placement import Placement, plan_placement, visible_gpu_ids
 from bench.run.store import ResultsStore, atomic_write_bytes
@@ -233,11 +234,20 @@ def run_suite(
     jobs_per_gpu: int | None = None,
     executor: str = "local",
     address: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> RunSummary:
-    """Load, validate and expand a suite file, record its metadata, and run its jobs."""
+    """Load, validate and expand a suite file, record its metadata, and run its jobs.
+
+    A suite that cannot reach a verdict is refused unless it is exploratory; then `warn` gets
+    the warning (once everything is validated, before any job starts).
+    """
     check_executor(executor, workers)
     suite, jobs = plan_suite(path, overrides)
+    floor = design_floor(suite)
+    require_reachable(floor, str(path))
     preflight(jobs)
+    if floor.exploratory and warn:
+        warn(floor.warning())
     store = ResultsStore(results)
     store.write_suite(suite.suite.name, suite_metadata(suite, Path(path), overrides or []))
     return run_jobs(
@@ -260,6 +270,10 @@ def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
         "design": suite.suite.design,
         "reference_variant": reference_variant(suite),
         "seeds": list(suite.suite.seeds),
+        "primary_metric": suite.suite.primary_metric,
+        "correction": suite.suite.correction,
+        "exploratory": suite.suite.exploratory,
+        "expect": {name: claim.model_dump() for name, claim in suite.expect.items()},
         "ablated_tricks": list(suite.tricks),
         "source_file": str(path),
         "source_text": path.read_text(),

@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
 from bench.errors import ConfigError
+from bench.plan import design_floor, require_reachable
 from bench.run.job import resolve_device
 from bench.run.local import Interrupted, RunSummary, preflight, suite_metadata
 from bench.run.store import ResultsStore
@@ -87,6 +88,9 @@ def tune_suite(
     if confirm < 0:
         raise ConfigError(f"--confirm {confirm}: expected a number of fresh seeds, 0 or more")
     plan = plan_tuning(path, overrides, variants, all_variants, n_trials, storage, study, results)
+    if confirm:
+        tuned = design_floor(plan.suite, seeds=confirm, comparisons=len(plan.targets) - 1)
+        require_reachable(tuned, str(path), what="--confirm")
     store = ResultsStore(results)
     preflight(target.job({}, target.suite, target.seed) for target in plan.targets)
     store.write_suite(trials_suite(plan.suite), trials_metadata(plan))

@@ -16,6 +16,7 @@ SUITE = """
 name = "bars_plugin"
 design = "one_at_a_time"
 seeds = [0]
+exploratory = "a plugin smoke test: one seed"
 
 [base.data]
 name = "bars"

@@ -61,6 +61,7 @@ SUITE = """
 [suite]
 name = "plugged"
 seeds = [0]
+exploratory = "a plugin smoke test: one seed"
 plugins = {plugins}
 
 [base.model]

@@ -128,7 +128,7 @@ class ResultsBuilder:
         self,
         suite: str,
         means: dict[str, float],
-        seeds: int = 5,
+        seeds: int = 8,
         sd: float = 1.0,
         rng: np.random.Generator | None = None,
         metric: str = "fid",

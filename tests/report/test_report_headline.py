@@ -12,8 +12,10 @@ def test_markdown_and_csv_headlines(results) -> None:
     markdown = headline_text(results.root, ["labels"], "md")
     assert "## labels" in markdown
     assert "FID: lower is better" in markdown
-    table_lines = [line for line in markdown.splitlines() if line.startswith("| ")]
+    headline, per_metric = markdown.split("Every scored metric")
+    table_lines = [line for line in headline.splitlines() if line.startswith("| ")]
     assert len(table_lines) == 1 + 2
+    assert "| smoothing | helps (p " in per_metric
     assert "| smoothing |" in table_lines[2] and "| helps |" in table_lines[2]
     csv = pd.read_csv(io.StringIO(headline_text(results.root, None, "csv")))
     assert list(csv["variant"]) == ["baseline", "smoothing"]

@@ -44,12 +44,12 @@ def page(tmp_path_factory, results_builder) -> str:
     results.suite("labels", description="Label tricks <b>on digits</b>")
     means = {"baseline": 50, "smoothing": 40, "soft_labels": 60}
     for variant, mean in means.items():
-        for seed in range(5):
+        for seed in range(8):
             results.job("labels", variant, seed, {"fid": mean + seed, "isc": 2.0}, history_fid=True)
     results.job(
         "labels",
         "soft_labels",
-        5,
+        8,
         status="diverged",
         diverged_at=75,
         events=[GRADIENT_EXPLOSION, COLLAPSE],

@@ -23,7 +23,7 @@ def jobs_frame(values: dict[str, list[float]], metric: str = "fid", **columns) -
     return pd.DataFrame(rows)
 
 
-def planted(rng: np.random.Generator, shifts: dict[str, float], seeds: int = 5) -> pd.DataFrame:
+def planted(rng: np.random.Generator, shifts: dict[str, float], seeds: int = 8) -> pd.DataFrame:
     return jobs_frame({v: list(rng.normal(50 + s, 1.0, seeds)) for v, s in shifts.items()})
 
 
@@ -50,7 +50,8 @@ def test_identical_distributions_give_no_evidence() -> None:
 
 
 def test_higher_is_better_metric_flips_the_sign() -> None:
-    jobs = jobs_frame({"baseline": [5.0, 5.1, 5.2, 5.3, 5.4], "up": [8, 8.1, 8.2, 8.3, 8.4]}, "isc")
+    base = [5.0, 5.1, 5.2, 5.3, 5.4, 5.5, 5.6, 5.7]
+    jobs = jobs_frame({"baseline": base, "up": [b + 3 for b in base]}, "isc")
     row = compare_variants(jobs, "baseline", "isc").set_index("variant").loc["up"]
     assert row["verdict"] == "helps"
     assert row["difference"] == pytest.approx(3.0)
@@ -68,8 +69,8 @@ def test_diverged_seeds_are_counted_not_scored() -> None:
     jobs = planted(np.random.default_rng(3), {"baseline": 0, "fragile": -10})
     jobs.loc[jobs.index[-2:], ["status", "fid"]] = ["diverged", np.nan]
     row = compare_variants(jobs, "baseline").set_index("variant").loc["fragile"]
-    assert (row["seeds"], row["scored"], row["diverged"]) == (5, 3, 2)
-    assert "2/5 seeds diverged" in row["reason"]
+    assert (row["seeds"], row["scored"], row["diverged"]) == (8, 6, 2)
+    assert "2/8 seeds diverged" in row["reason"]
 
 
 def test_few_seeds_cannot_reach_significance_and_the_reason_says_so() -> None:

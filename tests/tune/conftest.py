@@ -25,6 +25,7 @@ TUNE_SUITE = """
 name = "tinytune"
 design = "variants"
 seeds = [0]
+exploratory = "a seconds-long test fixture; one seed cannot reach a verdict"
 
 [base.data]
 name = "digits"

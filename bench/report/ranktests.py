@@ -1,0 +1,130 @@
+"""Exact rank tests over seeds: the paired signed-rank test and the null of the rank-sum test.
+
+Seeds are blocks: every variant of one seed starts from the same RNG stream, so per-seed
+results of two variants correlate, and the test that uses this is on the per-seed
+differences. `signed_rank_pvalue` is Wilcoxon's signed-rank test (Wilcoxon 1945) with its
+exact permutation distribution: under the null each difference is equally likely to have
+either sign, so the 2^n sign flips are enumerated, by dynamic programming over the (mid)ranks
+rather than one by one, which keeps it exact for any number of seeds and with ties. Pairs with
+no difference are dropped (Wilcoxon's treatment of zeros); a diverged seed enters as an
+infinitely bad value, so its difference ties with other diverged ones at the top rank.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+EXACT_SPLITS = 20_000
+PERMUTATIONS = 10_000
+
+
+def prob_improvement(x: np.ndarray, y: np.ndarray, sign: int) -> float:
+    """P(a seed of `x` beats a seed of `y`), ties counting half; `sign` as in `DIRECTIONS`."""
+    gain = sign * (x[:, None] - y[None, :])
+    return float(np.mean((gain > 0) + 0.5 * (gain == 0)))
+
+
+@functools.cache
+def _splits(total: int, n: int) -> tuple[np.ndarray, bool]:
+    """Index sets of size `n` out of `total`: all of them, or a fixed random sample; exact?"""
+    if math.comb(total, n) <= EXACT_SPLITS:
+        return np.array(list(itertools.combinations(range(total), n))), True
+    rng = np.random.default_rng([total, n])
+    return rng.permuted(np.tile(np.arange(total), (PERMUTATIONS, 1)), axis=1)[:, :n], False
+
+
+def permutation_pvalue(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-sided permutation p-value of the rank sum of `x` (midranks for ties).
+
+    Exact over every split when there are at most `EXACT_SPLITS`, else Monte Carlo over
+    `PERMUTATIONS` fixed random splits (reused for every comparison of the same sizes).
+    """
+    pooled = np.concatenate([x, y])
+    ranks = pd.Series(pooled).rank().to_numpy()
+    centre = len(x) * (len(pooled) + 1) / 2
+    observed = abs(ranks[: len(x)].sum() - centre)
+    chosen, exact = _splits(len(pooled), len(x))
+    extreme = np.count_nonzero(np.abs(ranks[chosen].sum(axis=1) - centre) >= observed - 1e-9)
+    return extreme / len(chosen) if exact else (extreme + 1) / (PERMUTATIONS + 1)
+
+
+def smallest_pvalue(n_x: int, n_y: int) -> float:
+    """The smallest two-sided p-value the rank test can reach with these sample sizes."""
+    splits = math.comb(n_x + n_y, n_x)
+    return 2 / splits if splits <= EXACT_SPLITS else 1 / (PERMUTATIONS + 1)
+
+
+def _sum_distribution(weights: np.ndarray) -> np.ndarray:
+    """P(sum of the `weights` whose fair coin came up heads = s), s = 0..sum(weights)."""
+    probabilities = np.zeros(int(weights.sum()) + 1)
+    probabilities[0] = 1.0
+    reach = 0
+    for weight in weights.astype(int):
+        shifted = np.zeros_like(probabilities)
+        shifted[weight : reach + weight + 1] = probabilities[: reach + 1]
+        probabilities = 0.5 * (probabilities + shifted)
+        reach += weight
+    return probabilities
+
+
+def signed_ranks(differences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(doubled midranks of |d|, positive?) of the nonzero differences; ±inf allowed."""
+    nonzero = differences[differences != 0]
+    doubled = (2 * rankdata(np.abs(nonzero))).round().astype(int)
+    return doubled, nonzero > 0
+
+
+def signed_rank_pvalue(differences: np.ndarray) -> float:
+    """Two-sided exact p-value of the signed-rank statistic of paired `differences`."""
+    doubled, positive = signed_ranks(np.asarray(differences, dtype=float))
+    if not len(doubled):
+        return 1.0
+    null = _sum_distribution(doubled)
+    centre = doubled.sum() / 2
+    observed = abs(doubled[positive].sum() - centre)
+    extreme = np.abs(np.arange(len(null)) - centre) >= observed - 1e-9
+    return float(min(1.0, null[extreme].sum()))
+
+
+def paired_floor(pairs: int) -> float:
+    """The smallest two-sided p-value the signed-rank test reaches with `pairs` seeds."""
+    return min(1.0, 2 / 2**pairs) if pairs else 1.0
+
+
+@functools.cache
+def signed_rank_rejects(pairs: int, level: float) -> np.ndarray:
+    """For untied ranks 1..`pairs`: whether each value of the positive rank sum has p < level."""
+    null = _sum_distribution(np.arange(1, pairs + 1))
+    return _two_sided_pvalues(null, pairs * (pairs + 1) / 4) < level
+
+
+@functools.cache
+def rank_sum_rejects(n_x: int, n_y: int, level: float) -> np.ndarray:
+    """For untied ranks: whether each value of x's rank sum has a two-sided exact p < level."""
+    total = n_x + n_y
+    # ways[j, s]: subsets of size j of the ranks seen so far with rank sum s
+    top = total * (total + 1) // 2
+    ways = np.zeros((n_x + 1, top + 1))
+    ways[0, 0] = 1.0
+    for rank in range(1, total + 1):
+        ways[1:, rank:] = ways[1:, rank:] + ways[:-1, :-rank]
+    null = ways[n_x] / ways[n_x].sum()
+    return _two_sided_pvalues(null, n_x * (total + 1) / 2) < level
+
+
+def _two_sided_pvalues(null: np.ndarray, centre: float) -> np.ndarray:
+    """For each value s of a statistic with distribution `null`: P(|S - centre| >= |s - centre|)."""
+    distance = np.abs(np.arange(len(null)) - centre)
+    order = np.argsort(-distance, kind="stable")
+    tail = np.cumsum(null[order])
+    farthest_first = -distance[order]
+    last = np.searchsorted(farthest_first, farthest_first + 1e-9, side="right") - 1
+    pvalues = np.empty(len(null))
+    pvalues[order] = tail[last]
+    return pvalues
