@@ -169,6 +169,7 @@ def _run(args: argparse.Namespace) -> int:
 @command("report")
 def _report(args: argparse.Namespace) -> int:
     from bench.report import build_report, headline_text
+    from bench.run.store import atomic_write_bytes
 
     if args.format == "html":
         path = build_report(args.results, args.suites, args.out)
@@ -176,7 +177,7 @@ def _report(args: argparse.Namespace) -> int:
     else:
         text = headline_text(args.results, args.suites, args.format)
         if args.out:
-            Path(args.out).write_text(text)
+            atomic_write_bytes(Path(args.out), text.encode())
         else:
             print(text, end="")
     return 0

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ResultsError
+from bench.filemode import plain_file_mode
 
 RESULT_FILE = "result.json"
 JOB_FILE = "job.json"
@@ -26,10 +27,15 @@ SUITE_FILE = "suite.json"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one."""
+    """Write `data` to `path` so that readers see the old file or the whole new one.
+
+    The file gets the mode a plain write would give it (the umask is honoured).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = plain_file_mode(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, mode)
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
