@@ -119,6 +119,14 @@ class SuiteMeta(Section):
     design: Design = "one_at_a_time"
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1)
 
+    @field_validator("name")
+    @classmethod
+    def _a_folder_name(cls, name: str) -> str:
+        """The name is the suite's folder in the results: '.', '..' and hidden names would not be."""
+        if name.startswith("."):
+            raise ValueError("a suite name may not start with '.' (it names a results folder)")
+        return name
+
 
 class VariantSpec(Section):
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)

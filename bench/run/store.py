@@ -50,6 +50,19 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+def child_dir(parent: Path, name: str, what: str) -> Path:
+    """`parent / name`, refused unless it is a folder directly inside `parent`.
+
+    Every path the store writes goes through here, so no suite name or job id (from a suite
+    file, an override or a record on disk) can lead a write out of the results folder.
+    """
+    path = parent / name
+    inside = os.path.dirname(os.path.abspath(path)) == os.path.abspath(parent)
+    if not inside or name in ("", ".", "..") or Path(name).name != name:
+        raise ResultsError(f"{what} '{name}' would not be a folder inside {parent}")
+    return path
+
+
 class ResultsStore:
     """The results folder: where each job's files go, and which jobs are finished."""
 
@@ -57,10 +70,10 @@ class ResultsStore:
         self.root = Path(root)
 
     def suite_dir(self, suite: str) -> Path:
-        return self.root / suite
+        return child_dir(self.root, suite, "suite name")
 
     def job_dir(self, suite: str, job_id: str) -> Path:
-        return self.root / suite / job_id
+        return child_dir(self.suite_dir(suite), job_id, "job id")
 
     def is_finished(self, suite: str, job_id: str) -> bool:
         return (self.job_dir(suite, job_id) / RESULT_FILE).is_file()
