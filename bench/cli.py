@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="jobs run in parallel (processes); default 1 on CPU, GPUs x jobs-per-GPU on CUDA",
     )
+    run.add_argument(
+        "--max-jobs",
+        type=int,
+        metavar="N",
+        help="refuse a suite that expands to more than N jobs (default: 10000)",
+    )
     run.add_argument("--executor", choices=["local", "ray"], default="local")
     run.add_argument("--address", help="Ray cluster address (default: this node's, or a new one)")
     per_gpu = run.add_mutually_exclusive_group()
@@ -138,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.jobs_per_gpu is not None and args.jobs_per_gpu < 1:
         raise ConfigError(f"--jobs-per-gpu {args.jobs_per_gpu}: expected a positive number")
     if args.dry_run:
-        suite, jobs = plan_suite(args.suite, args.overrides)
+        suite, jobs = plan_suite(args.suite, args.overrides, args.max_jobs)
         print(job_table(jobs, args.results))
         print(f"{len(jobs)} jobs in suite '{suite.suite.name}' (dry run: nothing was started)")
         return 0
@@ -154,6 +160,7 @@ def _run(args: argparse.Namespace) -> int:
         jobs_per_gpu=args.jobs_per_gpu,
         executor=args.executor,
         address=args.address,
+        max_jobs=args.max_jobs,
     )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     print(

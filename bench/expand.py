@@ -18,6 +18,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,12 +26,13 @@ from typing import Any
 
 from bench.config import JobConfig, Suite, load_suite, set_dotted, validate
 from bench.data import dataset_capabilities
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DataError
 from bench.tricks.registry import build_tricks
 
 BASELINE = "baseline"
 ALL_TRICKS = "all"
 OFF = "off"
+MAX_JOBS = 10_000  # a suite may expand to at most this many jobs unless --max-jobs says more
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class Level:
     params: dict[str, Any]
 
 
-def trick_levels(name: str, table: dict[str, Any]) -> list[Level]:
+def trick_levels(name: str, table: dict[str, Any], source: str = "suite") -> list[Level]:
     """A `[tricks.NAME]` table -> its levels (`levels = [{...}, ...]` or the table itself)."""
     if "levels" not in table:
         return [Level(name, name, dict(table))]
@@ -81,10 +83,11 @@ def trick_levels(name: str, table: dict[str, Any]) -> list[Level]:
     extra = set(table) - {"levels"}
     if extra:
         raise ConfigError(
-            f"tricks.{name}: put parameters inside `levels`, not beside it: {sorted(extra)}"
+            f"{source}: tricks.{name}: put parameters inside `levels`, not beside it: "
+            f"{sorted(extra)}"
         )
     if not isinstance(levels, list) or not levels or not all(isinstance(x, dict) for x in levels):
-        raise ConfigError(f"tricks.{name}.levels: expected a non-empty list of tables")
+        raise ConfigError(f"{source}: tricks.{name}.levels: expected a non-empty list of tables")
     return [Level(name, _level_label(name, params), dict(params)) for params in levels]
 
 
@@ -93,10 +96,16 @@ def _level_label(name: str, params: dict[str, Any]) -> str:
     return f"{name}({inner})" if inner else name
 
 
-def design_variants(suite: Suite) -> list[tuple[str, dict[str, Level], dict[str, Any]]]:
-    """(variant name, enabled ablated tricks, base overrides) for the suite's design."""
-    levels = {name: trick_levels(name, table) for name, table in suite.tricks.items()}
+def design_variants(
+    suite: Suite, source: str = "suite", max_jobs: int | None = None
+) -> list[tuple[str, dict[str, Level], dict[str, Any]]]:
+    """(variant name, enabled ablated tricks, base overrides) for the suite's design.
+
+    The number of jobs is checked against `max_jobs` before any variant is built.
+    """
+    levels = {name: trick_levels(name, table, source) for name, table in suite.tricks.items()}
     design = suite.suite.design
+    check_job_count(suite, [len(options) for options in levels.values()], source, max_jobs)
     if design == "variants":
         if suite.tricks:
             raise ConfigError(
@@ -104,6 +113,11 @@ def design_variants(suite: Suite) -> list[tuple[str, dict[str, Level], dict[str,
             )
         if not suite.variants:
             raise ConfigError("[variants]: design 'variants' needs at least one [variants.NAME]")
+        if BASELINE in suite.variants:
+            raise ConfigError(
+                f"{source}: [variants.{BASELINE}]: '{BASELINE}' is the reference variant, built "
+                "from [base]; change [base] instead, or give this variant another name"
+            )
         named = [
             (name, {t: Level(t, t, dict(p)) for t, p in spec.tricks.items()}, dict(spec.set))
             for name, spec in suite.variants.items()
@@ -131,17 +145,41 @@ def design_variants(suite: Suite) -> list[tuple[str, dict[str, Level], dict[str,
     return grid
 
 
+def check_job_count(
+    suite: Suite, level_counts: list[int], source: str, max_jobs: int | None
+) -> None:
+    """Refuse a suite that expands to more than `max_jobs` (default `MAX_JOBS`) jobs, counted
+    without building any."""
+    max_jobs = MAX_JOBS if max_jobs is None else max_jobs
+    design = suite.suite.design
+    if design == "variants":
+        variants = 1 + len(suite.variants)
+    elif design == "one_at_a_time":
+        variants = 1 + sum(level_counts)
+    elif design == "leave_one_out":
+        variants = 1 + len(level_counts)
+    else:
+        variants = math.prod(count + 1 for count in level_counts)
+    jobs = variants * len(suite.suite.seeds)
+    if jobs > max_jobs:
+        raise ConfigError(
+            f"{source}: the suite expands to {jobs} jobs ({variants} variants x "
+            f"{len(suite.suite.seeds)} seeds), more than the cap of {max_jobs}; raise the cap "
+            "with --max-jobs N if you mean it"
+        )
+
+
 def reference_variant(suite: Suite) -> str:
     """The variant every other is compared with: `all` for leave-one-out, else `baseline`."""
     return ALL_TRICKS if suite.suite.design == "leave_one_out" else BASELINE
 
 
-def expand(suite: Suite, source: str = "suite") -> list[Job]:
+def expand(suite: Suite, source: str = "suite", max_jobs: int | None = None) -> list[Job]:
     """All jobs of a suite (variants x seeds), validated; refuses duplicates and bad tricks."""
     base = suite.base.model_dump(mode="json")
     jobs: list[Job] = []
     seen: dict[str, str] = {}
-    for variant, enabled, overrides in design_variants(suite):
+    for variant, enabled, overrides in design_variants(suite, source, max_jobs):
         raw = copy.deepcopy(base)
         for key, value in overrides.items():
             set_dotted(raw, key.split("."), value, f"{source}: variants.{variant}.set")
@@ -152,7 +190,10 @@ def expand(suite: Suite, source: str = "suite") -> list[Job]:
                 )
             raw["tricks"][level.trick] = level.params
         config = validate(JobConfig, raw, source, prefix=f"variants.{variant}")
-        capabilities = dataset_capabilities(config.data.name, config.data.root)
+        try:
+            capabilities = dataset_capabilities(config.data.name, config.data.root)
+        except DataError as err:
+            raise DataError(f"{source}: {err}") from None
         build_tricks(config.tricks, f"{source}: variant '{variant}'", capabilities)
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})
@@ -184,7 +225,9 @@ def _check_expectations(suite: Suite, variants: set[str], source: str) -> None:
             )
 
 
-def plan_suite(path: str | Path, overrides: list[str] | None = None) -> tuple[Suite, list[Job]]:
+def plan_suite(
+    path: str | Path, overrides: list[str] | None = None, max_jobs: int | None = None
+) -> tuple[Suite, list[Job]]:
     """Load a suite file with its overrides and expand it; raises before anything runs."""
     suite = load_suite(path, overrides)
-    return suite, expand(suite, str(path))
+    return suite, expand(suite, str(path), max_jobs)

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from bench.data import Dataset, dataset_capabilities, load_dataset
+from bench.errors import ConfigError
 from bench.expand import Job
 from bench.metrics import evaluate
 from bench.run.samples import (
@@ -43,10 +44,13 @@ SCATTER_POINTS = 1000
 
 
 def resolve_device(name: str) -> torch.device:
-    """`auto` -> CUDA when available, else CPU."""
+    """`auto` -> CUDA when available, else CPU; `cuda` on a machine without one is refused."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: no CUDA device is available here; use --device cpu")
+    return device
 
 
 def history_csv(rows: list[dict[str, float]]) -> bytes:

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from bench.config import Suite
 from bench.data import load_dataset
-from bench.errors import BenchError, ConfigError
+from bench.errors import BenchError, ConfigError, DataError
 from bench.expand import Job, plan_suite, reference_variant
 from bench.metrics import prepare_backbone
 from bench.run.job import resolve_device, run_job
@@ -78,11 +78,16 @@ def execute_job(
     return record["status"]
 
 
-def preflight(jobs: Iterable[Job]) -> None:
-    """Before any job: load every dataset the jobs use (a missing data folder fails here) and
-    train the domain backbones they will be scored with, once, not once per worker."""
+def preflight(jobs: Iterable[Job], source: str | Path | None = None) -> None:
+    """Before any job: load every dataset the jobs use (a missing data folder fails here,
+    naming the suite file `source`) and train the domain backbones they will be scored with,
+    once, not once per worker."""
     for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
-        prepare_backbone(load_dataset(data), evaluation)
+        try:
+            dataset = load_dataset(data)
+        except DataError as err:
+            raise DataError(f"{source}: {err}" if source else str(err)) from None
+        prepare_backbone(dataset, evaluation)
 
 
 def _free_gpu_memory() -> list[int]:
@@ -227,11 +232,16 @@ def run_suite(
     jobs_per_gpu: int | None = None,
     executor: str = "local",
     address: str | None = None,
+    max_jobs: int | None = None,
 ) -> RunSummary:
-    """Load, validate and expand a suite file, record its metadata, and run its jobs."""
+    """Load, validate and expand a suite file, record its metadata, and run its jobs.
+
+    Everything is checked (suite, data, device, results folder) before anything is written.
+    """
     check_executor(executor, workers)
-    suite, jobs = plan_suite(path, overrides)
-    preflight(jobs)
+    suite, jobs = plan_suite(path, overrides, max_jobs)
+    resolve_device(device)
+    preflight(jobs, path)
     store = ResultsStore(results)
     store.write_suite(suite.suite.name, suite_metadata(suite, Path(path), overrides or []))
     return run_jobs(

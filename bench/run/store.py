@@ -68,6 +68,8 @@ class ResultsStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise ResultsError(f"{self.root}: not a folder; --results must name a folder")
 
     def suite_dir(self, suite: str) -> Path:
         return child_dir(self.root, suite, "suite name")
