@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--export", metavar="FILE.toml", help="write the tuned suite to FILE.toml")
     add_job_arguments(tune, "tune.sampler=random")
 
+    rerun = sub.add_parser("rerun", help="run one job again from its folder's job.json alone")
+    rerun.add_argument("job_dir", metavar="JOB_DIR", help="a job folder: results/<suite>/<job-id>")
+    rerun.add_argument("--into", default="reruns", help="results folder (default: reruns/)")
+    rerun.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+
     merge = sub.add_parser("merge", help="combine results folders (e.g. one per node) into one")
     merge.add_argument("sources", nargs="+", metavar="SRC", help="results folders to merge")
     merge.add_argument("--into", required=True, help="the results folder to merge into")
@@ -249,6 +254,15 @@ def _regress(args: argparse.Namespace) -> int:
     if args.json:
         write_benchmark_json(args.json, comparison)
     return 1 if comparison.regressions else 0
+
+
+@command("rerun")
+def _rerun(args: argparse.Namespace) -> int:
+    from bench.run.rerun import rerun_job
+
+    rerun = rerun_job(args.job_dir, args.into, args.device)
+    print(rerun.describe())
+    return 1 if rerun.differences else 0
 
 
 @command("merge")

@@ -27,7 +27,7 @@ from typing import Any
 from bench.config import JobConfig, Suite, load_suite, set_dotted, validate
 from bench.data import dataset_capabilities
 from bench.errors import ConfigError, DataError
-from bench.tricks.registry import build_tricks
+from bench.tricks.registry import build_tricks, resolve_params
 
 BASELINE = "baseline"
 ALL_TRICKS = "all"
@@ -53,6 +53,21 @@ class Job:
             separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], source: str) -> Job:
+        """The job a `job.json` (or `result.json`) describes; its config validated again."""
+        try:
+            config = validate(JobConfig, record["config"], source, prefix="config")
+            return cls(
+                str(record["suite"]),
+                str(record["variant"]),
+                int(record["seed"]),
+                config,
+                dict(record.get("factors") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"{source}: not a job record (bad or missing {err})") from None
 
     def record(self) -> dict[str, Any]:
         """The job as plain JSON-able data (what `job.json` holds)."""
@@ -194,7 +209,9 @@ def expand(suite: Suite, source: str = "suite", max_jobs: int | None = None) -> 
             capabilities = dataset_capabilities(config.data.name, config.data.root)
         except DataError as err:
             raise DataError(f"{source}: {err}") from None
-        build_tricks(config.tricks, f"{source}: variant '{variant}'", capabilities)
+        where = f"{source}: variant '{variant}'"
+        build_tricks(config.tricks, where, capabilities)
+        config = config.model_copy(update={"tricks": resolve_params(config.tricks, where)})
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})
         for seed in suite.suite.seeds:

@@ -50,6 +50,23 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+class CorruptFile(ResultsError):
+    """A results file is empty, truncated or not the JSON object it should be."""
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`; `CorruptFile` naming the path if it is not one."""
+    try:
+        value = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CorruptFile(f"{path}: corrupt (empty, truncated or not JSON: {err})") from None
+    if not isinstance(value, dict):
+        raise CorruptFile(f"{path}: corrupt (a JSON {type(value).__name__}, not an object)")
+    return value
+
+
 def child_dir(parent: Path, name: str, what: str) -> Path:
     """`parent / name`, refused unless it is a folder directly inside `parent`.
 
