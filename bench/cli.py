@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="refuse a suite that expands to more than N jobs (default: 10000)",
     )
+    run.add_argument(
+        "--rerun-stale",
+        action="store_true",
+        help="also re-run finished jobs that were made by other code (another fingerprint)",
+    )
     run.add_argument("--executor", choices=["local", "ray"], default="local")
     run.add_argument("--address", help="Ray cluster address (default: this node's, or a new one)")
     per_gpu = run.add_mutually_exclusive_group()
@@ -75,11 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--suite", dest="suites", action="append", help="suite(s) to include")
     report.add_argument("--out", help="output file (default: reports/<suite>.html)")
     report.add_argument("--format", choices=["html", "md", "csv"], default="html")
+    report.add_argument(
+        "--revision", help="show this older definition of the suite (default: the current one)"
+    )
 
     export = sub.add_parser("export", help="print one row per job as CSV or JSON")
     export.add_argument("--results", default="results")
     export.add_argument("--suite", dest="suites", action="append")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
+    which_jobs = export.add_mutually_exclusive_group()
+    which_jobs.add_argument(
+        "--revision", help="jobs of this older definition of the suite (default: the current)"
+    )
+    which_jobs.add_argument(
+        "--all-jobs",
+        action="store_true",
+        help="every finished job, of any revision or code (see the suite_revision and "
+        "fingerprint.* columns); nothing is pooled in an export",
+    )
 
     regress = sub.add_parser(
         "regress", help="compare the latest run with a baseline; exit 1 on a regression"
@@ -166,6 +184,7 @@ def _run(args: argparse.Namespace) -> int:
         executor=args.executor,
         address=args.address,
         max_jobs=args.max_jobs,
+        rerun_stale=args.rerun_stale,
     )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     print(
@@ -173,6 +192,12 @@ def _run(args: argparse.Namespace) -> int:
         + (f", {counts}" if counts else "")
         + f"; results in {args.results}/"
     )
+    if summary.stale and not summary.rerun_stale:
+        print(
+            f"{summary.stale} of them were made by other code (another gan-bench source or "
+            "library version) and are not pooled with this code's results; re-run them with "
+            "--rerun-stale"
+        )
     for path in summary.failed:
         print(f"failed: see {path}", file=sys.stderr)
     return 1 if summary.failed else 0
@@ -183,15 +208,22 @@ def _report(args: argparse.Namespace) -> int:
     from bench.report import build_report, headline_text
     from bench.run.store import atomic_write_bytes
 
+    notes: list[str] = []
     if args.format == "html":
-        path = build_report(args.results, args.suites, args.out)
+        path = build_report(
+            args.results, args.suites, args.out, revision=args.revision, notes=notes
+        )
         print(f"report written to {path}")
     else:
-        text = headline_text(args.results, args.suites, args.format)
+        text = headline_text(
+            args.results, args.suites, args.format, revision=args.revision, notes=notes
+        )
         if args.out:
             atomic_write_bytes(Path(args.out), text.encode())
         else:
             print(text, end="")
+    for line in notes:
+        print(line, file=sys.stderr)
     return 0
 
 
@@ -199,7 +231,13 @@ def _report(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from bench.report import export_table
 
-    print(export_table(args.results, args.suites, args.format), end="")
+    notes: list[str] = []
+    print(
+        export_table(args.results, args.suites, args.format, args.revision, args.all_jobs, notes),
+        end="",
+    )
+    for line in notes:
+        print(line, file=sys.stderr)
     return 0
 
 

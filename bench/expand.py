@@ -15,6 +15,7 @@ Every job is validated (config, trick parameters, needs, conflicts) before any j
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -44,6 +45,7 @@ class Job:
     seed: int
     config: JobConfig
     factors: dict[str, str] = field(default_factory=dict, compare=False)
+    revision: str = field(default="", compare=False)
 
     @cached_property
     def id(self) -> str:
@@ -65,6 +67,7 @@ class Job:
                 int(record["seed"]),
                 config,
                 dict(record.get("factors") or {}),
+                str(record.get("suite_revision") or ""),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"{source}: not a job record (bad or missing {err})") from None
@@ -78,6 +81,7 @@ class Job:
             "seed": self.seed,
             "factors": self.factors,
             "config": self.config.model_dump(mode="json"),
+            **({"suite_revision": self.revision} if self.revision else {}),
         }
 
 
@@ -224,7 +228,24 @@ def expand(suite: Suite, source: str = "suite", max_jobs: int | None = None) -> 
             seen[job.id] = variant
             jobs.append(job)
     _check_expectations(suite, {job.variant for job in jobs}, source)
-    return jobs
+    return with_revision(jobs, design=suite.suite.design, reference=reference_variant(suite))
+
+
+def with_revision(jobs: list[Job], design: str, reference: str) -> list[Job]:
+    """The jobs, each stamped with the revision of the suite definition they make up.
+
+    The revision hashes the design, the reference variant and every variant's resolved
+    config, not the seeds: adding seeds keeps it, changing any value or variant changes it.
+    Reports pool only the jobs of one revision (see `bench.run.definition`).
+    """
+    definition = {
+        "design": design,
+        "reference": reference,
+        "variants": {job.variant: job.config.model_dump(mode="json") for job in jobs},
+    }
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    revision = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return [dataclasses.replace(job, revision=revision) for job in jobs]
 
 
 def _check_expectations(suite: Suite, variants: set[str], source: str) -> None:

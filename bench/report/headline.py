@@ -10,7 +10,8 @@ import pandas as pd
 
 from bench.errors import ResultsError
 from bench.report.stats import ALPHA, DIRECTIONS, better_phrase, compare_variants, metric_label
-from bench.report.table import load_results
+from bench.report.table import load_selection, selection_notes
+from bench.run.selection import SuiteJobs
 
 VERDICT_RULE = (
     f"Verdict: helps / hurts when the Holm-Bonferroni-adjusted p-value of a two-sided rank "
@@ -104,16 +105,26 @@ def display_table(headline: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def format_markdown(jobs: pd.DataFrame, metric: str | None = None) -> str:
-    """The headline of each suite as a Markdown section (heading, reading guide, table)."""
+def format_markdown(
+    jobs: pd.DataFrame, metric: str | None = None, selections: list[SuiteJobs] | None = None
+) -> str:
+    """The headline of each suite as a Markdown section (heading, warnings and notes on what
+    was not pooled, reading guide, table)."""
+    by_suite = {selected.suite: selected for selected in selections or []}
     sections = []
     for suite, group in jobs.groupby("suite", sort=True):
         headline = suite_headline(group, metric)
         used = headline.attrs["metric"]
         shown = display_table(headline).replace({"\\|": "\\\\|"}, regex=True)
+        selected = by_suite.get(suite)
+        flagged = [
+            *(f"> **warning**: {line}" for line in (selected.warnings() if selected else [])),
+            *(f"> note: {line}" for line in (selected.notes() if selected else [])),
+        ]
         lines = [
             f"## {suite}",
             "",
+            *(f"{line}\n" for line in flagged),
             f"{metric_label(used)}: {better_phrase(used)}. Reference variant: "
             f"`{group['reference_variant'].iloc[0]}`. {VERDICT_RULE}",
             "",
@@ -130,11 +141,18 @@ def headline_text(
     suites: list[str] | None = None,
     fmt: Literal["md", "csv"] = "md",
     metric: str | None = None,
+    revision: str | None = None,
+    notes: list[str] | None = None,
 ) -> str:
-    """The headline tables as Markdown or CSV (for `bench report --format md|csv`)."""
-    jobs = load_results(results_dir, suites)
+    """The headline tables as Markdown or CSV (for `bench report --format md|csv`).
+
+    `notes`, when given, receives a line for each warning and for what was not pooled.
+    """
+    jobs, selections, skipped = load_selection(results_dir, suites, revision)
+    if notes is not None:
+        notes += selection_notes(selections, skipped)
     if fmt == "md":
-        return format_markdown(jobs, metric)
+        return format_markdown(jobs, metric, selections)
     if fmt == "csv":
         return headline_table(jobs, metric).to_csv(index=False)
     raise ResultsError(f"report format '{fmt}': expected 'md' or 'csv' (or html)")

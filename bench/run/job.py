@@ -19,6 +19,7 @@ from bench.data import Dataset, dataset_capabilities, load_dataset
 from bench.errors import ConfigError
 from bench.expand import Job
 from bench.metrics import evaluate
+from bench.run.fingerprint import fingerprint
 from bench.run.samples import (
     INTERPOLATION_FILE,
     INTERPOLATION_ROWS,
@@ -156,6 +157,7 @@ def run_job(
         "steps_per_s": outcome.steps_completed / max(outcome.train_time_s, 1e-9),
         "device": device_name(device),
         "versions": versions(),
+        "fingerprint": fingerprint(device),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "execution": {**execution_mode(tricks, device), **(placement or {})},
     }

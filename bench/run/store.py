@@ -95,22 +95,45 @@ class ResultsStore:
         return child_dir(self.suite_dir(suite), job_id, "job id")
 
     def is_finished(self, suite: str, job_id: str) -> bool:
-        return (self.job_dir(suite, job_id) / RESULT_FILE).is_file()
+        """Whether the job has a readable `result.json` (a corrupt one counts as unfinished)."""
+        return self.finished_record(suite, job_id) is not None
+
+    def finished_record(self, suite: str, job_id: str) -> dict[str, Any] | None:
+        """The job's `result.json`, or None if it has none or only a corrupt one."""
+        path = self.job_dir(suite, job_id) / RESULT_FILE
+        if not path.is_file():
+            return None
+        try:
+            return read_json(path)
+        except ResultsError:
+            return None
 
     def write_suite(self, suite: str, meta: dict[str, Any]) -> None:
         atomic_write_json(self.suite_dir(suite) / SUITE_FILE, meta)
 
     def read_suite(self, suite: str) -> dict[str, Any]:
+        """The suite's `suite.json` ({} if none); `CorruptFile` naming it if unreadable."""
         path = self.suite_dir(suite) / SUITE_FILE
-        return json.loads(path.read_text()) if path.is_file() else {}
+        return read_json(path) if path.is_file() else {}
 
     def suites(self) -> list[str]:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if (p / SUITE_FILE).is_file())
 
+    def finished(self, suite: str) -> tuple[list[dict[str, Any]], list[Path]]:
+        """Every readable `result.json` of `suite`, and the paths of the corrupt ones."""
+        records, corrupt = [], []
+        for path in sorted(self.suite_dir(suite).glob(f"*/{RESULT_FILE}")):
+            try:
+                records.append(read_json(path))
+            except CorruptFile:
+                corrupt.append(path)
+        return records, corrupt
+
     def records(self, suites: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Every finished job's `result.json`, for the named suites (default: all)."""
+        """Every readable `result.json` of the named suites (default: all); corrupt ones are
+        left out (`finished` names them)."""
         known = self.suites()
         if not known:
             raise ResultsError(f"{self.root}: no results yet; run `bench run SUITE.toml` first")
@@ -119,5 +142,4 @@ class ResultsStore:
                 raise ResultsError(
                     f"{self.root}: no suite '{suite}'; suites with results: {', '.join(known)}"
                 )
-            for path in sorted(self.suite_dir(suite).glob(f"*/{RESULT_FILE}")):
-                yield json.loads(path.read_text())
+            yield from self.finished(suite)[0]
