@@ -110,7 +110,7 @@ def selection_notes(selections: list[SuiteJobs], skipped: list[str]) -> list[str
     lines = list(skipped)
     for selected in selections:
         lines += [f"warning: suite {selected.suite}: {w}" for w in selected.warnings()]
-        lines += selected.notes()
+        lines += [f"note: {note}" for note in selected.notes()]
     return lines
 
 

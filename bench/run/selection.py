@@ -64,15 +64,17 @@ class SuiteJobs:
         """What is kept on disk but not shown, and where to see it."""
         found = []
         if self.other_revisions:
-            count = sum(self.other_revisions.values())
-            shown = ", ".join(
-                f"--revision {rev} ({n} jobs)" for rev, n in sorted(self.other_revisions.items())
-            )
+            count, kinds = sum(self.other_revisions.values()), len(self.other_revisions)
+            command = f"bench report --suite {self.suite} --revision"
+            if kinds == 1:
+                how = f"`{command} {next(iter(self.other_revisions))}`"
+            else:
+                each = sorted(self.other_revisions.items())
+                how = f"`{command} REV`, REV in " + ", ".join(f"{r} ({n} jobs)" for r, n in each)
             found.append(
-                f"suite {self.suite}: {count} finished jobs of {len(self.other_revisions)} other "
-                f"definition{'s' if len(self.other_revisions) > 1 else ''} of this suite are "
-                f"kept but not pooled; see them with `bench report --suite {self.suite}` "
-                f"{shown}"
+                f"suite {self.suite}: {count} finished jobs of {kinds} other "
+                f"definition{'s' if kinds > 1 else ''} of this suite are kept but not pooled; "
+                f"see them with {how}"
             )
         found += [f"skipped {path}: corrupt; `bench run` redoes the job" for path in self.corrupt]
         return found
