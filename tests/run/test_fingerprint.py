@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
+
 import bench
+import bench.run.fingerprint
+import bench.run.local
 from bench.cli import main
 from bench.report import load_results
+from bench.run.fingerprint import code_fingerprint, source_hash
 
 FINGERPRINT_KEYS = {
     "gan-bench", "source", "torch", "torchvision", "torch-fidelity", "numpy", "python",
@@ -19,50 +21,55 @@ FINGERPRINT_KEYS = {
 }  # fmt: skip
 
 
-def changed_copy_of_the_package(tmp_path: Path) -> Path:
-    """A copy of `bench` with one trick's source edited (a comment is enough to be other code)."""
-    root = tmp_path / "edited"
-    shutil.copytree(Path(bench.__file__).parent, root / "bench",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    labels = root / "bench" / "tricks" / "labels.py"
+def test_the_source_hash_changes_with_any_file_of_the_package(tmp_path: Path) -> None:
+    copy = tmp_path / "bench"
+    shutil.copytree(Path(bench.__file__).parent, copy)
+    assert source_hash(copy) == code_fingerprint()["source"]
+    (copy / "tricks" / "__pycache__").mkdir(exist_ok=True)
+    (copy / "tricks" / "__pycache__" / "labels.cpython-311.pyc").write_bytes(b"compiled")
+    assert source_hash(copy) == code_fingerprint()["source"], "compiled caches are not code"
+    labels = copy / "tricks" / "labels.py"
     labels.write_text(labels.read_text() + "\n# edited after the first run\n")
-    return root
+    assert source_hash(copy) != code_fingerprint()["source"]
 
 
-def run_with(code: Path, suite: Path, results: Path, *extra: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.cli", "run", str(suite), "--results", str(results),
-         "--device", "cpu", "--quiet", *extra],
-        capture_output=True, text=True, env=env, cwd=code, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+@pytest.fixture
+def other_code(monkeypatch: pytest.MonkeyPatch):
+    """From now on this process runs 'other code': another source hash, hence another code id."""
+
+    def switch() -> None:
+        edited = {**code_fingerprint(), "source": "0" * 16, "code_id": "edited-code"}
+        for module in (bench.run.fingerprint, bench.run.local):
+            monkeypatch.setattr(module, "code_fingerprint", lambda: edited)
+
+    return switch
 
 
 def test_results_of_other_code_are_counted_rerun_on_request_and_never_pooled(
-    capsys, tiny_suite: Path, tmp_path: Path
+    capsys, tiny_suite: Path, tmp_path: Path, other_code
 ) -> None:
     results = tmp_path / "results"
     argv = ["run", str(tiny_suite), "--results", str(results), "--device", "cpu", "--quiet"]
-    assert main([*argv, "--set", "train.steps=4"]) == 0
+    argv += ["--set", "train.steps=4"]
+    assert main(argv) == 0
     record = json.loads(next(results.glob("tiny/*/result.json")).read_text())
     assert set(record["fingerprint"]) == FINGERPRINT_KEYS
     assert record["fingerprint"]["device_class"].startswith("cpu")
+    assert record["fingerprint"]["code_id"] == code_fingerprint()["code_id"]
 
-    edited = changed_copy_of_the_package(tmp_path)
-    out = run_with(edited, tiny_suite, results, "--set", "train.steps=4")
+    other_code()
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
     assert "4 already finished" in out
     assert "4 of them were made by other code" in out and "--rerun-stale" in out
 
-    out = run_with(edited, tiny_suite, results, "--set", "train.steps=4", "--set", "seeds=[0]",
-                   "--rerun-stale")  # fmt: skip
-    assert "2 ok" in out
+    assert main([*argv, "--set", "seeds=[0]", "--rerun-stale"]) == 0
+    assert "2 ok" in capsys.readouterr().out
 
-    capsys.readouterr()
     jobs = load_results(results)
     assert len(jobs) == 2 and set(jobs["seed"]) == {0}
-    assert jobs["fingerprint.code_id"].nunique() == 1
+    assert set(jobs["fingerprint.code_id"]) == {"edited-code"}
     assert main(["report", "--results", str(results), "--format", "md"]) == 0
     out, err = capsys.readouterr()
     assert "warning" in out and "2 jobs made by other code" in out
