@@ -54,6 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="jobs run in parallel (processes); default 1 on CPU, GPUs x jobs-per-GPU on CUDA",
     )
+    run.add_argument(
+        "--max-jobs",
+        type=int,
+        metavar="N",
+        help="refuse a suite that expands to more than N jobs (default: 10000)",
+    )
+    run.add_argument(
+        "--rerun-stale",
+        action="store_true",
+        help="also re-run finished jobs that were made by other code (another fingerprint)",
+    )
     run.add_argument("--executor", choices=["local", "ray"], default="local")
     run.add_argument("--address", help="Ray cluster address (default: this node's, or a new one)")
     per_gpu = run.add_mutually_exclusive_group()
@@ -69,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--suite", dest="suites", action="append", help="suite(s) to include")
     report.add_argument("--out", help="output file (default: reports/<suite>.html)")
     report.add_argument("--format", choices=["html", "md", "csv"], default="html")
+    report.add_argument(
+        "--revision", help="show this older definition of the suite (default: the current one)"
+    )
     report.add_argument(
         "--metric", help="the metric of the headline verdict (default: the suite's primary_metric)"
     )
@@ -94,6 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--results", default="results")
     export.add_argument("--suite", dest="suites", action="append")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
+    which_jobs = export.add_mutually_exclusive_group()
+    which_jobs.add_argument(
+        "--revision", help="jobs of this older definition of the suite (default: the current)"
+    )
+    which_jobs.add_argument(
+        "--all-jobs",
+        action="store_true",
+        help="every finished job, of any revision or code (see the suite_revision and "
+        "fingerprint.* columns); nothing is pooled in an export",
+    )
 
     regress = sub.add_parser(
         "regress", help="compare the latest run with a baseline; exit 1 on a regression"
@@ -134,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--export", metavar="FILE.toml", help="write the tuned suite to FILE.toml")
     add_job_arguments(tune, "tune.sampler=random")
 
+    rerun = sub.add_parser("rerun", help="run one job again from its folder's job.json alone")
+    rerun.add_argument("job_dir", metavar="JOB_DIR", help="a job folder: results/<suite>/<job-id>")
+    rerun.add_argument("--into", default="reruns", help="results folder (default: reruns/)")
+    rerun.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+
     merge = sub.add_parser("merge", help="combine results folders (e.g. one per node) into one")
     merge.add_argument("sources", nargs="+", metavar="SRC", help="results folders to merge")
     merge.add_argument("--into", required=True, help="the results folder to merge into")
@@ -159,7 +188,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.jobs_per_gpu is not None and args.jobs_per_gpu < 1:
         raise ConfigError(f"--jobs-per-gpu {args.jobs_per_gpu}: expected a positive number")
     if args.dry_run:
-        suite, jobs = plan_suite(args.suite, args.overrides)
+        suite, jobs = plan_suite(args.suite, args.overrides, args.max_jobs)
         floor = design_floor(suite)
         require_reachable(floor, args.suite)
         if floor.exploratory:
@@ -181,6 +210,8 @@ def _run(args: argparse.Namespace) -> int:
         executor=args.executor,
         address=args.address,
         warn=lambda line: print(line, file=sys.stderr),
+        max_jobs=args.max_jobs,
+        rerun_stale=args.rerun_stale,
     )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     print(
@@ -188,6 +219,12 @@ def _run(args: argparse.Namespace) -> int:
         + (f", {counts}" if counts else "")
         + f"; results in {args.results}/"
     )
+    if summary.stale and not summary.rerun_stale:
+        print(
+            f"{summary.stale} of them were made by other code (another gan-bench source or "
+            "library version) and are not pooled with this code's results; re-run them with "
+            "--rerun-stale"
+        )
     for path in summary.failed:
         print(f"failed: see {path}", file=sys.stderr)
     return 1 if summary.failed else 0
@@ -196,16 +233,36 @@ def _run(args: argparse.Namespace) -> int:
 @command("report")
 def _report(args: argparse.Namespace) -> int:
     from bench.report import build_report, headline_text
+    from bench.run.store import atomic_write_bytes
 
+    notes: list[str] = []
     if args.format == "html":
-        path = build_report(args.results, args.suites, args.out, args.metric, args.correction)
+        path = build_report(
+            args.results,
+            args.suites,
+            args.out,
+            args.metric,
+            args.correction,
+            revision=args.revision,
+            notes=notes,
+        )
         print(f"report written to {path}")
     else:
-        text = headline_text(args.results, args.suites, args.format, args.metric, args.correction)
+        text = headline_text(
+            args.results,
+            args.suites,
+            args.format,
+            args.metric,
+            args.correction,
+            revision=args.revision,
+            notes=notes,
+        )
         if args.out:
-            Path(args.out).write_text(text)
+            atomic_write_bytes(Path(args.out), text.encode())
         else:
             print(text, end="")
+    for line in notes:
+        print(line, file=sys.stderr)
     return 0
 
 
@@ -227,7 +284,13 @@ def _plan(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from bench.report import export_table
 
-    print(export_table(args.results, args.suites, args.format), end="")
+    notes: list[str] = []
+    print(
+        export_table(args.results, args.suites, args.format, args.revision, args.all_jobs, notes),
+        end="",
+    )
+    for line in notes:
+        print(line, file=sys.stderr)
     return 0
 
 
@@ -282,6 +345,15 @@ def _regress(args: argparse.Namespace) -> int:
     if args.json:
         write_benchmark_json(args.json, comparison)
     return 1 if comparison.regressions else 0
+
+
+@command("rerun")
+def _rerun(args: argparse.Namespace) -> int:
+    from bench.run.rerun import rerun_job
+
+    rerun = rerun_job(args.job_dir, args.into, args.device)
+    print(rerun.describe())
+    return 1 if rerun.differences else 0
 
 
 @command("merge")

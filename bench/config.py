@@ -134,6 +134,23 @@ class SuiteMeta(Section):
         description="why it may run although it cannot reach a verdict (docs/statistics.md)",
     )
 
+    @field_validator("name")
+    @classmethod
+    def _a_folder_name(cls, name: str) -> str:
+        """The name is a folder of the results: '.', '..' and hidden names would not be one."""
+        if name.startswith("."):
+            raise ValueError("a suite name may not start with '.' (it names a results folder)")
+        return name
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: tuple[int, ...]) -> tuple[int, ...]:
+        """A repeated seed would run one job twice and count it as two seeds."""
+        repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+        if repeated:
+            raise ValueError(f"seed {repeated[0]} is listed twice; each seed must be distinct")
+        return seeds
+
 
 class VariantSpec(Section):
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -303,7 +320,12 @@ def read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: no such suite file")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}); "
+            "TOML files are UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
 

@@ -15,9 +15,11 @@ Every job is validated (config, trick parameters, needs, conflicts) before any j
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,12 +28,14 @@ from typing import Any
 from bench.components import import_suite_plugins, resolve_components
 from bench.config import JobConfig, Suite, load_suite, set_dotted, validate
 from bench.data import dataset_capabilities
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DataError
 from bench.metrics import scored_metrics
+from bench.tricks.registry import resolve_params
 
 BASELINE = "baseline"
 ALL_TRICKS = "all"
 OFF = "off"
+MAX_JOBS = 10_000  # a suite may expand to at most this many jobs unless --max-jobs says more
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Job:
     config: JobConfig
     factors: dict[str, str] = field(default_factory=dict, compare=False)
     modules: tuple[str, ...] = field(default=(), compare=False)  # `[suite] plugins`
+    revision: str = field(default="", compare=False)
 
     @cached_property
     def id(self) -> str:
@@ -54,6 +59,23 @@ class Job:
         )
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any], source: str) -> Job:
+        """The job a `job.json` (or `result.json`) describes; its config validated again."""
+        try:
+            config = validate(JobConfig, record["config"], source, prefix="config")
+            return cls(
+                str(record["suite"]),
+                str(record["variant"]),
+                int(record["seed"]),
+                config,
+                dict(record.get("factors") or {}),
+                modules=tuple(map(str, record.get("modules") or ())),
+                revision=str(record.get("suite_revision") or ""),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"{source}: not a job record (bad or missing {err})") from None
+
     def record(self) -> dict[str, Any]:
         """The job as plain JSON-able data (what `job.json` holds)."""
         return {
@@ -63,6 +85,8 @@ class Job:
             "seed": self.seed,
             "factors": self.factors,
             "config": self.config.model_dump(mode="json"),
+            **({"modules": list(self.modules)} if self.modules else {}),
+            **({"suite_revision": self.revision} if self.revision else {}),
         }
 
 
@@ -75,7 +99,7 @@ class Level:
     params: dict[str, Any]
 
 
-def trick_levels(name: str, table: dict[str, Any]) -> list[Level]:
+def trick_levels(name: str, table: dict[str, Any], source: str = "suite") -> list[Level]:
     """A `[tricks.NAME]` table -> its levels (`levels = [{...}, ...]` or the table itself)."""
     if "levels" not in table:
         return [Level(name, name, dict(table))]
@@ -83,10 +107,11 @@ def trick_levels(name: str, table: dict[str, Any]) -> list[Level]:
     extra = set(table) - {"levels"}
     if extra:
         raise ConfigError(
-            f"tricks.{name}: put parameters inside `levels`, not beside it: {sorted(extra)}"
+            f"{source}: tricks.{name}: put parameters inside `levels`, not beside it: "
+            f"{sorted(extra)}"
         )
     if not isinstance(levels, list) or not levels or not all(isinstance(x, dict) for x in levels):
-        raise ConfigError(f"tricks.{name}.levels: expected a non-empty list of tables")
+        raise ConfigError(f"{source}: tricks.{name}.levels: expected a non-empty list of tables")
     return [Level(name, _level_label(name, params), dict(params)) for params in levels]
 
 
@@ -95,10 +120,16 @@ def _level_label(name: str, params: dict[str, Any]) -> str:
     return f"{name}({inner})" if inner else name
 
 
-def design_variants(suite: Suite) -> list[tuple[str, dict[str, Level], dict[str, Any]]]:
-    """(variant name, enabled ablated tricks, base overrides) for the suite's design."""
-    levels = {name: trick_levels(name, table) for name, table in suite.tricks.items()}
+def design_variants(
+    suite: Suite, source: str = "suite", max_jobs: int | None = None
+) -> list[tuple[str, dict[str, Level], dict[str, Any]]]:
+    """(variant name, enabled ablated tricks, base overrides) for the suite's design.
+
+    The number of jobs is checked against `max_jobs` before any variant is built.
+    """
+    levels = {name: trick_levels(name, table, source) for name, table in suite.tricks.items()}
     design = suite.suite.design
+    check_job_count(suite, [len(options) for options in levels.values()], source, max_jobs)
     if design == "variants":
         if suite.tricks:
             raise ConfigError(
@@ -106,6 +137,11 @@ def design_variants(suite: Suite) -> list[tuple[str, dict[str, Level], dict[str,
             )
         if not suite.variants:
             raise ConfigError("[variants]: design 'variants' needs at least one [variants.NAME]")
+        if BASELINE in suite.variants:
+            raise ConfigError(
+                f"{source}: [variants.{BASELINE}]: '{BASELINE}' is the reference variant, built "
+                "from [base]; change [base] instead, or give this variant another name"
+            )
         named = [
             (name, {t: Level(t, t, dict(p)) for t, p in spec.tricks.items()}, dict(spec.set))
             for name, spec in suite.variants.items()
@@ -133,12 +169,36 @@ def design_variants(suite: Suite) -> list[tuple[str, dict[str, Level], dict[str,
     return grid
 
 
+def check_job_count(
+    suite: Suite, level_counts: list[int], source: str, max_jobs: int | None
+) -> None:
+    """Refuse a suite that expands to more than `max_jobs` (default `MAX_JOBS`) jobs, counted
+    without building any."""
+    max_jobs = MAX_JOBS if max_jobs is None else max_jobs
+    design = suite.suite.design
+    if design == "variants":
+        variants = 1 + len(suite.variants)
+    elif design == "one_at_a_time":
+        variants = 1 + sum(level_counts)
+    elif design == "leave_one_out":
+        variants = 1 + len(level_counts)
+    else:
+        variants = math.prod(count + 1 for count in level_counts)
+    jobs = variants * len(suite.suite.seeds)
+    if jobs > max_jobs:
+        raise ConfigError(
+            f"{source}: the suite expands to {jobs} jobs ({variants} variants x "
+            f"{len(suite.suite.seeds)} seeds), more than the cap of {max_jobs}; raise the cap "
+            "with --max-jobs N if you mean it"
+        )
+
+
 def reference_variant(suite: Suite) -> str:
     """The variant every other is compared with: `all` for leave-one-out, else `baseline`."""
     return ALL_TRICKS if suite.suite.design == "leave_one_out" else BASELINE
 
 
-def expand(suite: Suite, source: str = "suite") -> list[Job]:
+def expand(suite: Suite, source: str = "suite", max_jobs: int | None = None) -> list[Job]:
     """All jobs of a suite (variants x seeds), validated; refuses duplicates and bad tricks.
 
     The suite's `[suite] plugins` are imported first, so their names resolve like built-ins.
@@ -148,7 +208,7 @@ def expand(suite: Suite, source: str = "suite") -> list[Job]:
     base = suite.base.model_dump(mode="json")
     jobs: list[Job] = []
     seen: dict[str, str] = {}
-    for variant, enabled, overrides in design_variants(suite):
+    for variant, enabled, overrides in design_variants(suite, source, max_jobs):
         raw = copy.deepcopy(base)
         for key, value in overrides.items():
             set_dotted(raw, key.split("."), value, f"{source}: variants.{variant}.set")
@@ -159,7 +219,12 @@ def expand(suite: Suite, source: str = "suite") -> list[Job]:
                 )
             raw["tricks"][level.trick] = level.params
         config = validate(JobConfig, raw, source, prefix=f"variants.{variant}")
-        resolve_components(config, f"{source}: variant '{variant}'")
+        where = f"{source}: variant '{variant}'"
+        try:
+            resolve_components(config, where)
+        except DataError as err:
+            raise DataError(f"{source}: {err}") from None
+        config = config.model_copy(update={"tricks": resolve_params(config.tricks, where)})
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})
         for seed in suite.suite.seeds:
@@ -173,7 +238,24 @@ def expand(suite: Suite, source: str = "suite") -> list[Job]:
             jobs.append(job)
     _check_expectations(suite, {job.variant for job in jobs}, source)
     _check_metrics(suite, jobs, source)
-    return jobs
+    return with_revision(jobs, design=suite.suite.design, reference=reference_variant(suite))
+
+
+def with_revision(jobs: list[Job], design: str, reference: str) -> list[Job]:
+    """The jobs, each stamped with the revision of the suite definition they make up.
+
+    The revision hashes the design, the reference variant and every variant's resolved
+    config, not the seeds: adding seeds keeps it, changing any value or variant changes it.
+    Reports pool only the jobs of one revision (see `bench.run.definition`).
+    """
+    definition = {
+        "design": design,
+        "reference": reference,
+        "variants": {job.variant: job.config.model_dump(mode="json") for job in jobs},
+    }
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    revision = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return [dataclasses.replace(job, revision=revision) for job in jobs]
 
 
 def _check_expectations(suite: Suite, variants: set[str], source: str) -> None:
@@ -208,7 +290,9 @@ def _check_metrics(suite: Suite, jobs: list[Job], source: str) -> None:
             )
 
 
-def plan_suite(path: str | Path, overrides: list[str] | None = None) -> tuple[Suite, list[Job]]:
+def plan_suite(
+    path: str | Path, overrides: list[str] | None = None, max_jobs: int | None = None
+) -> tuple[Suite, list[Job]]:
     """Load a suite file with its overrides and expand it; raises before anything runs."""
     suite = load_suite(path, overrides)
-    return suite, expand(suite, str(path))
+    return suite, expand(suite, str(path), max_jobs)

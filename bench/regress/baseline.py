@@ -40,6 +40,7 @@ from pydantic import Field
 from bench.config import Section, validate
 from bench.errors import ResultsError
 from bench.report.stats import PROVENANCE_KEYS
+from bench.run.selection import select_jobs
 from bench.run.store import ResultsStore, atomic_write_json
 
 FORMAT = "gan-bench-baseline/1"
@@ -98,14 +99,20 @@ class Baseline(RunSnapshot):
 
 
 def snapshot(results_dir: str | Path, suite: str | None = None) -> RunSnapshot:
-    """The latest finished job of each (variant, seed) of `suite` in `results_dir`.
+    """The latest finished job of each (variant, seed) of `suite` in `results_dir`, of the
+    suite's current definition and one code fingerprint (`bench.run.selection`).
 
     `suite` may be left out when the folder holds exactly one suite.
     """
     store = ResultsStore(results_dir)
     suite = suite or only_suite(store)
     latest: dict[tuple[str, int], dict[str, Any]] = {}
-    for record in store.records([suite]):
+    known = store.suites()
+    if suite not in known:
+        raise ResultsError(
+            f"{store.root}: no suite '{suite}'; suites with results: {', '.join(known) or 'none'}"
+        )
+    for record in select_jobs(store, suite).pooled:
         key = (record["variant"], int(record["seed"]))
         if key not in latest or record["finished_at"] >= latest[key]["finished_at"]:
             latest[key] = record

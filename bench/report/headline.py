@@ -21,7 +21,8 @@ from bench.report.stats import (
     compare_variants,
     metric_label,
 )
-from bench.report.table import load_results, load_suites
+from bench.report.table import load_selection, selection_notes
+from bench.run.selection import SuiteJobs
 
 VERDICT_RULE = (
     "Seeds are paired (every variant of a seed starts from the same random stream): where both "
@@ -270,16 +271,25 @@ def format_markdown(
     metric: str | None = None,
     meta: dict[str, dict] | None = None,
     correction: str | None = None,
+    selections: list[SuiteJobs] | None = None,
 ) -> str:
-    """Each suite as a Markdown section: heading, reading guide, headline, per-metric verdicts."""
+    """Each suite as a Markdown section: heading, warnings and notes on what was not pooled,
+    reading guide, headline, per-metric verdicts."""
+    by_suite = {selected.suite: selected for selected in selections or []}
     sections = []
     for suite, group in jobs.groupby("suite", sort=True):
         analysis = Analysis.of((meta or {}).get(suite), metric, correction)
         headline = suite_headline(group, analysis=analysis)
         used = headline.attrs["metric"]
+        selected = by_suite.get(suite)
+        flagged = [
+            *(f"> **warning**: {line}" for line in (selected.warnings() if selected else [])),
+            *(f"> note: {line}" for line in (selected.notes() if selected else [])),
+        ]
         lines = [
             f"## {suite}",
             "",
+            *(f"{line}\n" for line in flagged),
             f"{metric_label(used)}: {better_phrase(used)}. Reference variant: "
             f"`{group['reference_variant'].iloc[0]}`. {design_text(headline)} {VERDICT_RULE}",
             "",
@@ -299,12 +309,19 @@ def headline_text(
     fmt: Literal["md", "csv"] = "md",
     metric: str | None = None,
     correction: str | None = None,
+    revision: str | None = None,
+    notes: list[str] | None = None,
 ) -> str:
-    """The headline tables as Markdown or CSV (for `bench report --format md|csv`)."""
-    jobs = load_results(results_dir, suites)
-    meta = load_suites(results_dir, suites)
+    """The headline tables as Markdown or CSV (for `bench report --format md|csv`).
+
+    `notes`, when given, receives a line for each warning and for what was not pooled.
+    """
+    jobs, selections, skipped = load_selection(results_dir, suites, revision)
+    meta = {selected.suite: selected.meta for selected in selections}
+    if notes is not None:
+        notes += selection_notes(selections, skipped)
     if fmt == "md":
-        return format_markdown(jobs, metric, meta, correction)
+        return format_markdown(jobs, metric, meta, correction, selections)
     if fmt == "csv":
         return headline_table(jobs, metric, meta, correction).to_csv(index=False)
     raise ResultsError(f"report format '{fmt}': expected 'md' or 'csv' (or html)")

@@ -29,9 +29,10 @@ from bench.report.headline import (
     suite_headline,
 )
 from bench.report.stats import better_phrase, interactions, main_effects, metric_label
-from bench.report.table import load_histories, load_results, load_suites
+from bench.report.table import load_histories, load_selection, selection_notes
 from bench.report.trends import HISTORY_FILE, trends_section
 from bench.report.tuning import tuning_section
+from bench.run.selection import SuiteJobs
 from bench.run.store import SAMPLES_FILE, atomic_write_bytes
 
 NUMERIC = {"seeds", "scored", "diverged", "P(improvement)", "adjusted p", "jobs"}
@@ -44,26 +45,32 @@ def build_report(
     out: str | Path | None = None,
     metric: str | None = None,
     correction: str | None = None,
+    revision: str | None = None,
+    notes: list[str] | None = None,
 ) -> Path:
     """Write the report of `suites` (default: all) to `out` (default `reports/<suite|all>.html`).
 
     `metric` is the one in the headline (default: the suite's primary_metric, else FID where
-    recorded); `correction` overrides the suites' ("holm" or "bh"). Returns the file written.
+    recorded); `correction` overrides the suites' ("holm" or "bh"); `revision` is the suite
+    definition shown (default: the current one); `notes`, when given, receives a line for each
+    warning and for what was not pooled. Returns the file written.
     """
-    meta = load_suites(results_dir, suites)
-    jobs = load_results(results_dir, suites)
+    jobs, selections, skipped = load_selection(results_dir, suites, revision)
+    if notes is not None:
+        notes += selection_notes(selections, skipped)
+    selected = {s.suite: s for s in selections}
     history = load_histories(jobs)
     names = sorted(jobs["suite"].unique())
     sections = [
-        trials_section(i, name, meta[name], results_dir)
-        if meta[name].get("design") == "tune"
+        trials_section(i, name, selected[name].meta, results_dir)
+        if selected[name].meta.get("design") == "tune"
         else suite_section(
             i,
             name,
-            meta[name],
+            selected[name],
             jobs[jobs["suite"] == name],
             history,
-            Analysis.of(meta[name], metric, correction),
+            Analysis.of(selected[name].meta, metric, correction),
         )
         + tuning_section(results_dir, name)
         for i, name in enumerate(names)
@@ -118,12 +125,15 @@ def trials_section(index: int, name: str, meta: dict, results_dir: str | Path) -
 def suite_section(
     index: int,
     name: str,
-    meta: dict,
+    selected: SuiteJobs,
     jobs: pd.DataFrame,
     history: pd.DataFrame,
     analysis: Analysis,
 ) -> str:
     """Everything the page says about one suite."""
+    meta = selected.meta
+    warnings = "".join(paragraph(f"Warning: {line}", "warning") for line in selected.warnings())
+    notes = "".join(paragraph(line, "note") for line in selected.notes())
     headline = suite_headline(jobs, analysis=analysis)
     used = headline.attrs["metric"]
     history = history[history["suite"] == name]
@@ -136,6 +146,8 @@ def suite_section(
             f"{jobs['reference_variant'].iloc[0]}; seeds: {seeds}; {len(jobs)} jobs.",
             "meta",
         ),
+        warnings,
+        notes,
         "<h3>Which variants help?</h3>",
         paragraph(design_text(headline), "meta exploratory" if analysis.exploratory else "meta"),
         paragraph(
@@ -173,6 +185,8 @@ def suite_section(
         table_html(cost_table(jobs)),
         image(plots.cost_plot(jobs), "wall time per job"),
         "<h3>Provenance</h3>",
+        paragraph(f"Suite revision: {selected.revision or 'not recorded'}.", "meta"),
+        warnings,
         table_html(provenance_table(jobs)),
         paragraph(f"Suite file: {meta.get('source_file', 'unknown')}", "meta"),
         f"<pre>{escape(meta.get('source_text') or '(not recorded)')}</pre>",
@@ -265,8 +279,9 @@ def cost_table(jobs: pd.DataFrame) -> pd.DataFrame:
 
 
 def provenance_table(jobs: pd.DataFrame) -> pd.DataFrame:
-    """Each recorded provenance, device, version and plugin field, with its distinct values."""
-    columns = [c for c in jobs.columns if c.startswith(("provenance.", "version.", "plugin."))]
+    """Each recorded provenance, device, version, fingerprint and plugin field, with its values."""
+    prefixes = ("provenance.", "version.", "fingerprint.", "plugin.")
+    columns = [c for c in jobs.columns if c.startswith(prefixes)]
     rows = [
         {"field": c, "values": ", ".join(map(str, jobs[c].dropna().unique()))}
         for c in [*columns, "device"]

@@ -1,11 +1,12 @@
 """Results on disk -> one pandas row per job, and `bench export`.
 
 Columns: suite, design, reference_variant, variant, seed, job_id, status, diverged_at,
-diverged_by, reason; each metric under its own name (`fid`, `isc`, ...); `provenance.<key>`
-(backbone, sample counts, ...); cost (steps_completed, train/eval/wall time, steps_per_s,
-device); `events.<detector>` (how often each failure detector fired); `factor.<trick>` (grid
-levels); `trick.<name>` (on/off) and `trick.<name>.<param>`; `config.<section>.<key>`;
-`version.<package>`; and `job_dir`, where the job's history and samples live.
+diverged_by, reason, suite_revision; each metric under its own name (`fid`, `isc`, ...);
+`provenance.<key>` (backbone, sample counts, ...); cost (steps_completed, train/eval/wall
+time, steps_per_s, device); `events.<detector>` (how often each failure detector fired);
+`factor.<trick>` (grid levels); `trick.<name>` (on/off) and `trick.<name>.<param>`;
+`config.<section>.<key>`; `version.<package>`; `fingerprint.<key>` (the code that made the
+job, see `bench.run.fingerprint`); and `job_dir`, where the job's history and samples live.
 """
 
 from __future__ import annotations
@@ -19,20 +20,36 @@ import pandas as pd
 
 from bench.errors import ResultsError
 from bench.report.stats import DIRECTIONS
-from bench.run.store import HISTORY_FILE, ResultsStore
+from bench.run.selection import SuiteJobs, select_jobs
+from bench.run.store import HISTORY_FILE, CorruptFile, ResultsStore
 
 LEADING = [
     *("suite", "design", "reference_variant", "variant", "seed", "job_id", "status"),
-    *("diverged_at", "diverged_by", "reason"),
+    *("diverged_at", "diverged_by", "reason", "suite_revision"),
 ]
 COST = ["steps_completed", "train_time_s", "eval_time_s", "wall_time_s", "steps_per_s", "device"]
-GROUPS = ("provenance.", "events.", "factor.", "trick.", "config.", "version.", "plugin.")
+GROUPS = (
+    *("provenance.", "events.", "factor.", "trick.", "config.", "version."),
+    *("fingerprint.", "plugin."),
+)
 CONFIG_SECTIONS = ("data", "model", "train", "eval")
 HISTORY_COLUMNS = ["suite", "variant", "seed", "job_id"]
 
 
 def load_suites(results_dir: str | Path, suites: list[str] | None = None) -> dict[str, dict]:
-    """Each suite's `suite.json` (design, reference variant, source text...), by name."""
+    """Each suite's `suite.json` (design, reference variant, source text...), by name; suites
+    whose `suite.json` is corrupt are left out (`select_suites` names them)."""
+    return {selected.suite: selected.meta for selected in select_suites(results_dir, suites)[0]}
+
+
+def select_suites(
+    results_dir: str | Path,
+    suites: list[str] | None = None,
+    revision: str | None = None,
+    everything: bool = False,
+) -> tuple[list[SuiteJobs], list[str]]:
+    """Each named suite's poolable jobs (see `bench.run.selection`), and a line per suite
+    skipped because its `suite.json` is corrupt (an error naming them if none is left)."""
     store = ResultsStore(results_dir)
     known = store.suites()
     if not known:
@@ -40,16 +57,31 @@ def load_suites(results_dir: str | Path, suites: list[str] | None = None) -> dic
     missing = sorted(set(suites or []) - set(known))
     if missing:
         raise ResultsError(f"{results_dir}: no suite {missing}; suites with results: {known}")
-    return {name: store.read_suite(name) for name in suites or known}
+    selections, skipped = [], []
+    for name in suites or known:
+        try:
+            selections.append(select_jobs(store, name, revision, everything))
+        except CorruptFile as err:
+            skipped.append(f"skipped suite {name}: {err}")
+    if not selections:
+        raise ResultsError("; ".join(skipped))
+    return selections, skipped
 
 
-def load_results(results_dir: str | Path, suites: list[str] | None = None) -> pd.DataFrame:
-    """One row per finished job of the named suites (default: all), columns as above."""
+def load_selection(
+    results_dir: str | Path,
+    suites: list[str] | None = None,
+    revision: str | None = None,
+    everything: bool = False,
+) -> tuple[pd.DataFrame, list[SuiteJobs], list[str]]:
+    """`load_results`, with each suite's selection and the suites skipped (for notes)."""
     store = ResultsStore(results_dir)
-    meta = load_suites(results_dir, suites)
-    rows = [_flatten(record, meta, store) for record in store.records(list(meta))]
+    selections, skipped = select_suites(results_dir, suites, revision, everything)
+    rows = [_flatten(record, s.meta, store) for s in selections for record in s.pooled]
     if not rows:
-        raise ResultsError(f"{results_dir}: suites {list(meta)} have no finished jobs yet")
+        names = [s.suite for s in selections]
+        notes = " ".join(note for s in selections for note in s.notes())
+        raise ResultsError(f"{results_dir}: suites {names} have no finished jobs yet {notes}")
     jobs = pd.DataFrame(rows)
     switches = [c for c in jobs.columns if c.startswith("trick.") and c.count(".") == 1]
     jobs[switches] = jobs[switches].fillna(False).astype(bool)
@@ -57,18 +89,43 @@ def load_results(results_dir: str | Path, suites: list[str] | None = None) -> pd
     jobs[events] = jobs[events].fillna(0).astype(int)
     jobs["diverged_at"] = jobs["diverged_at"].astype("Int64")
     jobs = jobs.sort_values(["suite", "variant", "seed"], ignore_index=True)
-    return jobs[_column_order(jobs.columns)]
+    return jobs[_column_order(jobs.columns)], selections, skipped
 
 
-def _flatten(record: dict[str, Any], meta: dict[str, dict], store: ResultsStore) -> dict:
+def load_results(
+    results_dir: str | Path,
+    suites: list[str] | None = None,
+    revision: str | None = None,
+    everything: bool = False,
+) -> pd.DataFrame:
+    """One row per finished job of the named suites (default: all), columns as above.
+
+    Only jobs that may be pooled are loaded: those of the suite's current definition (or of
+    `revision`) made by one code fingerprint (`bench.run.selection`); `everything=True`
+    loads every finished job, whose `suite_revision` and `fingerprint.*` columns tell them
+    apart.
+    """
+    return load_selection(results_dir, suites, revision, everything)[0]
+
+
+def selection_notes(selections: list[SuiteJobs], skipped: list[str]) -> list[str]:
+    """Every warning and note of a selection, one line each (the CLI prints them)."""
+    lines = list(skipped)
+    for selected in selections:
+        lines += [f"warning: suite {selected.suite}: {w}" for w in selected.warnings()]
+        lines += [f"note: {note}" for note in selected.notes()]
+    return lines
+
+
+def _flatten(record: dict[str, Any], meta: dict, store: ResultsStore) -> dict:
     suite = record["suite"]
     config = record.get("config", {})
     events = record.get("events") or []
     diverged = record.get("status") == "diverged"
     row: dict[str, Any] = {
         "suite": suite,
-        "design": meta[suite].get("design"),
-        "reference_variant": meta[suite].get("reference_variant", "baseline"),
+        "design": meta.get("design"),
+        "reference_variant": meta.get("reference_variant", "baseline"),
         "variant": record["variant"],
         "seed": record["seed"],
         "job_id": record["job_id"],
@@ -78,6 +135,7 @@ def _flatten(record: dict[str, Any], meta: dict[str, dict], store: ResultsStore)
         "reason": record.get("reason"),
         **record.get("metrics", {}),
         **{key: record.get(key) for key in COST},
+        "suite_revision": record.get("suite_revision"),
     }
     row |= _prefixed("provenance.", record.get("metric_provenance", {}))
     row |= _prefixed("events.", Counter(event["detector"] for event in events))
@@ -89,6 +147,7 @@ def _flatten(record: dict[str, Any], meta: dict[str, dict], store: ResultsStore)
         row |= _prefixed(f"config.{section}.", config.get(section, {}))
     row |= _prefixed("version.", record.get("versions", {}))
     row |= {f"plugin.{p['module']}": plugin_label(p) for p in record.get("plugins") or []}
+    row |= _prefixed("fingerprint.", record.get("fingerprint", {}))
     row["job_dir"] = str(store.job_dir(suite, record["job_id"]))
     return row
 
@@ -134,10 +193,20 @@ def load_histories(jobs: pd.DataFrame) -> pd.DataFrame:
 
 
 def export_table(
-    results_dir: str | Path, suites: list[str] | None = None, fmt: Literal["csv", "json"] = "csv"
+    results_dir: str | Path,
+    suites: list[str] | None = None,
+    fmt: Literal["csv", "json"] = "csv",
+    revision: str | None = None,
+    everything: bool = False,
+    notes: list[str] | None = None,
 ) -> str:
-    """Every job as one row: CSV with a header, or a JSON list of objects (for `bench export`)."""
-    jobs = load_results(results_dir, suites)
+    """Every job as one row: CSV with a header, or a JSON list of objects (for `bench export`).
+
+    The jobs are those `load_results` pools; `notes`, when given, receives what was left out.
+    """
+    jobs, selections, skipped = load_selection(results_dir, suites, revision, everything)
+    if notes is not None:
+        notes += selection_notes(selections, skipped)
     if fmt == "csv":
         return jobs.to_csv(index=False)
     if fmt == "json":

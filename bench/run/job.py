@@ -17,8 +17,10 @@ import torch
 
 from bench.components import import_suite_plugins, plugins_used, resolve_components
 from bench.data import Dataset, load_dataset
+from bench.errors import ConfigError
 from bench.expand import Job
 from bench.metrics import evaluate
+from bench.run.fingerprint import fingerprint
 from bench.run.samples import (
     INTERPOLATION_FILE,
     INTERPOLATION_ROWS,
@@ -44,10 +46,13 @@ SCATTER_POINTS = 1000
 
 
 def resolve_device(name: str) -> torch.device:
-    """`auto` -> CUDA when available, else CPU."""
+    """`auto` -> CUDA when available, else CPU; `cuda` on a machine without one is refused."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: no CUDA device is available here; use --device cpu")
+    return device
 
 
 def history_csv(rows: list[dict[str, float]]) -> bytes:
@@ -155,6 +160,7 @@ def run_job(
         "steps_per_s": outcome.steps_completed / max(outcome.train_time_s, 1e-9),
         "device": device_name(device),
         "versions": versions(),
+        "fingerprint": fingerprint(device),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "execution": {**execution_mode(tricks, device), **(placement or {})},
     }

@@ -24,13 +24,15 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from bench.config import Suite
-from bench.data import load_dataset
-from bench.errors import BenchError, ConfigError
+from bench.config import DataConfig, Suite
+from bench.data import Dataset, load_dataset
+from bench.errors import BenchError, ConfigError, DataError
 from bench.expand import Job, plan_suite, reference_variant
 from bench.metrics import prepare_backbone
 from bench.models.registry import check_networks, model_spec
 from bench.plan import design_floor, require_reachable
+from bench.run.definition import record_definition
+from bench.run.fingerprint import code_fingerprint, code_id
 from bench.run.job import resolve_device, run_job
 from bench.run.placement import Placement, plan_placement, visible_gpu_ids
 from bench.run.store import ResultsStore, atomic_write_bytes
@@ -55,6 +57,8 @@ class RunSummary:
     skipped: int
     statuses: Counter = field(default_factory=Counter)
     failed: list[str] = field(default_factory=list)
+    stale: int = 0  # finished jobs made by other code (see bench.run.fingerprint)
+    rerun_stale: bool = False
 
 
 def execute_job(
@@ -80,16 +84,25 @@ def execute_job(
     return record["status"]
 
 
-def preflight(jobs: Iterable[Job]) -> None:
-    """Before any job: load every dataset the jobs use (a missing data folder fails here),
-    build each plugin model once to check the shapes it returns, and train the domain
-    backbones the jobs will be scored with, once, not once per worker."""
+def preflight(jobs: Iterable[Job], source: str | Path | None = None) -> None:
+    """Before any job: load every dataset the jobs use (a missing data folder fails here,
+    naming the suite file `source`), build each plugin model once to check the shapes it
+    returns, and train the domain backbones the jobs will be scored with, once, not once per
+    worker."""
     jobs = list(jobs)
     for data, model in {(job.config.data, job.config.model) for job in jobs}:
-        dataset = load_dataset(data)
+        dataset = _load_named(data, source)
         check_networks(model_spec(model.arch), model, dataset.shape, dataset.num_classes)
     for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
-        prepare_backbone(load_dataset(data), evaluation)
+        prepare_backbone(_load_named(data, source), evaluation)
+
+
+def _load_named(data: DataConfig, source: str | Path | None) -> Dataset:
+    """`load_dataset`, its errors naming the suite file `source`."""
+    try:
+        return load_dataset(data)
+    except DataError as err:
+        raise DataError(f"{source}: {err}" if source else str(err)) from None
 
 
 def _free_gpu_memory() -> list[int]:
@@ -136,16 +149,18 @@ def run_jobs(
     jobs_per_gpu: int | None = None,
     executor: str = "local",
     address: str | None = None,
+    rerun_stale: bool = False,
 ) -> RunSummary:
-    """Run the unfinished `jobs` with a progress bar.
+    """Run the unfinished `jobs` with a progress bar (and, with `rerun_stale`, the finished
+    ones made by other code).
 
     `executor="local"`: on CPU, `workers` processes (default 1: in this process); on CUDA,
     `jobs_per_gpu` workers on each visible GPU (automatic when None), at most `workers`.
     `executor="ray"`: Ray tasks on the cluster at `address` (default: this node's, or a new one).
     """
     check_executor(executor, workers)
-    pending = [job for job in jobs if not store.is_finished(job.suite, job.id)]
-    summary = RunSummary(total=len(jobs), skipped=len(jobs) - len(pending))
+    pending, stale = pending_jobs(jobs, store, rerun_stale)
+    summary = RunSummary(len(jobs), len(jobs) - len(pending), stale=stale, rerun_stale=rerun_stale)
     preflight(pending)
     bar = tqdm(total=len(pending), desc="jobs", unit="job", disable=not progress)
 
@@ -172,6 +187,20 @@ def run_jobs(
     finally:
         bar.close()
     return summary
+
+
+def pending_jobs(jobs: list[Job], store: ResultsStore, rerun_stale: bool) -> tuple[list[Job], int]:
+    """The jobs to run: those without a readable result, and with `rerun_stale` those whose
+    result was made by other code; and how many finished jobs were made by other code."""
+    current = code_fingerprint()["code_id"]
+    pending, stale = [], 0
+    for job in jobs:
+        record = store.finished_record(job.suite, job.id)
+        made_elsewhere = record is not None and code_id(record) != current
+        stale += made_elsewhere
+        if record is None or (rerun_stale and made_elsewhere):
+            pending.append(job)
+    return pending, stale
 
 
 def _run_local(
@@ -235,21 +264,25 @@ def run_suite(
     executor: str = "local",
     address: str | None = None,
     warn: Callable[[str], None] | None = None,
+    max_jobs: int | None = None,
+    rerun_stale: bool = False,
 ) -> RunSummary:
     """Load, validate and expand a suite file, record its metadata, and run its jobs.
 
+    Everything is checked (suite, data, device, results folder) before anything is written.
     A suite that cannot reach a verdict is refused unless it is exploratory; then `warn` gets
     the warning (once everything is validated, before any job starts).
     """
     check_executor(executor, workers)
-    suite, jobs = plan_suite(path, overrides)
+    suite, jobs = plan_suite(path, overrides, max_jobs)
     floor = design_floor(suite)
     require_reachable(floor, str(path))
-    preflight(jobs)
+    resolve_device(device)
+    preflight(jobs, path)
+    store = ResultsStore(results)
     if floor.exploratory and warn:
         warn(floor.warning())
-    store = ResultsStore(results)
-    store.write_suite(suite.suite.name, suite_metadata(suite, Path(path), overrides or []))
+    record_definition(store, suite_metadata(suite, Path(path), overrides or []), jobs)
     return run_jobs(
         jobs,
         store,
@@ -259,6 +292,7 @@ def run_suite(
         jobs_per_gpu=jobs_per_gpu,
         executor=executor,
         address=address,
+        rerun_stale=rerun_stale,
     )
 
 

@@ -2,23 +2,27 @@
 
 A job id is a hash of the job's config and seed, so the same id in two folders is the same
 job: a finished job the destination lacks is copied in, one the destination has is left as it
-is, and unfinished ones (no `result.json`) are not copied. Each job is copied to a temporary
-folder and renamed into place, so a reader never sees half of one. Two folders whose
-`suite.json` describe different suites under one name are refused before anything is copied.
+is, and unfinished ones (no `result.json`) or corrupt ones (an unreadable one) are not
+copied. Each job is copied to a temporary folder and renamed into place, so a reader never
+sees half of one. Two folders whose `suite.json` describe different suites under one name are
+refused before anything is copied; the revisions each one lists (`bench.run.definition`) are
+merged.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.errors import ResultsError
+from bench.run.definition import REVISIONS, merged_revisions
 from bench.run.store import RESULT_FILE, SUITE_FILE, ResultsStore
 
-IGNORED_KEYS = frozenset({"source_file"})  # where each node read the suite file from
+# Where each node read the suite file from, and the revisions each has run (merged below).
+IGNORED_KEYS = frozenset({"source_file", REVISIONS})
 
 
 @dataclass
@@ -29,12 +33,15 @@ class MergeSummary:
     copied: int = 0
     present: int = 0
     unfinished: int = 0
+    corrupt: list[Path] = field(default_factory=list)
 
     def describe(self) -> str:
-        return (
+        lines = [
             f"merged {self.copied} jobs into {self.into}/ ({self.present} already there, "
             f"{self.unfinished} unfinished not copied)"
-        )
+        ]
+        lines += [f"not copied: {path} is corrupt" for path in self.corrupt]
+        return "\n".join(lines)
 
 
 def merge_results(sources: list[str | Path], into: str | Path) -> MergeSummary:
@@ -48,7 +55,11 @@ def merge_results(sources: list[str | Path], into: str | Path) -> MergeSummary:
     summary = MergeSummary(dest.root)
     dest.root.mkdir(parents=True, exist_ok=True)
     for suite, meta in metas.items():
-        if not dest.read_suite(suite):
+        every = [store.read_suite(suite) for store in [dest, *stores] if suite in store.suites()]
+        revisions = merged_revisions(every)
+        if revisions:
+            meta = {**meta, REVISIONS: revisions}
+        if meta != dest.read_suite(suite):
             dest.write_suite(suite, meta)
     staging = Path(tempfile.mkdtemp(dir=dest.root, prefix=".merge-"))
     try:
@@ -91,6 +102,8 @@ def _merge_suite(
     for job in sorted(p for p in src.suite_dir(suite).iterdir() if p.is_dir()):
         if not (job / RESULT_FILE).is_file():
             summary.unfinished += 1
+        elif not src.is_finished(suite, job.name):
+            summary.corrupt.append(job / RESULT_FILE)
         elif dest.is_finished(suite, job.name):
             summary.present += 1
         else:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ResultsError
+from bench.filemode import plain_file_mode
 
 RESULT_FILE = "result.json"
 JOB_FILE = "job.json"
@@ -26,10 +27,15 @@ SUITE_FILE = "suite.json"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one."""
+    """Write `data` to `path` so that readers see the old file or the whole new one.
+
+    The file gets the mode a plain write would give it (the umask is honoured).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = plain_file_mode(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, mode)
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
@@ -44,35 +50,90 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+class CorruptFile(ResultsError):
+    """A results file is empty, truncated or not the JSON object it should be."""
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`; `CorruptFile` naming the path if it is not one."""
+    try:
+        value = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CorruptFile(f"{path}: corrupt (empty, truncated or not JSON: {err})") from None
+    if not isinstance(value, dict):
+        raise CorruptFile(f"{path}: corrupt (a JSON {type(value).__name__}, not an object)")
+    return value
+
+
+def child_dir(parent: Path, name: str, what: str) -> Path:
+    """`parent / name`, refused unless it is a folder directly inside `parent`.
+
+    Every path the store writes goes through here, so no suite name or job id (from a suite
+    file, an override or a record on disk) can lead a write out of the results folder.
+    """
+    path = parent / name
+    inside = os.path.dirname(os.path.abspath(path)) == os.path.abspath(parent)
+    if not inside or name in ("", ".", "..") or Path(name).name != name:
+        raise ResultsError(f"{what} '{name}' would not be a folder inside {parent}")
+    return path
+
+
 class ResultsStore:
     """The results folder: where each job's files go, and which jobs are finished."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise ResultsError(f"{self.root}: not a folder; --results must name a folder")
 
     def suite_dir(self, suite: str) -> Path:
-        return self.root / suite
+        return child_dir(self.root, suite, "suite name")
 
     def job_dir(self, suite: str, job_id: str) -> Path:
-        return self.root / suite / job_id
+        return child_dir(self.suite_dir(suite), job_id, "job id")
 
     def is_finished(self, suite: str, job_id: str) -> bool:
-        return (self.job_dir(suite, job_id) / RESULT_FILE).is_file()
+        """Whether the job has a readable `result.json` (a corrupt one counts as unfinished)."""
+        return self.finished_record(suite, job_id) is not None
+
+    def finished_record(self, suite: str, job_id: str) -> dict[str, Any] | None:
+        """The job's `result.json`, or None if it has none or only a corrupt one."""
+        path = self.job_dir(suite, job_id) / RESULT_FILE
+        if not path.is_file():
+            return None
+        try:
+            return read_json(path)
+        except ResultsError:
+            return None
 
     def write_suite(self, suite: str, meta: dict[str, Any]) -> None:
         atomic_write_json(self.suite_dir(suite) / SUITE_FILE, meta)
 
     def read_suite(self, suite: str) -> dict[str, Any]:
+        """The suite's `suite.json` ({} if none); `CorruptFile` naming it if unreadable."""
         path = self.suite_dir(suite) / SUITE_FILE
-        return json.loads(path.read_text()) if path.is_file() else {}
+        return read_json(path) if path.is_file() else {}
 
     def suites(self) -> list[str]:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if (p / SUITE_FILE).is_file())
 
+    def finished(self, suite: str) -> tuple[list[dict[str, Any]], list[Path]]:
+        """Every readable `result.json` of `suite`, and the paths of the corrupt ones."""
+        records, corrupt = [], []
+        for path in sorted(self.suite_dir(suite).glob(f"*/{RESULT_FILE}")):
+            try:
+                records.append(read_json(path))
+            except CorruptFile:
+                corrupt.append(path)
+        return records, corrupt
+
     def records(self, suites: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Every finished job's `result.json`, for the named suites (default: all)."""
+        """Every readable `result.json` of the named suites (default: all); corrupt ones are
+        left out (`finished` names them)."""
         known = self.suites()
         if not known:
             raise ResultsError(f"{self.root}: no results yet; run `bench run SUITE.toml` first")
@@ -81,5 +142,4 @@ class ResultsStore:
                 raise ResultsError(
                     f"{self.root}: no suite '{suite}'; suites with results: {', '.join(known)}"
                 )
-            for path in sorted(self.suite_dir(suite).glob(f"*/{RESULT_FILE}")):
-                yield json.loads(path.read_text())
+            yield from self.finished(suite)[0]

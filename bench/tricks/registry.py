@@ -332,3 +332,20 @@ def build_tricks(
             f"sets the objective ('{first.objective}' vs '{second.objective}')"
         )
     return sorted(tricks, key=lambda t: (t.order, t.name))
+
+
+def resolve_params(spec: Mapping[str, Mapping[str, Any]], source: str) -> dict[str, dict[str, Any]]:
+    """`{name: params}` with every parameter of every trick given, defaults filled, as JSON data.
+
+    What a job records and hashes, so `[tricks.instance_noise]` and `{sigma = 0.1}` (its
+    default) are one job, and `job.json` says which sigma ran. Names are checked as in
+    `build_tricks`.
+    """
+    known = all_tricks()
+    resolved = {}
+    for name, raw in spec.items():
+        if name not in known:
+            raise ConfigError(f"{source}: unknown trick '{name}'; known tricks: {', '.join(known)}")
+        params = validate(known[name].Params, dict(raw), source, prefix=f"tricks.{name}")
+        resolved[name] = params.model_dump(mode="json")
+    return resolved

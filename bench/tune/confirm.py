@@ -14,7 +14,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from bench.expand import Job, reference_variant
+from bench.expand import Job, reference_variant, with_revision
+from bench.run.definition import record_definition
 from bench.run.local import RunSummary, run_jobs, suite_metadata
 from bench.run.store import ResultsStore
 from bench.tune.plan import TunePlan
@@ -70,7 +71,7 @@ def run_confirmation(
     """Run (or resume) the confirmation jobs and record where their parameters came from."""
     best = best_trials(plan, studies)
     seeds = fresh_seeds(plan.targets[0].seed, count)
-    jobs = tuned_jobs(plan, best, seeds)
+    jobs = with_revision(tuned_jobs(plan, best, seeds), "variants", tuned_reference(plan))
     meta: dict[str, Any] = {
         **suite_metadata(plan.suite, plan.source, plan.overrides),
         "name": plan.suite.suite.name + TUNED_SUFFIX,
@@ -87,5 +88,5 @@ def run_confirmation(
             for variant, trial in best.items()
         },
     }
-    store.write_suite(jobs[0].suite, meta)
+    record_definition(store, meta, jobs)
     return run_jobs(jobs, store, device=device, progress=progress)

@@ -92,9 +92,12 @@ def tune_suite(
         tuned = design_floor(plan.suite, seeds=confirm, comparisons=len(plan.targets) - 1)
         require_reachable(tuned, str(path), what="--confirm")
     store = ResultsStore(results)
-    preflight(target.job({}, target.suite, target.seed) for target in plan.targets)
-    store.write_suite(trials_suite(plan.suite), trials_metadata(plan))
+    run_device = resolve_device(device)
+    preflight((target.job({}, target.suite, target.seed) for target in plan.targets), path)
+    if storage is None:  # the default SQLite file lives in the trials suite's folder
+        store.suite_dir(trials_suite(plan.suite)).mkdir(parents=True, exist_ok=True)
     rdb = open_storage(plan.storage_url, plan.tune)
+    store.write_suite(trials_suite(plan.suite), trials_metadata(plan))
     studies = {
         t.variant: open_study(
             rdb,
@@ -105,7 +108,6 @@ def tune_suite(
         )
         for t in plan.targets
     }
-    run_device = resolve_device(device)
     timed_out = run_studies(plan, studies, store, run_device, timeout, progress)
     summary = TuneSummary(
         redact(plan.storage_url),

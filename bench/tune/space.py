@@ -32,7 +32,7 @@ from bench.config import (
     validate,
 )
 from bench.errors import ConfigError
-from bench.tricks.registry import all_tricks, build_tricks
+from bench.tricks.registry import all_tricks, build_tricks, resolve_params
 
 SECTIONS = {"train": TrainConfig, "model": ModelConfig}
 FIXED = frozenset({"train.steps", "train.log_every"})
@@ -138,7 +138,7 @@ def apply_params(
         set_dotted(raw, key.split("."), value, source)
     tuned = validate(JobConfig, raw, source)
     build_tricks(tuned.tricks, source, capabilities)
-    return tuned
+    return tuned.model_copy(update={"tricks": resolve_params(tuned.tricks, source)})
 
 
 def check_bounds(

@@ -10,6 +10,7 @@ import pytest
 import bench.tune.objective
 from bench.config import TuneConfig, load_suite
 from bench.expand import expand
+from bench.report import load_results
 from bench.run.local import Interrupted
 from bench.run.store import ResultsStore
 from bench.tune import TuneError, format_summary, tune_suite
@@ -137,6 +138,9 @@ def test_all_variants_confirm_and_export_a_runnable_suite(
         "baseline",
         "noise",
     }
+    # the confirmation is one suite definition, the same one the exported suite runs
+    assert {job.revision for job in jobs.values()} == {meta["revision"]}
+    assert len(load_results(results, ["tinytune.tuned"])) == 4
 
 
 def test_sampler_is_reproducible_per_trial_and_differs_across_trials() -> None:

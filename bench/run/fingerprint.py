@@ -1,0 +1,74 @@
+"""The code fingerprint every result records: which code, libraries and device made it.
+
+Job ids hash a job's config and seed, not the code, so after a change to a trick every job
+of a suite is "already finished". The fingerprint says what made each result: the package
+version, a hash of the package's source files, the versions of the libraries that compute
+the numbers (torch, torchvision, torch-fidelity, numpy, Python), and the device class. Its
+`code_id` covers everything but the device: results with different `code_id`s are never
+pooled (see `bench.run.selection`), and `bench run --rerun-stale` redoes those of other code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import bench
+
+LIBRARIES = ("torch", "torchvision", "torch-fidelity", "numpy")
+UNRECORDED = "unrecorded"  # results written before fingerprints were recorded
+
+
+def source_hash(package: Path = Path(bench.__file__).parent) -> str:
+    """A hash of every file of the package (path and bytes), compiled caches excluded."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@cache
+def code_fingerprint() -> dict[str, str]:
+    """This process's code: package version and source hash, library and Python versions."""
+    code = {"gan-bench": _version("gan-bench"), "source": source_hash()}
+    code |= {name: _version(name) for name in LIBRARIES}
+    code["python"] = platform.python_version()
+    code["code_id"] = _short_hash(code)
+    return code
+
+
+def device_class(device: torch.device) -> str:
+    """`cpu (x86_64)` or the GPU model, e.g. `NVIDIA H100 80GB HBM3`."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.machine()})"
+
+
+def fingerprint(device: torch.device) -> dict[str, str]:
+    """What a result records: `code_fingerprint()` and the device class it ran on."""
+    return {**code_fingerprint(), "device_class": device_class(device)}
+
+
+def code_id(record: dict[str, Any]) -> str:
+    """The code id a result was made by, or `unrecorded` for results older than fingerprints."""
+    return (record.get("fingerprint") or {}).get("code_id", UNRECORDED)
+
+
+def _short_hash(values: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]

@@ -1,0 +1,84 @@
+"""`bench rerun JOB_DIR`: run one job again from its own folder alone.
+
+A job folder's `job.json` holds the fully resolved job (every trick parameter filled, the
+seed, the suite and variant it belongs to), as stylegan2-ada's `training_options.json` does,
+so the job can be rebuilt from that file without its suite file. The rerun goes to another
+results folder; its metrics are compared with the original's: on the same code and CPU they
+are identical, bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ResultsError
+from bench.expand import Job
+from bench.run.job import resolve_device, run_job
+from bench.run.store import JOB_FILE, RESULT_FILE, ResultsStore, read_json
+
+
+@dataclass
+class Rerun:
+    """A rerun: the job, where it went, its record, and how its metrics compare."""
+
+    job: Job
+    folder: Path
+    record: dict[str, Any]
+    original: dict[str, Any] | None
+    differences: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        job = self.job
+        lines = [
+            f"re-ran job {job.id} (suite {job.suite}, variant {job.variant}, seed {job.seed}) "
+            f"into {self.folder}: {self.record['status']}"
+        ]
+        if self.original is None:
+            lines.append("the original has no readable result.json: nothing to compare with")
+        elif self.differences:
+            lines.append("metrics differ from the original: " + "; ".join(self.differences))
+        else:
+            shown = ", ".join(f"{k} {v:.6g}" for k, v in self.record["metrics"].items() if v)
+            lines.append(f"metrics identical to the original ({shown or 'no metrics'})")
+        return "\n".join(lines)
+
+
+def load_job(job_dir: str | Path) -> Job:
+    """The job that `job_dir/job.json` describes (a `ResultsError` naming the file if none)."""
+    path = Path(job_dir) / JOB_FILE
+    if not path.is_file():
+        raise ResultsError(f"{path}: no such file; give a job folder (results/<suite>/<job-id>)")
+    return Job.from_record(read_json(path), str(path))
+
+
+def rerun_job(job_dir: str | Path, into: str | Path = "reruns", device: str = "auto") -> Rerun:
+    """Run the job of `job_dir` again into the results folder `into` and compare its metrics."""
+    job_dir = Path(job_dir)
+    job = load_job(job_dir)
+    store = ResultsStore(into)
+    target = store.job_dir(job.suite, job.id)
+    if target.resolve() == job_dir.resolve():
+        raise ResultsError(f"--into {into}: would overwrite the job being re-run; use another")
+    record = run_job(job, store, resolve_device(device))
+    try:
+        original = read_json(job_dir / RESULT_FILE)
+    except ResultsError:
+        original = None
+    differences = [] if original is None else metric_differences(original, record)
+    return Rerun(job, target, record, original, differences)
+
+
+def metric_differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """`fid 12.3 -> 12.4` for each metric (and the status) that is not exactly equal."""
+    changed = [
+        f"{name} {before.get('metrics', {}).get(name)} -> {after.get('metrics', {}).get(name)}"
+        for name in sorted(set(before.get("metrics", {})) | set(after.get("metrics", {})))
+        if before.get("metrics", {}).get(name) != after.get("metrics", {}).get(name)
+    ]
+    if before.get("status") != after.get("status"):
+        changed.insert(0, f"status {before.get('status')} -> {after.get('status')}")
+    if changed and before.get("fingerprint") != after.get("fingerprint"):
+        changed.append("(the code, library versions or device differ from the original's)")
+    return changed
