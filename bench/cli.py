@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="jobs run in parallel (processes); default 1 on CPU, GPUs x jobs-per-GPU on CUDA",
     )
     run.add_argument("--executor", choices=["local", "ray"], default="local")
+    run.add_argument(
+        "--no-capture",
+        action="store_true",
+        help="train eagerly on CUDA too (default: CUDA-graph-captured steps where possible)",
+    )
     run.add_argument("--address", help="Ray cluster address (default: this node's, or a new one)")
     per_gpu = run.add_mutually_exclusive_group()
     per_gpu.add_argument(
@@ -154,6 +159,7 @@ def _run(args: argparse.Namespace) -> int:
         jobs_per_gpu=args.jobs_per_gpu,
         executor=args.executor,
         address=args.address,
+        capture=not args.no_capture,
     )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     print(

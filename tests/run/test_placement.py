@@ -52,7 +52,7 @@ def test_a_worker_cap_still_spreads_over_every_gpu() -> None:
 def test_automatic_jobs_per_gpu_is_bound_by_memory_cores_and_cap(
     free: list[int] | None, cores: int, gpus: int, expected: int, bound: str
 ) -> None:
-    jobs, reason = auto_jobs_per_gpu(free, cores, gpus)
+    jobs, reason = auto_jobs_per_gpu(free, cores, gpus, job_bytes=3 * GIB)
     assert jobs == expected
     assert reason.startswith("automatic, bound by") and bound in reason
 
