@@ -130,8 +130,8 @@ class GANStep:
         objective = next((t.objective for t in tricks if t.objective), None)
         self.objective = configured_objective(objective, cfg.train.g_loss)
         self.stats = torch.zeros(len(FIELDS), device=ctx.device)  # `FIELDS`, in place
-        self.d_fields = field_index(("d_loss", "d_real", "d_fake", "d_grad_norm"), ctx.device)
-        self.g_fields = field_index(("g_loss", "g_grad_norm"), ctx.device)
+        self.d_fields = field_index(D_FIELDS, ctx.device)
+        self.g_fields = field_index(G_FIELDS, ctx.device)
         self.draws = Draws(data, labels, ctx)
 
     def make_optimizer(self, role: Role, net: nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -178,7 +178,7 @@ class GANStep:
         logits = call_net(self.discriminator, both, labels, torch.cat([source, source]))
         return logits.split([len(real), len(fake)])
 
-    def discriminator_step(self) -> Tensor:
+    def discriminator_step(self) -> tuple[Tensor, ...]:
         ctx, tricks = self.ctx, self.tricks
         ctx.phase = "d"
         real_raw, real_labels = self.real_batch()
@@ -201,12 +201,13 @@ class GANStep:
         for trick in tricks:
             loss = trick.d_loss(loss, terms, ctx)
         grad_norm = update(self.opt_d, self.discriminator, loss)
-        ctx.last_d_loss.copy_(loss.detach())
-        d_real = torch.sigmoid(real_logits.detach()).mean()
-        d_fake = torch.sigmoid(fake_logits.detach()).mean()
-        return torch.stack([ctx.last_d_loss, d_real, d_fake, grad_norm])
+        with torch.no_grad():
+            ctx.last_d_loss.copy_(loss)
+            d_real = torch.sigmoid(real_logits).mean()
+            d_fake = torch.sigmoid(fake_logits).mean()
+        return loss.detach(), d_real, d_fake, grad_norm  # the order of `D_FIELDS`
 
-    def generator_step(self) -> Tensor:
+    def generator_step(self) -> tuple[Tensor, ...]:
         ctx, tricks = self.ctx, self.tricks
         ctx.phase = "g"
         real, real_labels = self.real_batch()
@@ -224,8 +225,9 @@ class GANStep:
         for trick in tricks:
             loss = trick.g_loss(loss, terms, ctx)
         grad_norm = update(self.opt_g, self.generator, loss)
-        ctx.last_g_loss.copy_(loss.detach())
-        return torch.stack([ctx.last_g_loss, grad_norm])
+        with torch.no_grad():
+            ctx.last_g_loss.copy_(loss)
+        return loss.detach(), grad_norm  # the order of `G_FIELDS`
 
     def schedule(self) -> tuple[int, int]:
         """This iteration's (D updates, G updates): the schedule pattern a graph is kept for."""
@@ -245,11 +247,18 @@ class GANStep:
         g_stats = [self.generator_step() for _ in range(g_steps)]
         for trick in self.tricks:
             trick.after_step(self.generator, self.discriminator, self.ctx)
-        if d_stats:
-            self.stats.index_copy_(0, self.d_fields, _mean(d_stats))
-        if g_stats:
-            self.stats.index_copy_(0, self.g_fields, _mean(g_stats))
+        if d_stats and g_stats:  # one small kernel writes all of `FIELDS`
+            values = dict(zip(D_FIELDS + G_FIELDS, _mean(d_stats) + _mean(g_stats), strict=True))
+            torch.stack([values[name] for name in FIELDS], out=self.stats)
+        elif d_stats:
+            self.stats.index_copy_(0, self.d_fields, torch.stack(_mean(d_stats)))
+        elif g_stats:
+            self.stats.index_copy_(0, self.g_fields, torch.stack(_mean(g_stats)))
         return self.stats
+
+
+D_FIELDS = ("d_loss", "d_real", "d_fake", "d_grad_norm")
+G_FIELDS = ("g_loss", "g_grad_norm")
 
 
 def field_index(names: tuple[str, ...], device: torch.device) -> Tensor:
@@ -257,8 +266,11 @@ def field_index(names: tuple[str, ...], device: torch.device) -> Tensor:
     return torch.tensor([FIELDS.index(name) for name in names], device=device)
 
 
-def _mean(stats: list[Tensor]) -> Tensor:
-    return stats[0] if len(stats) == 1 else torch.stack(stats).mean(0)
+def _mean(stats: list[tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
+    """Each statistic averaged over a phase's updates."""
+    if len(stats) == 1:
+        return stats[0]
+    return tuple(torch.stack([torch.stack(s) for s in stats]).mean(0).unbind())
 
 
 class Draws:
