@@ -18,7 +18,7 @@ MAX_JOBS_PER_GPU = 16  # 16 jobs on one H100 measured ~5x one eagerly (docs/gpu.
 
 @dataclass(frozen=True)
 class Placement:
-    """The worker pool: one entry per worker, the GPU it sees (None: a CPU worker)."""
+    """One entry per job slot: the GPU it runs on (None: a CPU worker process)."""
 
     workers: tuple[str | None, ...]
     jobs_per_gpu: int | None = None
@@ -29,7 +29,7 @@ class Placement:
         if self.jobs_per_gpu is None:
             return f"{count} CPU worker{'s' * (count != 1)}"
         gpus = len(set(self.workers))
-        return f"{count} workers on {gpus} GPUs, {self.jobs_per_gpu} per GPU ({self.reason})"
+        return f"{count} job slots on {gpus} GPUs, {self.jobs_per_gpu} per GPU ({self.reason})"
 
 
 def visible_gpu_ids(cuda_visible_devices: str | None, count: int) -> list[str]:

@@ -293,25 +293,26 @@ class Draws:
             self.z_labels = torch.zeros(n, dtype=torch.long, device=device)
 
     def real(self) -> tuple[Tensor, Tensor | None]:
-        ctx = self.ctx
-        high = self.data.shape[0]
-        torch.randint(0, high, (ctx.batch_size,), generator=ctx.generator, out=self.index)
+        self.index.random_(0, self.data.shape[0], generator=self.ctx.generator)  # = randint
         torch.index_select(self.data, 0, self.index, out=self.images)
         if self.labels is None:
             return self.images, None
         return self.images, torch.index_select(self.labels, 0, self.index, out=self.image_labels)
 
     def latents(self, n: int) -> tuple[Tensor, Tensor | None]:
-        ctx, fixed = self.ctx, n == self.ctx.batch_size
-        labels = None
-        if ctx.num_classes is not None:
-            out = self.z_labels if fixed else None
-            labels = torch.randint(
-                0, ctx.num_classes, (n,), generator=ctx.generator, device=ctx.device, out=out
-            )
-        out = self.z if fixed else None
-        z = torch.randn(n, ctx.latent_dim, generator=ctx.generator, device=ctx.device, out=out)
-        return z, labels
+        ctx = self.ctx
+        if n != ctx.batch_size:
+            labels = None
+            if ctx.num_classes is not None:
+                labels = torch.randint(
+                    0, ctx.num_classes, (n,), generator=ctx.generator, device=ctx.device
+                )
+            return torch.randn(
+                n, ctx.latent_dim, generator=ctx.generator, device=ctx.device
+            ), labels
+        if self.z_labels is not None:  # in place: the same numbers as randint / randn
+            self.z_labels.random_(0, ctx.num_classes, generator=ctx.generator)
+        return self.z.normal_(generator=ctx.generator), self.z_labels
 
 
 def sample_probe(step_fn: GANStep, seed: int) -> SampleProbe:

@@ -30,7 +30,7 @@ def test_every_gpu_gets_jobs_per_gpu_workers_dealt_round_robin() -> None:
     placement = plan_placement(["0", "1"], jobs_per_gpu=3)
     assert placement.workers == ("0", "1", "0", "1", "0", "1")
     assert Counter(placement.workers) == {"0": 3, "1": 3}
-    assert placement.describe() == "6 workers on 2 GPUs, 3 per GPU (--jobs-per-gpu)"
+    assert placement.describe() == "6 job slots on 2 GPUs, 3 per GPU (--jobs-per-gpu)"
 
 
 def test_a_worker_cap_still_spreads_over_every_gpu() -> None:
