@@ -131,6 +131,7 @@ def measure_job_bytes(job: Job, capture: bool = True) -> int:
     device = torch.device("cuda")
     torch.cuda.init()
     torch.cuda.synchronize()
+    torch.cuda.empty_cache()  # so that the probe cannot reuse blocks cached before it
     before = torch.cuda.memory_reserved()
     torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as scratch:

@@ -92,7 +92,8 @@ def test_a_packed_job_gives_the_numbers_of_the_same_job_alone(data, deterministi
     queue = iter(range(len(cfgs)))
 
     def start(index: int, slot: int):
-        fresh = build_tricks(cfgs[index].tricks, "test", frozenset({"images", "labels"}))
+        capabilities = load_dataset(cfgs[index].data).capabilities
+        fresh = build_tricks(cfgs[index].tricks, "test", capabilities)
         return training(cfgs[index], 7 if index == 0 else index, data, fresh, CUDA)
 
     RoundRobin(
