@@ -23,7 +23,7 @@ from bench.train.loop import GANStep, TrainContext
 from bench.tricks.registry import all_tricks, build_tricks
 
 CPU = torch.device("cpu")
-CHECKED_ITERATIONS = 3
+CHECKED_ITERATIONS = 2
 FAST = {"langevin_refinement": {"steps": 2}, "pix2pix": {"width": 8}}
 ATEN = torch.ops.aten
 INTEGER_INDEXING = {ATEN.index.Tensor, ATEN.index_put.default, ATEN.index_put_.default}
