@@ -229,7 +229,12 @@ def _run_local(
 
 
 def _run_packed(
-    pending: list[Job], root: Path, placement: Placement, done: Done, capture: bool
+    pending: list[Job],
+    root: Path,
+    placement: Placement,
+    done: Done,
+    capture: bool,
+    device_name: str = "cuda",
 ) -> None:
     """One worker process per GPU, each training its slots' jobs on streams, taking the next
     pending job from a shared queue whenever a slot frees up."""
@@ -243,7 +248,8 @@ def _run_packed(
     threads = max(1, (os.cpu_count() or 1) // len(slots))
     workers = [
         context.Process(
-            target=packed_worker, args=(gpu, k, jobs, results, str(root), capture, threads)
+            target=packed_worker,
+            args=(gpu, k, jobs, results, str(root), capture, threads, device_name),
         )
         for gpu, k in slots.items()
     ]

@@ -146,17 +146,26 @@ def free_memory_and_job_bytes(job: Job | None, capture: bool) -> tuple[list[int]
 
 
 def packed_worker(
-    gpu: str, slots: int, jobs: Any, results: Any, root: str, capture: bool, threads: int
+    gpu: str,
+    slots: int,
+    jobs: Any,
+    results: Any,
+    root: str,
+    capture: bool,
+    threads: int,
+    device_name: str = "cuda",
 ) -> None:
     """A GPU's worker process: train jobs from `jobs` (a queue; None ends it) `slots` at a
-    time, one CUDA stream each; put `(job id, status)` on `results` as each one ends."""
+    time, one CUDA stream each; put `(job id, status)` on `results` as each one ends.
+    (`device_name="cpu"` runs the same round robin without streams, for tests.)"""
     os.environ["CUDA_VISIBLE_DEVICES"] = gpu  # before anything here starts CUDA
     from bench.run.job import job_steps
     from bench.run.local import ERROR_FILE
 
     torch.set_num_threads(threads)
-    device, store = torch.device("cuda"), ResultsStore(root)
-    streams = [torch.cuda.Stream() for _ in range(slots)]
+    device, store = torch.device(device_name), ResultsStore(root)
+    cuda = device.type == "cuda"
+    streams = [torch.cuda.Stream() if cuda else None for _ in range(slots)]
     where = {"executor": "local", "host": socket.gethostname(), "worker": os.getpid(), "gpu": gpu}
 
     def start(job: Job, slot: int) -> Steps:
@@ -170,7 +179,7 @@ def packed_worker(
         results.put((job.id, "failed" if record is None else record["status"]))
 
     def stream(slot: int) -> AbstractContextManager:
-        return torch.cuda.stream(streams[slot])
+        return torch.cuda.stream(streams[slot]) if cuda else contextlib.nullcontext()
 
     RoundRobin(slots, jobs.get, start, finished, stream).run()
 

@@ -4,6 +4,7 @@ memory (a fake probe), and packed jobs giving the numbers of the same jobs run a
 from __future__ import annotations
 
 import contextlib
+import json
 from collections import Counter
 from concurrent.futures import Future
 
@@ -20,7 +21,7 @@ from bench.run.packed import (
     packed_jobs_per_gpu,
     probe_job,
 )
-from bench.run.placement import GIB, MAX_JOBS_PER_GPU
+from bench.run.placement import GIB, MAX_JOBS_PER_GPU, Placement
 from bench.run.store import ResultsStore
 from bench.train.capture import WARMUP_ITERATIONS
 
@@ -158,3 +159,24 @@ def test_packed_jobs_give_the_numbers_of_the_same_jobs_run_alone(tiny_job, tmp_p
         assert packed["metrics"] == record["metrics"]
         assert packed["evaluations"] == record["evaluations"]
         assert packed["execution"]["mode"] == "eager" and "stream" in packed["execution"]
+
+
+def test_a_packed_worker_process_runs_its_slots_and_reports_each_job(tiny_job, tmp_path) -> None:
+    """The real worker process and queues (on CPU, no streams): one job fails, one runs."""
+    good = Job("pack", "v", 0, tiny_job(steps=4))
+    bad_cfg = tiny_job(steps=4)
+    bad_cfg = bad_cfg.model_copy(
+        update={"data": bad_cfg.data.model_copy(update={"name": "mnist", "root": str(tmp_path)})}
+    )
+    bad = Job("pack", "broken", 0, bad_cfg)
+    statuses: dict[str, str] = {}
+    placement = Placement(workers=("", ""), jobs_per_gpu=2)
+    local._run_packed(
+        [good, bad], tmp_path, placement, lambda job, s: statuses.update({job.variant: s}),
+        capture=True, device_name="cpu",
+    )  # fmt: skip
+    assert statuses == {"v": "ok", "broken": "failed"}
+    store = ResultsStore(tmp_path)
+    assert (store.job_dir("pack", bad.id) / local.ERROR_FILE).exists()
+    record = json.loads((store.job_dir("pack", good.id) / "result.json").read_text())
+    assert record["execution"]["packed"] == 2 and record["execution"]["stream"] in (0, 1)
