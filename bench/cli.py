@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also re-run finished jobs that were made by other code (another fingerprint)",
     )
     run.add_argument("--executor", choices=["local", "ray"], default="local")
+    run.add_argument(
+        "--no-capture",
+        action="store_true",
+        help="train eagerly on CUDA too (default: CUDA-graph-captured steps where possible)",
+    )
     run.add_argument("--address", help="Ray cluster address (default: this node's, or a new one)")
     per_gpu = run.add_mutually_exclusive_group()
     per_gpu.add_argument(
@@ -212,6 +217,7 @@ def _run(args: argparse.Namespace) -> int:
         warn=lambda line: print(line, file=sys.stderr),
         max_jobs=args.max_jobs,
         rerun_stale=args.rerun_stale,
+        capture=not args.no_capture,
     )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     print(

@@ -8,7 +8,7 @@ import io
 import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
@@ -38,8 +38,7 @@ from bench.run.store import (
     atomic_write_bytes,
     atomic_write_json,
 )
-from bench.train.loop import TrainOutcome, train
-from bench.tricks.registry import Trick
+from bench.train.loop import TrainOutcome, run_to_end, training
 
 GRID_IMAGES = 64
 SCATTER_POINTS = 1000
@@ -90,15 +89,29 @@ def run_job(
     device: torch.device,
     on_evaluation: Callable[[int, dict[str, float]], None] | None = None,
     placement: dict[str, Any] | None = None,
+    capture: bool = True,
 ) -> dict[str, Any]:
     """Train and score `job`, write its files, and return its result record.
 
-    `placement` (executor, host, worker, GPU) is recorded beside the execution mode.
+    `placement` (executor, host, worker, GPU) is recorded beside the execution mode;
+    `capture=False` (`--no-capture`) keeps a CUDA job's step eager.
 
     With `eval.every`, the generator is also scored during training and `on_evaluation(step,
     metrics)` is called at each point; raising `StopTraining` there ends the run early (its
     status is the exception's, e.g. "pruned", and its metrics those of the last point).
     """
+    return run_to_end(job_steps(job, store, device, on_evaluation, placement, capture))
+
+
+def job_steps(
+    job: Job,
+    store: ResultsStore,
+    device: torch.device,
+    on_evaluation: Callable[[int, dict[str, float]], None] | None = None,
+    placement: dict[str, Any] | None = None,
+    capture: bool = True,
+) -> Generator[None, None, dict[str, Any]]:
+    """`run_job`, one training iteration per `next()` (for packed runs); returns the record."""
     started = time.perf_counter()
     out = store.job_dir(job.suite, job.id)
     import_suite_plugins(job.modules, f"job {job.id}")
@@ -112,8 +125,16 @@ def run_job(
     without: dict[str, float] | None = None  # the same G scored without sampling tricks
     evaluate_during = EvaluationPoints(job, dataset, device, evaluations, on_evaluation)
     labels = None if dataset.train_labels is None else dataset.train_labels.to(device)
-    outcome = train(
-        job.config, job.seed, data, tricks, device, evaluate_during, labels, dataset.num_classes
+    outcome = yield from training(
+        job.config,
+        job.seed,
+        data,
+        tricks,
+        device,
+        evaluate_during,
+        labels,
+        dataset.num_classes,
+        capture,
     )
 
     shown = SCATTER_POINTS if dataset.kind == "toy2d" else GRID_IMAGES
@@ -162,22 +183,10 @@ def run_job(
         "versions": versions(),
         "fingerprint": fingerprint(device),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "execution": {**execution_mode(tricks, device), **(placement or {})},
+        "execution": {**outcome.execution, **(placement or {})},
     }
     atomic_write_json(out / RESULT_FILE, record)
     return record
-
-
-def execution_mode(tricks: list[Trick], device: torch.device) -> dict[str, str]:
-    """How the training step ran ("eager" or "graph") and why (see docs/gpu.md)."""
-    if device.type != "cuda":
-        return {"mode": "eager", "reason": "CUDA graphs need a CUDA device"}
-    eager = sorted(trick.name for trick in tricks if not trick.capturable)
-    if eager:
-        reason = f"tricks that cannot be graph-captured: {', '.join(eager)}"
-    else:
-        reason = "graph-captured training steps are not built yet (docs/gpu.md)"
-    return {"mode": "eager", "reason": reason}
 
 
 class EvaluationPoints:

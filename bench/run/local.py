@@ -4,12 +4,14 @@ on a Ray cluster (`bench.run.ray_executor`).
 Finished jobs (those with a `result.json`) are skipped, so re-running a suite resumes it.
 A job that raises is recorded in `error.txt` in its folder and the suite goes on; it has no
 result, so the next run retries it. Ctrl-C stops the run; every finished job is kept.
-On CUDA, each worker process is pinned to one GPU (`CUDA_VISIBLE_DEVICES`, set before CUDA
-starts in the worker) and several workers share a GPU (`bench.run.placement`).
+On CUDA, one worker process per GPU (pinned to it by `CUDA_VISIBLE_DEVICES`, set before CUDA
+starts in the worker) trains several jobs at once on CUDA streams (`bench.run.packed`); how
+many is chosen from measured memory (`bench.run.placement`, `bench.run.packed`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import socket
@@ -34,6 +36,13 @@ from bench.plan import design_floor, require_reachable
 from bench.run.definition import record_definition
 from bench.run.fingerprint import code_fingerprint, code_id
 from bench.run.job import resolve_device, run_job
+from bench.run.packed import (
+    collect,
+    free_memory_and_job_bytes,
+    heaviest,
+    packed_jobs_per_gpu,
+    packed_worker,
+)
 from bench.run.placement import Placement, plan_placement, visible_gpu_ids
 from bench.run.store import ResultsStore, atomic_write_bytes
 
@@ -62,7 +71,12 @@ class RunSummary:
 
 
 def execute_job(
-    job: Job, results: str, device_name: str, threads: int, executor: str = "local"
+    job: Job,
+    results: str,
+    device_name: str,
+    threads: int,
+    executor: str = "local",
+    capture: bool = True,
 ) -> str:
     """Run one job (in a worker or in-process), record how it ran; returns its status."""
     if threads:
@@ -76,7 +90,7 @@ def execute_job(
         "gpu": os.environ.get("CUDA_VISIBLE_DEVICES") if device.type == "cuda" else None,
     }
     try:
-        record = run_job(job, store, device, placement=placement)
+        record = run_job(job, store, device, placement=placement, capture=capture)
     except Exception:
         path = store.job_dir(job.suite, job.id) / ERROR_FILE
         atomic_write_bytes(path, traceback.format_exc().encode())
@@ -105,24 +119,32 @@ def _load_named(data: DataConfig, source: str | Path | None) -> Dataset:
         raise DataError(f"{source}: {err}" if source else str(err)) from None
 
 
-def _free_gpu_memory() -> list[int]:
-    """Free bytes on each visible GPU (run in a throwaway process: it starts CUDA)."""
-    return [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
+def local_placement(
+    device: str,
+    workers: int | None,
+    jobs_per_gpu: int | None,
+    pending: list[Job] | None = None,
+    capture: bool = True,
+) -> Placement:
+    """This machine's slots: CPU workers, or K job slots (streams) on every visible GPU.
 
-
-def local_placement(device: str, workers: int | None, jobs_per_gpu: int | None) -> Placement:
-    """This machine's worker pool: CPU workers, or workers spread over every visible GPU."""
+    Without `--jobs-per-gpu`, K comes from the free memory of the fullest GPU and the
+    memory of the heaviest pending job, measured by a short run of it in a throwaway
+    process (it starts CUDA; this process never does).
+    """
     if device != "cuda":
         return plan_placement([], workers)
     ids = visible_gpu_ids(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())
     if not ids:
         raise ConfigError("--device cuda: no CUDA device is visible here; use --device cpu")
-    free = None
+    reason = "--jobs-per-gpu"
     if jobs_per_gpu is None:
         spawn = multiprocessing.get_context("spawn")
+        job = heaviest(pending) if pending else None
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as probe:
-            free = probe.submit(_free_gpu_memory).result()
-    return plan_placement(ids, workers, jobs_per_gpu, free, os.cpu_count() or 1)
+            free, job_bytes = probe.submit(free_memory_and_job_bytes, job, capture).result()
+        jobs_per_gpu, reason = packed_jobs_per_gpu(free, job_bytes)
+    return dataclasses.replace(plan_placement(ids, workers, jobs_per_gpu), reason=reason)
 
 
 def check_executor(executor: str, workers: int | None) -> None:
@@ -150,13 +172,16 @@ def run_jobs(
     executor: str = "local",
     address: str | None = None,
     rerun_stale: bool = False,
+    capture: bool = True,
 ) -> RunSummary:
     """Run the unfinished `jobs` with a progress bar (and, with `rerun_stale`, the finished
     ones made by other code).
 
     `executor="local"`: on CPU, `workers` processes (default 1: in this process); on CUDA,
-    `jobs_per_gpu` workers on each visible GPU (automatic when None), at most `workers`.
+    one process per visible GPU training `jobs_per_gpu` jobs at once on streams (automatic
+    when None), at most `workers` at once in all.
     `executor="ray"`: Ray tasks on the cluster at `address` (default: this node's, or a new one).
+    `capture=False` (`--no-capture`) keeps CUDA training steps eager.
     """
     check_executor(executor, workers)
     pending, stale = pending_jobs(jobs, store, rerun_stale)
@@ -175,9 +200,9 @@ def run_jobs(
         if pending and executor == "ray":
             from bench.run.ray_executor import run_on_ray
 
-            run_on_ray(pending, store.root, device, jobs_per_gpu, address, done, bar)
+            run_on_ray(pending, store.root, device, jobs_per_gpu, address, done, bar, capture)
         elif pending:
-            _run_local(pending, store.root, device, workers, jobs_per_gpu, done, bar)
+            _run_local(pending, store.root, device, workers, jobs_per_gpu, done, bar, capture)
     except KeyboardInterrupt:
         finished = sum(summary.statuses.values()) + summary.skipped
         raise Interrupted(
@@ -211,13 +236,17 @@ def _run_local(
     jobs_per_gpu: int | None,
     done: Done,
     bar: tqdm,
+    capture: bool = True,
 ) -> None:
     device_name = resolve_device(device).type
-    placement = local_placement(device_name, workers, jobs_per_gpu)
+    placement = local_placement(device_name, workers, jobs_per_gpu, pending, capture)
     bar.set_description(f"jobs [{placement.describe()}]")
+    if device_name == "cuda":
+        _run_packed(pending, root, placement, done, capture)
+        return
     if placement.workers == (None,):
         for job in pending:
-            done(job, execute_job(job, str(root), device_name, 0))
+            done(job, execute_job(job, str(root), device_name, 0, capture=capture))
         return
     threads = max(1, (os.cpu_count() or 1) // len(placement.workers))
     with worker_pool(placement.workers) as pool:
@@ -233,6 +262,50 @@ def _run_local(
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _run_packed(
+    pending: list[Job],
+    root: Path,
+    placement: Placement,
+    done: Done,
+    capture: bool,
+    device_name: str = "cuda",
+) -> None:
+    """One worker process per GPU, each training its slots' jobs on streams, taking the next
+    pending job from a shared queue whenever a slot frees up."""
+    slots = Counter(placement.workers)
+    context = multiprocessing.get_context("spawn")
+    jobs, results = context.Queue(), context.Queue()
+    for job in pending:
+        jobs.put(job)
+    for _ in slots:
+        jobs.put(None)
+    threads = max(1, (os.cpu_count() or 1) // len(slots))
+    workers = [
+        context.Process(
+            target=packed_worker,
+            args=(gpu, k, jobs, results, str(root), capture, threads, device_name),
+        )
+        for gpu, k in slots.items()
+    ]
+    for worker in workers:
+        worker.start()
+    waiting = {job.id: job for job in pending}
+    try:
+        alive = lambda: any(worker.is_alive() for worker in workers)  # noqa: E731
+        for job_id, status in collect(results, len(pending), alive):
+            done(waiting.pop(job_id), status)
+        for job in waiting.values():  # a worker process died (out of memory, killed)
+            path = ResultsStore(root).job_dir(job.suite, job.id) / ERROR_FILE
+            atomic_write_bytes(path, b"its GPU worker process exited before the job ended\n")
+            done(job, "failed")
+    finally:
+        for worker in workers:
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()
 
 
 def worker_pool(gpus: Sequence[str | None]) -> ProcessPoolExecutor:
@@ -266,6 +339,7 @@ def run_suite(
     warn: Callable[[str], None] | None = None,
     max_jobs: int | None = None,
     rerun_stale: bool = False,
+    capture: bool = True,
 ) -> RunSummary:
     """Load, validate and expand a suite file, record its metadata, and run its jobs.
 
@@ -293,6 +367,7 @@ def run_suite(
         executor=executor,
         address=address,
         rerun_stale=rerun_stale,
+        capture=capture,
     )
 
 

@@ -1,8 +1,10 @@
-"""Where jobs run on one machine: worker processes, and the GPU each one is pinned to.
+"""Where jobs run on one machine: job slots, and the GPU each one is pinned to.
 
 Pure functions of the machine's inventory (GPU ids, free memory, CPU cores), so they are
 tested on CPU with made-up machines. A small GAN is launch-bound, so one job per GPU leaves
-the card mostly idle; several worker processes per GPU fill it (DESIGN.md, "Running").
+the card mostly idle; the local runner packs K jobs on each GPU as CUDA streams of one
+process (`bench.run.packed`, which measures a job's memory to choose K), Ray as fractional
+GPUs (docs/gpu.md).
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 GIB = 1 << 30
-MAX_JOBS_PER_GPU = 16  # 16 eager processes on one H100 measured ~5x one (DESIGN.md)
-JOB_BYTES_ESTIMATE = 3 * GIB  # CUDA context + model + FID backbone at batch 500; not measured
+MAX_JOBS_PER_GPU = 16  # 16 jobs on one H100 measured ~5x one eagerly (docs/gpu.md)
 
 
 @dataclass(frozen=True)
 class Placement:
-    """The worker pool: one entry per worker, the GPU it sees (None: a CPU worker)."""
+    """One entry per job slot: the GPU it runs on (None: a CPU worker process)."""
 
     workers: tuple[str | None, ...]
     jobs_per_gpu: int | None = None
@@ -28,7 +29,7 @@ class Placement:
         if self.jobs_per_gpu is None:
             return f"{count} CPU worker{'s' * (count != 1)}"
         gpus = len(set(self.workers))
-        return f"{count} workers on {gpus} GPUs, {self.jobs_per_gpu} per GPU ({self.reason})"
+        return f"{count} job slots on {gpus} GPUs, {self.jobs_per_gpu} per GPU ({self.reason})"
 
 
 def visible_gpu_ids(cuda_visible_devices: str | None, count: int) -> list[str]:
@@ -47,18 +48,19 @@ def auto_jobs_per_gpu(
     free_bytes: Sequence[int] | None,
     cpu_cores: int,
     gpus: int,
-    job_bytes: int = JOB_BYTES_ESTIMATE,
+    job_bytes: int | None = None,
     cap: int = MAX_JOBS_PER_GPU,
 ) -> tuple[int, str]:
-    """How many jobs to pack on each GPU, and why: bounded by memory, CPU cores and `cap`.
+    """How many job processes to put on each GPU (Ray), and why: bounded by CPU cores, `cap`
+    and, when both are known, memory (`free_bytes` per GPU over a measured `job_bytes`).
 
     Each worker is a process that launches kernels from its own CPU core, so the cores are
-    shared among the GPUs; `free_bytes` (per GPU, None if unknown) bounds it by memory.
+    shared among the GPUs.
     """
     bounds = {f"at most {cap} per GPU": cap, f"{cpu_cores} CPU cores": cpu_cores // max(gpus, 1)}
-    if free_bytes:
+    if free_bytes and job_bytes:
         least = min(free_bytes)
-        bounds[f"{least / GIB:.0f} GiB free at ~{job_bytes / GIB:.0f} GiB a job"] = (
+        bounds[f"{least / GIB:.0f} GiB free at {job_bytes / GIB:.1f} GiB a job"] = (
             least // job_bytes
         )
     binding = min(bounds, key=bounds.__getitem__)
@@ -72,9 +74,9 @@ def plan_placement(
     free_bytes: Sequence[int] | None = None,
     cpu_cores: int = 1,
 ) -> Placement:
-    """The worker pool for this machine.
+    """The job slots of this machine.
 
-    Without GPUs: `workers` CPU workers (default 1). With GPUs: `jobs_per_gpu` workers per
+    Without GPUs: `workers` CPU workers (default 1). With GPUs: `jobs_per_gpu` slots per
     GPU (automatic when None), at most `workers` in all when given, dealt round-robin so
     that a short suite still spreads over every GPU.
     """

@@ -61,6 +61,7 @@ def run_on_ray(
     address: str | None,
     done: Done,
     bar: tqdm,
+    capture: bool = True,
 ) -> None:
     """Run `pending` as Ray tasks and call `done(job, status)` as each one finishes."""
     ray = require_ray()
@@ -77,7 +78,9 @@ def run_on_ray(
         bar.set_description(f"jobs [ray: {text}]")
         task = ray.remote(execute_job).options(**resources)
         results = str(root.resolve())
-        futures = {task.remote(job, results, device_name, 1, "ray"): job for job in pending}
+        futures = {
+            task.remote(job, results, device_name, 1, "ray", capture): job for job in pending
+        }
         remaining = list(futures)
         try:
             while remaining:

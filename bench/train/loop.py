@@ -14,14 +14,18 @@ logits by default). Each iteration:
 Every `train.log_every` iterations the monitor is read back (the only host sync), together
 with the sample probe (a fixed batch of fakes); a history row is written, and the failure
 detectors run; a divergence stops training and is returned as a result, never raised.
+
+The real batch, latents and labels are drawn from the job's RNG on the device into buffers
+allocated once, and the statistics go to fixed buffers, so on CUDA an iteration can be
+captured as a graph and replayed (`bench.train.capture`; docs/gpu.md).
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -29,8 +33,9 @@ from torch import Tensor, nn
 
 from bench.config import JobConfig
 from bench.models.registry import build_networks
+from bench.train.capture import CudaGraphs, ReplayScheduler, choose_execution, optimizer_options
 from bench.train.losses import configured_objective
-from bench.train.monitor import PROBE_SIZE, Event, Monitor, SampleProbe
+from bench.train.monitor import FIELDS, PROBE_SIZE, Event, Monitor, SampleProbe
 from bench.tricks.registry import LossTerms, Nets, Role, TrainContext, Trick, call_net
 
 PROBE_SEED_OFFSET = 7919  # the probe's own RNG, so probing never shifts the training stream
@@ -58,6 +63,7 @@ class TrainOutcome:
     train_time_s: float
     divergence: Event | None = None
     stopped: StopTraining | None = None
+    execution: dict[str, str] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -74,11 +80,16 @@ def seed_everything(seed: int) -> None:
 
 
 def gradient_norm(module: nn.Module) -> Tensor:
-    """L2 norm of all of a module's gradients, as a device tensor (no host sync)."""
-    grads = [p.grad.detach().flatten() for p in module.parameters() if p.grad is not None]
+    """L2 norm of all of a module's gradients, as a tensor on its device (no host sync).
+
+    One foreach kernel for the per-tensor norms, no concatenated copy of the gradients; a
+    module without gradients gives a zero on its own device (stackable with the others).
+    """
+    params = list(module.parameters())
+    grads = [p.grad for p in params if p.grad is not None]
     if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.cat(grads))
+        return torch.zeros((), device=params[0].device if params else None)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 def update(optimizer: torch.optim.Optimizer, net: nn.Module, loss: Tensor) -> Tensor:
@@ -118,38 +129,34 @@ class GANStep:
         self.opt_d = self.make_optimizer("discriminator", self.discriminator, cfg.train.lr_d)
         objective = next((t.objective for t in tricks if t.objective), None)
         self.objective = configured_objective(objective, cfg.train.g_loss)
-        self.last_d_stats = torch.zeros(4, device=ctx.device)
-        self.last_g_stats = torch.zeros(2, device=ctx.device)
+        self.stats = torch.zeros(len(FIELDS), device=ctx.device)  # `FIELDS`, in place
+        self.d_fields = field_index(D_FIELDS, ctx.device)
+        self.g_fields = field_index(G_FIELDS, ctx.device)
+        self.draws = Draws(data, labels, ctx)
 
     def make_optimizer(self, role: Role, net: nn.Module, lr: float) -> torch.optim.Optimizer:
         t = self.cfg.train
         optimizer: torch.optim.Optimizer = torch.optim.Adam(
-            net.parameters(), lr=lr, betas=(t.beta1, t.beta2)
+            net.parameters(), lr=lr, betas=(t.beta1, t.beta2), **optimizer_options(self.ctx.device)
         )
         for trick in self.tricks:
             optimizer = trick.optimizer(role, optimizer, net, self.ctx)
         return optimizer
 
     def latent_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
-        """`n` latents (after `sample_latent`) with uniformly drawn labels where there are any."""
+        """`n` latents (after `sample_latent`) with uniformly drawn labels where there are any.
+
+        A training batch (`n` = batch size) is drawn into the step's fixed buffers.
+        """
         ctx = self.ctx
-        labels = None
-        if ctx.num_classes is not None:
-            labels = torch.randint(
-                0, ctx.num_classes, (n,), generator=ctx.generator, device=ctx.device
-            )
-        z = torch.randn(n, ctx.latent_dim, generator=ctx.generator, device=ctx.device)
+        z, labels = self.draws.latents(n)
         for trick in self.tricks:
             z = trick.sample_latent(z, labels, ctx)
         return z, labels
 
     def real_batch(self) -> tuple[Tensor, Tensor | None]:
         """A batch drawn i.i.d. (with replacement) from the training split, seeded."""
-        ctx = self.ctx
-        index = torch.randint(
-            0, self.data.shape[0], (ctx.batch_size,), generator=ctx.generator, device=ctx.device
-        )
-        return self.data[index], None if self.labels is None else self.labels[index]
+        return self.draws.real()
 
     def discriminate(
         self,
@@ -171,7 +178,7 @@ class GANStep:
         logits = call_net(self.discriminator, both, labels, torch.cat([source, source]))
         return logits.split([len(real), len(fake)])
 
-    def discriminator_step(self) -> Tensor:
+    def discriminator_step(self) -> tuple[Tensor, ...]:
         ctx, tricks = self.ctx, self.tricks
         ctx.phase = "d"
         real_raw, real_labels = self.real_batch()
@@ -194,12 +201,13 @@ class GANStep:
         for trick in tricks:
             loss = trick.d_loss(loss, terms, ctx)
         grad_norm = update(self.opt_d, self.discriminator, loss)
-        ctx.last_d_loss.copy_(loss.detach())
-        d_real = torch.sigmoid(real_logits.detach()).mean()
-        d_fake = torch.sigmoid(fake_logits.detach()).mean()
-        return torch.stack([loss.detach(), d_real, d_fake, grad_norm])
+        with torch.no_grad():
+            ctx.last_d_loss.copy_(loss)
+            d_real = torch.sigmoid(real_logits).mean()
+            d_fake = torch.sigmoid(fake_logits).mean()
+        return loss.detach(), d_real, d_fake, grad_norm  # the order of `D_FIELDS`
 
-    def generator_step(self) -> Tensor:
+    def generator_step(self) -> tuple[Tensor, ...]:
         ctx, tricks = self.ctx, self.tricks
         ctx.phase = "g"
         real, real_labels = self.real_batch()
@@ -217,28 +225,94 @@ class GANStep:
         for trick in tricks:
             loss = trick.g_loss(loss, terms, ctx)
         grad_norm = update(self.opt_g, self.generator, loss)
-        ctx.last_g_loss.copy_(loss.detach())
-        return torch.stack([loss.detach(), grad_norm])
+        with torch.no_grad():
+            ctx.last_g_loss.copy_(loss)
+        return loss.detach(), grad_norm  # the order of `G_FIELDS`
 
-    def iteration(self) -> Tensor:
-        """One iteration; returns the monitor's `FIELDS` as a device tensor.
-
-        A phase the schedule skips this iteration reports its latest statistics again.
-        """
+    def schedule(self) -> tuple[int, int]:
+        """This iteration's (D updates, G updates): the schedule pattern a graph is kept for."""
         d_steps, g_steps = self.cfg.train.d_steps, self.cfg.train.g_steps
         for trick in self.tricks:
             d_steps, g_steps = trick.schedule(d_steps, g_steps, self.ctx)
+        return d_steps, g_steps
+
+    def iteration(self, pattern: tuple[int, int] | None = None) -> Tensor:
+        """One iteration of `pattern` (default: `schedule()`); returns the monitor's `FIELDS`
+        as a device tensor, the same one every iteration (overwritten in place).
+
+        A phase the schedule skips this iteration reports its latest statistics again.
+        """
+        d_steps, g_steps = pattern or self.schedule()
         d_stats = [self.discriminator_step() for _ in range(d_steps)]
         g_stats = [self.generator_step() for _ in range(g_steps)]
         for trick in self.tricks:
             trick.after_step(self.generator, self.discriminator, self.ctx)
-        if d_stats:
-            self.last_d_stats = torch.stack(d_stats).mean(0)
-        if g_stats:
-            self.last_g_stats = torch.stack(g_stats).mean(0)
-        d_loss, d_real, d_fake, d_grad = self.last_d_stats.unbind()
-        g_loss, g_grad = self.last_g_stats.unbind()
-        return torch.stack([d_loss, g_loss, d_real, d_fake, d_grad, g_grad])
+        if d_stats and g_stats:  # one small kernel writes all of `FIELDS`
+            values = dict(zip(D_FIELDS + G_FIELDS, _mean(d_stats) + _mean(g_stats), strict=True))
+            torch.stack([values[name] for name in FIELDS], out=self.stats)
+        elif d_stats:
+            self.stats.index_copy_(0, self.d_fields, torch.stack(_mean(d_stats)))
+        elif g_stats:
+            self.stats.index_copy_(0, self.g_fields, torch.stack(_mean(g_stats)))
+        return self.stats
+
+
+D_FIELDS = ("d_loss", "d_real", "d_fake", "d_grad_norm")
+G_FIELDS = ("g_loss", "g_grad_norm")
+
+
+def field_index(names: tuple[str, ...], device: torch.device) -> Tensor:
+    """Where `names` sit in the monitor's `FIELDS`, as an index tensor on `device`."""
+    return torch.tensor([FIELDS.index(name) for name in names], device=device)
+
+
+def _mean(stats: list[tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
+    """Each statistic averaged over a phase's updates."""
+    if len(stats) == 1:
+        return stats[0]
+    return tuple(torch.stack([torch.stack(s) for s in stats]).mean(0).unbind())
+
+
+class Draws:
+    """The step's random draws from the job's RNG, on the device, into buffers made once.
+
+    A training batch (real images and labels, latents and fake labels) always lands in the
+    same memory, as graph replay needs; other sizes (tricks drawing through
+    `ctx.latent_prior`) get fresh tensors. Same RNG calls, same numbers as drawing afresh.
+    """
+
+    def __init__(self, data: Tensor, labels: Tensor | None, ctx: TrainContext) -> None:
+        self.data, self.labels, self.ctx = data, labels, ctx
+        n, device = ctx.batch_size, ctx.device
+        self.index = torch.zeros(n, dtype=torch.long, device=device)
+        self.images = data.new_empty((n, *data.shape[1:]))
+        self.image_labels = None if labels is None else labels.new_empty(n)
+        self.z = torch.empty(n, ctx.latent_dim, device=device)
+        self.z_labels = None
+        if ctx.num_classes is not None:
+            self.z_labels = torch.zeros(n, dtype=torch.long, device=device)
+
+    def real(self) -> tuple[Tensor, Tensor | None]:
+        self.index.random_(0, self.data.shape[0], generator=self.ctx.generator)  # = randint
+        torch.index_select(self.data, 0, self.index, out=self.images)
+        if self.labels is None:
+            return self.images, None
+        return self.images, torch.index_select(self.labels, 0, self.index, out=self.image_labels)
+
+    def latents(self, n: int) -> tuple[Tensor, Tensor | None]:
+        ctx = self.ctx
+        if n != ctx.batch_size:
+            labels = None
+            if ctx.num_classes is not None:
+                labels = torch.randint(
+                    0, ctx.num_classes, (n,), generator=ctx.generator, device=ctx.device
+                )
+            return torch.randn(
+                n, ctx.latent_dim, generator=ctx.generator, device=ctx.device
+            ), labels
+        if self.z_labels is not None:  # in place: the same numbers as randint / randn
+            self.z_labels.random_(0, ctx.num_classes, generator=ctx.generator)
+        return self.z.normal_(generator=ctx.generator), self.z_labels
 
 
 def sample_probe(step_fn: GANStep, seed: int) -> SampleProbe:
@@ -264,13 +338,48 @@ def train(
     on_log: Callable[[dict[str, float], TrainOutcome], None] | None = None,
     labels: Tensor | None = None,
     num_classes: int | None = None,
+    capture: bool = True,
 ) -> TrainOutcome:
     """Train a GAN on `data` (already on `device`) for `cfg.train.steps` iterations.
 
     `labels` (on `device`) and `num_classes` let conditional nets see class labels.
     `on_log(row, outcome so far)` runs at each log point unless the run diverged there; it
-    may raise `StopTraining` to end the run with that status.
-    Same config, seed and device -> the same numbers (CPU is bit-reproducible).
+    may raise `StopTraining` to end the run with that status. On CUDA the step is captured
+    as a graph when every trick allows it, unless `capture=False` (`--no-capture`);
+    `outcome.execution` says how it ran. Same config, seed and device -> the same numbers
+    (CPU is bit-reproducible).
+    """
+    return run_to_end(
+        training(cfg, seed, data, tricks, device, on_log, labels, num_classes, capture)
+    )
+
+
+Steps = Generator[None, None, TrainOutcome]
+
+
+def run_to_end(steps: Steps) -> TrainOutcome:
+    """Drive a stepwise run (`training`) to its end and return what it returns."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def training(
+    cfg: JobConfig,
+    seed: int,
+    data: Tensor,
+    tricks: list[Trick],
+    device: torch.device,
+    on_log: Callable[[dict[str, float], TrainOutcome], None] | None = None,
+    labels: Tensor | None = None,
+    num_classes: int | None = None,
+    capture: bool = True,
+) -> Steps:
+    """`train`, one iteration per `next()`: a generator that returns the `TrainOutcome`.
+
+    Packed runs (`bench.run.packed`) interleave several jobs' generators on one GPU.
     """
     seed_everything(seed)
     ctx = TrainContext(
@@ -295,11 +404,19 @@ def train(
     outcome = TrainOutcome(
         step_fn.generator, step_fn.discriminator, ctx, tricks, [], [], 0, 0.0
     )  # fmt: skip
+    chosen = choose_execution(tricks, device, capture)
+    outcome.execution = chosen.record()
+    run_iteration, scheduler = step_fn.iteration, None
+    if chosen.mode == "graph":
+        graphs = CudaGraphs(step_fn.iteration, ctx.generator)
+        scheduler = ReplayScheduler(graphs.eager, graphs.capture, graphs.replay)
+        run_iteration = scheduler.run
     start = time.perf_counter()
     for step in range(cfg.train.steps):
         ctx.step.fill_(step)
-        monitor.record(step, step_fn.iteration())
+        monitor.record(step, run_iteration(step_fn.schedule()))
         completed = step + 1
+        yield
         if completed % cfg.train.log_every and completed != cfg.train.steps:
             continue
         row, warnings, divergence = monitor.flush(completed, probe.measure(step_fn.generator))
@@ -319,4 +436,5 @@ def train(
                 break
     outcome.steps_completed = completed
     outcome.train_time_s = time.perf_counter() - start
+    outcome.execution = (scheduler.execution(chosen) if scheduler else chosen).record()
     return outcome

@@ -123,10 +123,10 @@ class Monitor:
 
     def record(self, step: int, values: Tensor) -> None:
         """Add one iteration's `FIELDS` (a 1-D tensor on the device)."""
-        values = values.detach().float()
+        values = values.detach().float() if values.requires_grad else values.float()
         self.sums += values
-        self.squares += values * values
-        self.maxima = torch.maximum(self.maxima, values)
+        self.squares.addcmul_(values, values)
+        torch.maximum(self.maxima, values, out=self.maxima)
         self.count += 1
         if self.first_step is None:
             self.first_step = step

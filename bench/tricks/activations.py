@@ -26,6 +26,7 @@ class LeakyReLUGenerator(Trick):
     source = "ganhacks (Chintala et al. 2016), tip 5; Radford et al. 2016 (ReLU in G)"
     Params = LeakyReLUParams
     order = 30
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         slope = self.params.negative_slope
@@ -45,6 +46,7 @@ class ReLUDiscriminator(Trick):
     family = "architecture"
     source = "Radford et al. 2016, DCGAN, sec. 3 (LeakyReLU in D)"
     order = 30
+    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         replace_modules(discriminator, nn.LeakyReLU, lambda _: nn.ReLU())

@@ -19,3 +19,4 @@ class MixedBatches(Trick):
     family = "normalization"
     source = "ganhacks (Chintala et al. 2016), tip 4: separate real and fake batches (ablated)"
     mixes_d_batches = True
+    capturable = True

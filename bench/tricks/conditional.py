@@ -140,6 +140,7 @@ class ConditionalGAN(GeneratorConditioning):
         "auxiliary_classifier": ONE_CONDITIONING,
         "projection_discriminator": ONE_CONDITIONING,
     }
+    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         p = self.params
@@ -182,6 +183,7 @@ class AuxiliaryClassifier(GeneratorConditioning):
     source = "Odena et al. 2017, AC-GAN"
     Params = ACGANParams
     conflicts = {"projection_discriminator": ONE_CONDITIONING}
+    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         return AuxiliaryClassifierDiscriminator(discriminator, _num_classes(ctx), ctx.data_shape)
@@ -227,6 +229,7 @@ class ProjectionDiscriminatorTrick(GeneratorConditioning):
     family = "conditional"
     source = "Miyato & Koyama 2018, cGANs with Projection Discriminator"
     Params = ConditionalParams
+    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         return ProjectionDiscriminator(discriminator, _num_classes(ctx), ctx.data_shape)

@@ -36,6 +36,7 @@ class DiscriminatorCapacity(Trick):
     source = "Goodfellow 2016, NIPS 2016 Tutorial: Generative Adversarial Networks, sec. 4"
     Params = CapacityParams
     order = 10
+    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         factor = self.params.factor

@@ -32,6 +32,7 @@ class LatentOptimisation(Trick):
     Params = LatentOptimisationParams
     conflicts = {"pix2pix": IGNORES_LATENT}
     order = 80  # after the latent distribution tricks
+    capturable = True
 
     def sample_latent(self, z: Tensor, labels: Tensor | None, ctx: TrainContext) -> Tensor:
         if ctx.phase != "g" or ctx.nets is None:
@@ -70,6 +71,7 @@ class TopKTraining(Trick):
     Params = TopKParams
     conflicts = {"feature_matching": "both replace G's loss"}
     order = 20
+    capturable = True
 
     def kept_fraction(self, ctx: TrainContext) -> Tensor:
         p = self.params

@@ -29,6 +29,7 @@ class FeatureMatching(Trick):
     Params = FeatureMatchingParams
     conflicts = {"top_k_training": "both replace G's loss"}
     order = 20
+    capturable = True
 
     def g_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
         matching = self.params.weight * self.distance(terms)

@@ -57,6 +57,7 @@ class FullyConnectedEnds(Trick):
     Params = FullyConnectedParams
     needs = frozenset({"images"})
     order = 20
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         if self.params.generator:

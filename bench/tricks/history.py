@@ -27,7 +27,10 @@ class ExperienceReplay(Trick):
     Shrivastava et al. (2017), "Learning from Simulated and Unsupervised Images through
     Adversarial Training", sec. 2.3 (half of each batch from the history, half of it
     replaced by new fakes each step); Pfau & Vinyals (2016). The buffer size is not given
-    there: 50 batches here. D updates only; G is trained on fresh fakes.
+    there: 50 batches here. D updates only; G is trained on fresh fakes. The buffer fills
+    in order, then random entries are overwritten; its fill count lives on the device and
+    every write has a fixed shape (writes that must not land go to scratch rows past the
+    end), so the step stays graph-capturable.
     """
 
     name = "experience_replay"
@@ -39,40 +42,44 @@ class ExperienceReplay(Trick):
         LABELLED_FAKES,
     )
     order = 30  # before instance noise, so replayed fakes get fresh noise
+    capturable = True
 
     def setup(self, ctx: TrainContext) -> None:
         self.capacity = self.params.buffer_batches * ctx.batch_size
-        self.buffer: Tensor | None = None
-        self.filled = 0  # a host count of writes, never read from the device
+        self.buffer: Tensor | None = None  # `capacity` entries, then one scratch row per fake
+        self.rows: Tensor | None = None
+        self.filled = torch.zeros((), dtype=torch.long, device=ctx.device)
 
     def d_inputs(self, real: Tensor | None, fake: Tensor, ctx: TrainContext):
         if ctx.phase != "d":
             return real, fake
-        n = fake.shape[0]
-        replayed = round(self.params.ratio * n) if self.filled else 0
+        if self.buffer is None:  # the first D update, in the eager warm-up
+            self.buffer = fake.new_zeros((self.capacity + fake.shape[0], *fake.shape[1:]))
+            self.rows = torch.arange(fake.shape[0], device=fake.device)
+        replayed = round(self.params.ratio * fake.shape[0])
         mixed = fake
         if replayed:
-            index = torch.randint(
-                0, self.filled, (replayed,), generator=ctx.generator, device=fake.device
-            )
-            mixed = torch.cat([self.buffer[index], fake[replayed:]])
+            draw = torch.rand(replayed, generator=ctx.generator, device=fake.device)
+            last = (self.filled - 1).clamp_min(0)
+            index = torch.minimum((draw * self.filled).long(), last)  # uniform over the filled
+            past = torch.where(self.filled > 0, self.buffer[index], fake[:replayed])
+            mixed = torch.cat([past, fake[replayed:]])
         self._store(fake.detach(), replayed, ctx)
         return real, mixed
 
     def _store(self, fake: Tensor, replayed: int, ctx: TrainContext) -> None:
-        """Fill the buffer in order; once full, overwrite random entries with fresh fakes."""
-        if self.buffer is None:
-            self.buffer = fake.new_zeros((self.capacity, *fake.shape[1:]))
-        if self.filled < self.capacity:
-            count = min(fake.shape[0], self.capacity - self.filled)
-            self.buffer[self.filled : self.filled + count] = fake[:count]
-            self.filled += count
-            return
+        """Fill the buffer in order; once full, overwrite `max(replayed, 1)` random entries
+        with fresh fakes. The write that does not apply this time lands in scratch rows."""
+        scratch = self.capacity + self.rows
+        full = self.filled >= self.capacity
+        ordered = self.filled + self.rows
+        self.buffer.index_copy_(0, torch.where(ordered < self.capacity, ordered, scratch), fake)
         count = max(replayed, 1)
         where = torch.randint(
             0, self.capacity, (count,), generator=ctx.generator, device=fake.device
         )
-        self.buffer[where] = fake[:count]
+        self.buffer[torch.where(full, where, scratch[:count])] = fake[:count]
+        self.filled.copy_((self.filled + fake.shape[0]).clamp_max(self.capacity))
 
 
 class SwapParams(TrickParams):
@@ -147,43 +154,48 @@ class HistoricalAveraging(Trick):
 
     Salimans et al. (2016), "Improved Techniques for Training GANs", sec. 3.3. The paper
     gives no weight; 1e-3 is this harness's default. The running mean is kept on the
-    device, over the parameters after every iteration.
+    device, over the parameters after every iteration, with its count (so the step stays
+    graph-capturable); there is no penalty before the first average exists.
     """
 
     name = "historical_averaging"
     family = "history"
     source = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.3"
     Params = HistoricalAveragingParams
+    capturable = True
 
     def setup(self, ctx: TrainContext) -> None:
-        self.count = 0
+        self.count = torch.zeros((), device=ctx.device)  # parameter snapshots averaged
         self.means: dict[str, list[Tensor]] = {}
 
-    def after_step(self, generator: nn.Module, discriminator: nn.Module, ctx: TrainContext) -> None:
-        self.count += 1
-        for role, net in (("generator", generator), ("discriminator", discriminator)):
-            params = [p.detach() for p in net.parameters()]
-            if role not in self.means:
-                self.means[role] = [p.clone() for p in params]
-                continue
-            for mean, param in zip(self.means[role], params, strict=True):
-                mean.add_((param - mean) / self.count)
-
-    def penalty(self, role: str, net: nn.Module) -> Tensor | None:
+    def running_means(self, role: str, net: nn.Module) -> list[Tensor]:
+        """The mean of each of `net`'s parameters so far (made in the first iteration)."""
         if role not in self.means:
-            return None
+            self.means[role] = [torch.zeros_like(p, requires_grad=False) for p in net.parameters()]
+        return self.means[role]
+
+    @torch.no_grad()
+    def after_step(self, generator: nn.Module, discriminator: nn.Module, ctx: TrainContext) -> None:
+        self.count.add_(1)
+        for role, net in (("generator", generator), ("discriminator", discriminator)):
+            means = self.running_means(role, net)
+            steps = torch._foreach_sub(list(net.parameters()), means)
+            torch._foreach_div_(steps, self.count)
+            torch._foreach_add_(means, steps)
+
+    def penalty(self, role: str, net: nn.Module) -> Tensor:
+        params = list(net.parameters())
         squares = [
-            ((p - m) ** 2).sum() for p, m in zip(net.parameters(), self.means[role], strict=True)
+            ((p - m) ** 2).sum() for p, m in zip(params, self.running_means(role, net), strict=True)
         ]
-        return self.params.weight * torch.stack(squares).sum()
+        penalty = self.params.weight * torch.stack(squares).sum()
+        return torch.where(self.count > 0, penalty, 0.0)
 
     def d_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
-        penalty = self.penalty("discriminator", terms.discriminator)
-        return loss if penalty is None else loss + penalty
+        return loss + self.penalty("discriminator", terms.discriminator)
 
     def g_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
-        penalty = self.penalty("generator", terms.generator)
-        return loss if penalty is None else loss + penalty
+        return loss + self.penalty("generator", terms.generator)
 
 
 class EMAParams(TrickParams):
@@ -203,6 +215,7 @@ class EMAGenerator(Trick):
     family = "history"
     source = "Yazıcı et al. 2019; Karras et al. 2018 (decay 0.999)"
     Params = EMAParams
+    capturable = True
 
     def setup(self, ctx: TrainContext) -> None:
         self.average: nn.Module | None = None

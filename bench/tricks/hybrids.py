@@ -75,6 +75,7 @@ class VAEGAN(Trick):
         ("conditional_gan", "auxiliary_classifier", "projection_discriminator"), UNCONDITIONAL
     )
     order = 95
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         self.encoder = Encoder(ctx.data_shape, self.params.hidden, ctx.latent_dim)

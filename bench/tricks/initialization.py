@@ -47,6 +47,7 @@ class WeightInit(Trick):
     source = "Radford et al. 2016, DCGAN, sec. 4 (N(0, 0.02)); TensorFlow truncated normal"
     Params = WeightInitParams
     order = 80
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         return reinitialise(generator, self.params.kind, self.params.std)

@@ -29,6 +29,7 @@ class InstanceNoise(Trick):
     family = "noise"
     source = "Sønderby et al. 2017 (instance noise); Arjovsky & Bottou 2017"
     Params = InstanceNoiseParams
+    capturable = True
 
     def sigma(self, ctx: TrainContext) -> Tensor:
         """sigma_t = sigma * max(0, 1 - t / (anneal_fraction * steps)), a device tensor."""

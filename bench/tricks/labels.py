@@ -27,6 +27,7 @@ class OneSidedLabelSmoothing(Trick):
     Params = SmoothingParams
     conflicts = {"soft_labels": "both set the real target; use one label scheme at a time"}
     order = 40
+    capturable = True
 
     def d_targets(self, real_target: Tensor, fake_target: Tensor, ctx: TrainContext):
         return torch.full_like(real_target, self.params.real_target), fake_target
@@ -58,6 +59,7 @@ class SoftLabels(Trick):
     Params = SoftLabelParams
     conflicts = {"one_sided_label_smoothing": "both set the real target"}
     order = 40
+    capturable = True
 
     def d_targets(self, real_target: Tensor, fake_target: Tensor, ctx: TrainContext):
         p = self.params
@@ -83,6 +85,7 @@ class NoisyLabels(Trick):
     source = "ganhacks (Chintala et al. 2016), tip 6: Use Soft and Noisy Labels"
     Params = NoisyLabelParams
     order = 60
+    capturable = True
 
     def d_targets(self, real_target: Tensor, fake_target: Tensor, ctx: TrainContext):
         return self._flip(real_target, ctx), self._flip(fake_target, ctx)

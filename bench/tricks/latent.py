@@ -20,6 +20,7 @@ class UniformLatent(Trick):
     family = "latent"
     source = "Radford et al. 2016 (DCGAN, uniform z) vs ganhacks tip 3 (Gaussian z)"
     order = 10
+    capturable = True
 
     def sample_latent(self, z: Tensor, labels: Tensor | None, ctx: TrainContext) -> Tensor:
         draws = torch.rand(z.shape, generator=ctx.generator, device=z.device)

@@ -36,6 +36,7 @@ class GeneratorDropout(Trick):
     source = "Isola et al. 2017 (pix2pix), sec. 3.1; ganhacks tip 17"
     Params = DropoutParams
     order = 50
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         net = require_sequential(generator, self.name)
@@ -60,6 +61,7 @@ class GeneratorLayerNoise(Trick):
     source = "ganhacks (Chintala et al. 2016), tip 13; Zhao et al. 2017 (EBGAN)"
     Params = LayerNoiseParams
     order = 50
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         net = require_sequential(generator, self.name)

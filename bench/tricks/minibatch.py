@@ -68,6 +68,7 @@ class MinibatchDiscriminationTrick(Trick):
     source = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.2"
     Params = MinibatchDiscriminationParams
     order = 15
+    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         net = require_sequential(discriminator, self.name)
@@ -90,6 +91,7 @@ class MinibatchStddevTrick(Trick):
     family = "improved_techniques"
     source = "Karras et al. 2018, Progressive Growing of GANs, sec. 3"
     order = 15
+    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         return insert_before_logit(discriminator, self.name, MinibatchStddev(), 1)

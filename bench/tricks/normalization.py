@@ -57,6 +57,7 @@ class GeneratorNorm(Trick):
     needs = frozenset({"images"})
     conflicts = {"virtual_batch_norm": "both replace G's batch norm layers"}
     order = 40
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         return replace_batch_norms(generator, self.params.kind, self.name)
@@ -81,6 +82,7 @@ class DiscriminatorNorm(Trick):
     Params = DiscriminatorNormParams
     needs = frozenset({"images"})
     order = 40
+    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         return replace_batch_norms(discriminator, self.params.kind, self.name)
@@ -106,6 +108,7 @@ class BatchNormEverywhere(Trick):
     Params = BatchNormEverywhereParams
     needs = frozenset({"images"})
     order = 35
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         if self.params.generator:

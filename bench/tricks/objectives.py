@@ -33,6 +33,7 @@ class HingeLoss(Trick):
     source = "Lim & Ye 2017, Geometric GAN; Miyato et al. 2018"
     objective = "hinge"
     conflicts = _ignores_targets("hinge")
+    capturable = True
 
 
 @register
@@ -47,6 +48,7 @@ class LeastSquaresLoss(Trick):
     family = "losses"
     source = "Mao et al. 2017, Least Squares GANs"
     objective = "least_squares"
+    capturable = True
 
 
 @register
@@ -62,6 +64,7 @@ class WassersteinLoss(Trick):
     source = "Arjovsky et al. 2017, Wasserstein GAN"
     objective = "wasserstein"
     conflicts = _ignores_targets("Wasserstein")
+    capturable = True
 
 
 @register
@@ -76,6 +79,7 @@ class ExplicitSigmoidBCE(Trick):
     family = "losses"
     source = "Goodfellow et al. 2014 objective, sigmoid + log(D + eps) form"
     objective = "explicit_sigmoid_bce"
+    capturable = True
 
 
 class GradientPenaltyParams(TrickParams):
@@ -94,6 +98,7 @@ class GradientPenalty(Trick):
     family = "losses"
     source = "Gulrajani et al. 2017, Improved Training of Wasserstein GANs"
     Params = GradientPenaltyParams
+    capturable = True
 
     def d_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
         return loss + self.params.weight * self.penalty(terms, ctx)

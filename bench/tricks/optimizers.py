@@ -28,6 +28,7 @@ class SGDDiscriminator(Trick):
     source = "ganhacks (Chintala et al. 2016), tip 9"
     Params = SGDParams
     conflicts = {"ttur": "both set D's learning rate"}
+    capturable = True
 
     def optimizer(
         self, role: Role, optimizer: torch.optim.Optimizer, net: nn.Module, ctx: TrainContext
@@ -55,6 +56,7 @@ class TTUR(Trick):
     family = "optimisation"
     source = "Heusel et al. 2017 (TTUR); rates as in Zhang et al. 2019 (SAGAN)"
     Params = TTURParams
+    capturable = True
 
     def optimizer(
         self, role: Role, optimizer: torch.optim.Optimizer, net: nn.Module, ctx: TrainContext

@@ -22,6 +22,7 @@ class SigmoidOutput(Trick):
     source = "ganhacks (Chintala et al. 2016), tip 1; Radford et al. 2016"
     needs = frozenset({"images"})
     order = 5
+    capturable = True
 
     def prepare_data(self, data: Tensor, ctx: TrainContext) -> Tensor:
         return (data + 1.0) / 2.0

@@ -151,6 +151,7 @@ class Pix2Pix(Trick):
     Params = Pix2PixParams
     needs = frozenset({"images"})
     replaces_networks = True
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         p = self.params

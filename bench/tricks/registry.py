@@ -3,8 +3,9 @@
 A trick overrides only the hooks it needs; the others are no-ops. The training loop calls the
 enabled tricks at each hook in ascending `order` (ties broken by name), so a run is
 reproducible whatever order the suite file lists them in. Hooks receive what they need as
-arguments and return what they change; none of them reads a tensor back to the host, so the
-step stays graph-capturable, unless the trick says otherwise with `capturable = False`.
+arguments and return what they change. A trick that keeps the capture contract (no host
+reads, no Python state that changes per iteration: docs/gpu.md) says `capturable = True`, and
+tests/train/test_capture_contract.py holds it to that; a job with any other trick runs eagerly.
 
 Hooks, in the order a run meets them (`labels` is None unless G or D is conditional and the
 dataset has labels; fakes get labels drawn uniformly):
@@ -171,7 +172,7 @@ class Trick:
     needs: ClassVar[frozenset[str]] = frozenset()
     conflicts: ClassVar[Mapping[str, str]] = {}
     order: ClassVar[int] = 50
-    capturable: ClassVar[bool] = True
+    capturable: ClassVar[bool] = False  # opt in: CUDA graph capture replays only tensor ops
     objective: ClassVar[str | None] = None
     replaces_networks: ClassVar[bool] = False
     mixes_d_batches: ClassVar[bool] = False

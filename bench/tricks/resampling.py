@@ -63,6 +63,7 @@ class GeneratorUpsampling(Trick):
     needs = frozenset({"images"})
     conflicts = {"generator_kernel_size": REMOVES_TRANSPOSED}
     order = 25
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         net = require_sequential(generator, self.name)
@@ -95,6 +96,7 @@ class DiscriminatorDownsampling(Trick):
     Params = DownsamplingParams
     needs = frozenset({"images"})
     order = 25
+    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         net = require_sequential(discriminator, self.name)
@@ -144,6 +146,7 @@ class GeneratorKernelSize(Trick):
     needs = frozenset({"images"})
     conflicts = {"generator_upsampling": REMOVES_TRANSPOSED}
     order = 25
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         net = require_sequential(generator, self.name)

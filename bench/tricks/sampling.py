@@ -47,6 +47,7 @@ class Truncation(Trick):
     Params = TruncationParams
     conflicts = {"pix2pix": NEEDS_SOURCE}
     order = 20
+    capturable = True
 
     def sample(self, z: Tensor, labels: Tensor | None, ctx: TrainContext):
         limit = self.params.threshold
@@ -84,6 +85,7 @@ class RejectionSampling(Trick):
         "truncation": "rejection sampling draws its own candidates from the untruncated prior",
     }
     order = 60
+    capturable = True
 
     def acceptance(self, logits: Tensor, max_logit: Tensor) -> Tensor:
         shifted = logits - max_logit - self.params.epsilon
@@ -140,6 +142,7 @@ class LangevinRefinement(Trick):
         "uniform_latent": "the energy's prior term assumes z ~ N(0, I)",
     }
     order = 70
+    capturable = True
 
     def energy(self, nets: Nets, z: Tensor, labels: Tensor | None) -> Tensor:
         return 0.5 * (z**2).sum(dim=1) - scores(nets, z, labels)

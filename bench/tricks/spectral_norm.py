@@ -48,6 +48,7 @@ class SpectralNorm(Trick):
     source = "Miyato et al. 2018, Spectral Normalization for GANs; Zhang et al. 2019 (SAGAN, G)"
     Params = SpectralNormParams
     order = 90
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         if self.params.generator:

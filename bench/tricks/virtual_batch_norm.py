@@ -39,6 +39,7 @@ class VirtualBatchNorm(Trick):
         "uniform_latent": "the reference batch is drawn from N(0, I), not U[-1, 1]",
     }
     order = 45
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         net = require_sequential(generator, self.name)

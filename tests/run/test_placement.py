@@ -6,13 +6,10 @@ import os
 from collections import Counter
 
 import pytest
-import torch
 
-from bench.run.job import execution_mode
 from bench.run.local import worker_pool
 from bench.run.placement import GIB, MAX_JOBS_PER_GPU, auto_jobs_per_gpu, plan_placement
 from bench.run.placement import visible_gpu_ids as visible
-from bench.tricks.registry import all_tricks
 
 
 def test_visible_gpu_ids_follow_the_parents_own_restriction() -> None:
@@ -33,7 +30,7 @@ def test_every_gpu_gets_jobs_per_gpu_workers_dealt_round_robin() -> None:
     placement = plan_placement(["0", "1"], jobs_per_gpu=3)
     assert placement.workers == ("0", "1", "0", "1", "0", "1")
     assert Counter(placement.workers) == {"0": 3, "1": 3}
-    assert placement.describe() == "6 workers on 2 GPUs, 3 per GPU (--jobs-per-gpu)"
+    assert placement.describe() == "6 job slots on 2 GPUs, 3 per GPU (--jobs-per-gpu)"
 
 
 def test_a_worker_cap_still_spreads_over_every_gpu() -> None:
@@ -55,7 +52,7 @@ def test_a_worker_cap_still_spreads_over_every_gpu() -> None:
 def test_automatic_jobs_per_gpu_is_bound_by_memory_cores_and_cap(
     free: list[int] | None, cores: int, gpus: int, expected: int, bound: str
 ) -> None:
-    jobs, reason = auto_jobs_per_gpu(free, cores, gpus)
+    jobs, reason = auto_jobs_per_gpu(free, cores, gpus, job_bytes=3 * GIB)
     assert jobs == expected
     assert reason.startswith("automatic, bound by") and bound in reason
 
@@ -71,22 +68,3 @@ def test_each_pool_worker_sees_only_its_gpu() -> None:
     with worker_pool(["5", "7"]) as pool:
         seen = {pool.submit(os.getenv, "CUDA_VISIBLE_DEVICES").result() for _ in range(6)}
     assert seen <= {"5", "7"} and seen
-
-
-@pytest.fixture
-def make_trick_instance():
-    def make(name: str):
-        cls = all_tricks()[name]
-        return cls(cls.Params())
-
-    return make
-
-
-def test_execution_mode_says_why_a_job_runs_eagerly(make_trick_instance) -> None:
-    tricks = [make_trick_instance("one_sided_label_smoothing")]
-    cpu = execution_mode(tricks, torch.device("cpu"))
-    assert cpu == {"mode": "eager", "reason": "CUDA graphs need a CUDA device"}
-    assert "not built yet" in execution_mode(tricks, torch.device("cuda"))["reason"]
-    tricks.append(make_trick_instance("checkpoint_swapping"))  # declares capturable = False
-    cuda = execution_mode(tricks, torch.device("cuda"))
-    assert cuda["reason"].endswith("cannot be graph-captured: checkpoint_swapping")

@@ -1,0 +1,166 @@
+"""Graph-captured training steps: which mode a job runs in, and the replay bookkeeping.
+
+On CUDA a small GAN's step is bound by kernel launches; recording one iteration as a CUDA graph
+and replaying it launches it as one unit (docs/gpu.md has the measurements this is built
+on). Replay re-runs only the recorded tensor operations, so a step may be captured only when
+every enabled trick declares `capturable = True` (a promise tests/train/
+test_capture_contract.py holds every such trick to on CPU).
+
+The decision (`choose_execution`) and the bookkeeping (`ReplayScheduler`: eager warm-up
+iterations per schedule pattern, one capture per pattern, then replays) are plain Python,
+tested on CPU with fake capture and replay functions. `CudaGraphs` is the CUDA part: warm-up
+on a side stream, `torch.cuda.graph` with the job's RNG registered
+(`CUDAGraph.register_generator_state`) so that each replay draws fresh seeded noise. Log
+points, the monitor's read-back and evaluation run outside the graph, between replays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+WARMUP_ITERATIONS = 3  # eager iterations per schedule pattern before it is captured
+EAGER, GRAPH = "eager", "graph"
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a job's training step runs ("eager" or "graph") and why; recorded in `execution`."""
+
+    mode: str
+    reason: str
+
+    def record(self) -> dict[str, str]:
+        return {"mode": self.mode, "reason": self.reason}
+
+
+def graph_support_missing() -> str | None:
+    """Why this torch cannot capture a step with a seeded job RNG, or None if it can."""
+    graph = getattr(torch.cuda, "CUDAGraph", None)
+    if graph is None or not hasattr(graph, "register_generator_state"):
+        return f"torch {torch.__version__} lacks CUDAGraph.register_generator_state"
+    return None
+
+
+def choose_execution(
+    tricks: Sequence[Any], device: torch.device, capture: bool = True
+) -> Execution:
+    """Graph capture on CUDA when every enabled trick is capturable; eager otherwise, with why.
+
+    `capture=False` is `--no-capture`. `tricks` are `Trick` instances (or anything with
+    `name` and `capturable`).
+    """
+    if not capture:
+        return Execution(EAGER, "--no-capture")
+    if device.type != "cuda":
+        return Execution(EAGER, "CUDA graphs need a CUDA device")
+    blockers = sorted(trick.name for trick in tricks if not trick.capturable)
+    if blockers:
+        return Execution(EAGER, f"tricks that cannot be graph-captured: {', '.join(blockers)}")
+    missing = graph_support_missing()
+    if missing:
+        return Execution(EAGER, missing)
+    return Execution(
+        GRAPH,
+        f"every enabled trick is capturable; {WARMUP_ITERATIONS} eager warm-up iterations, "
+        "then one captured iteration per schedule pattern, replayed",
+    )
+
+
+def optimizer_options(device: torch.device) -> dict[str, bool]:
+    """Keyword arguments for Adam on `device`: on CUDA its step count lives on the device
+    (`capturable`) and its update is one fused kernel; on CPU the defaults."""
+    if device.type != "cuda":
+        return {}
+    return {"capturable": True, "fused": True}
+
+
+Pattern = Hashable
+
+
+class ReplayScheduler:
+    """Per schedule pattern: `warmup` eager iterations, then capture once, then replay.
+
+    `eager(pattern)` runs one iteration eagerly, `capture(pattern)` records one (and runs
+    it: the caller replays the fresh graph once, so a capture is also a training step), and
+    `replay(pattern)` replays it; each returns the iteration's statistics tensor. `counts`
+    says how the iterations ran. A capture that raises (a host sync torch refuses while
+    capturing, say) leaves nothing run, so the job goes on eagerly and `failure` says why.
+    """
+
+    def __init__(
+        self,
+        eager: Callable[[Pattern], Tensor],
+        capture: Callable[[Pattern], None],
+        replay: Callable[[Pattern], Tensor],
+        warmup: int = WARMUP_ITERATIONS,
+    ) -> None:
+        self.eager, self.capture, self.replay, self.warmup = eager, capture, replay, warmup
+        self.seen: dict[Pattern, int] = {}
+        self.captured: set[Pattern] = set()
+        self.counts = {EAGER: 0, GRAPH: 0}
+        self.failure: str | None = None
+
+    def run(self, pattern: Pattern) -> Tensor:
+        """One training iteration of `pattern`, run whichever way its history says."""
+        warming = self.seen.get(pattern, 0) < self.warmup
+        if self.failure or (pattern not in self.captured and warming):
+            self.seen[pattern] = self.seen.get(pattern, 0) + 1
+            self.counts[EAGER] += 1
+            return self.eager(pattern)
+        if pattern not in self.captured:
+            try:
+                self.capture(pattern)
+            except RuntimeError as err:
+                self.failure = f"graph capture failed ({err}); ran eagerly from there"
+                return self.run(pattern)
+            self.captured.add(pattern)
+        self.counts[GRAPH] += 1
+        return self.replay(pattern)
+
+    def execution(self, chosen: Execution) -> Execution:
+        """What actually ran: `chosen`, or eager after a failed capture, with the counts."""
+        if self.failure:
+            return Execution(EAGER, self.failure)
+        ran = f"{self.counts[GRAPH]} replayed, {self.counts[EAGER]} eager warm-up iterations"
+        return Execution(chosen.mode, f"{chosen.reason} ({ran})")
+
+
+class CudaGraphs:
+    """The CUDA side of `ReplayScheduler` for one job: one graph per schedule pattern.
+
+    `iteration(pattern)` is the job's training iteration (`GANStep.iteration`). Warm-up runs
+    on a side stream (lazy cuDNN and allocator set-up happen outside the capture); each
+    graph registers `generator` (the job's RNG; torch registers its default CUDA generator
+    itself) so that replays advance it. The statistics tensor a graph returns is static:
+    every replay overwrites it in place.
+    """
+
+    def __init__(self, iteration: Callable[[Pattern], Tensor], generator: torch.Generator):
+        self.iteration, self.generator = iteration, generator
+        self.graphs: dict[Pattern, torch.cuda.CUDAGraph] = {}
+        self.outputs: dict[Pattern, Tensor] = {}
+        self.side = torch.cuda.Stream()
+
+    def eager(self, pattern: Pattern) -> Tensor:
+        self.side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self.side):
+            stats = self.iteration(pattern)
+        torch.cuda.current_stream().wait_stream(self.side)
+        return stats
+
+    def capture(self, pattern: Pattern) -> None:
+        graph = torch.cuda.CUDAGraph()
+        graph.register_generator_state(self.generator)
+        torch.cuda.synchronize()
+        with torch.cuda.graph(graph):
+            self.outputs[pattern] = self.iteration(pattern)
+        self.graphs[pattern] = graph
+
+    def replay(self, pattern: Pattern) -> Tensor:
+        self.graphs[pattern].replay()
+        return self.outputs[pattern]

@@ -1,0 +1,330 @@
+"""The GPU check behind benchmarks/gpu/check.sh: tests, speed, packing, evaluation, memory.
+
+One run on one CUDA device, sized to finish in `BUDGET_S` (8 minutes on an H100/H200):
+  1. tests:      the `gpu`-marked tests (tests/gpu);
+  2. per job:    a plain eager loop (benchmarks/plain_loop.py) vs the harness eager vs the
+                 harness captured, 32x32 DCGAN (digits resized to 32 px), batch 64; then
+                 the harness with each trick alone (captured where it can be);
+  3. suite:      16 jobs packed on 16 streams of this process vs the same 16 run one at a
+                 time by the plain loop: wall time and model-steps/s;
+  4. evaluation: FID on 10k samples with and without cached reference statistics, and the
+                 memory one job needs (`bench.run.packed.measure_job_bytes`).
+It prints every figure and writes benchmarks/RESULTS.md (command, device, torch, date,
+targets met or not). `--dry-run` (on CPU) checks the imports and prints the plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from plain_loop import PlainLoop  # noqa: E402
+
+from bench.config import DataConfig, EvalConfig, JobConfig, ModelConfig, TrainConfig  # noqa: E402
+from bench.data import load_dataset  # noqa: E402
+from bench.errors import ConfigError  # noqa: E402
+from bench.expand import Job  # noqa: E402
+from bench.metrics import evaluate, prepare_backbone  # noqa: E402
+from bench.run.packed import RoundRobin, measure_job_bytes  # noqa: E402
+from bench.train.capture import graph_support_missing  # noqa: E402
+from bench.train.loop import train, training  # noqa: E402
+from bench.tricks.registry import all_tricks, build_tricks  # noqa: E402
+
+BUDGET_S = 8 * 60
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
+FAST = {"langevin_refinement": {"steps": 2}}
+TARGETS = {
+    "captured / plain": 4.0,
+    "worst single trick / plain": 1.0,
+    "packed / one at a time": 10.0,
+    "packed model-steps/s (H100)": 1500.0,
+}
+
+
+@dataclass
+class Section:
+    """One part of the check: its name, planned seconds, and what it does."""
+
+    name: str
+    planned_s: int
+    run: Callable[[Report], None]
+    plan: str
+
+
+@dataclass
+class Report:
+    """Lines of RESULTS.md, figures by name, and targets checked."""
+
+    lines: list[str] = field(default_factory=list)
+    figures: dict[str, float] = field(default_factory=dict)
+    verdicts: list[str] = field(default_factory=list)
+
+    def say(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+    def target(self, name: str, value: float) -> None:
+        goal = TARGETS[name]
+        met = "met" if value >= goal else "MISSED"
+        self.verdicts.append(f"| {name} | {value:.2f} | >= {goal:g} | {met} |")
+
+
+def job_config(steps: int, **tricks: dict) -> JobConfig:
+    """The benchmark job: DCGAN (widths 64) on digits at 32 px, batch 64."""
+    return JobConfig(
+        data=DataConfig(name="digits", image_size=32),
+        model=ModelConfig(),
+        train=TrainConfig(steps=steps, batch_size=64),
+        eval=EvalConfig(metrics=("fid",), num_samples=10_000),
+        tricks=tricks,
+    )
+
+
+def harness_rate(cfg: JobConfig, data: torch.Tensor, capture: bool, **extra) -> tuple[float, str]:
+    """Steps/s of `train()` (its own training time: warm-up and capture included)."""
+    outcome = train(cfg, 0, data, extra.pop("tricks", []), data.device, capture=capture, **extra)
+    torch.cuda.synchronize()
+    return outcome.steps_completed / outcome.train_time_s, outcome.execution["mode"]
+
+
+def tests_section(report: Report) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-m",
+        "gpu",
+        "tests/gpu",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+    seconds = time.perf_counter() - started
+    report.say(f"`{shlex.join(command[1:])}`: exit {done.returncode} in {seconds:.0f} s")
+    report.say("```\n" + "\n".join(tail) + "\n```")
+    report.figures["gpu tests exit code"] = done.returncode
+
+
+def per_job_section(report: Report, steps: int = 1000, trick_steps: int = 300) -> None:
+    cfg = job_config(steps)
+    data = load_dataset(cfg.data).train.to("cuda")
+    plain = PlainLoop(cfg, data)
+    plain.run(50)
+    rates = {"plain eager loop": [], "harness eager": [], "harness captured": []}
+    for _ in range(3):  # interleaved, medians
+        rates["plain eager loop"].append(plain.run(steps))
+        rates["harness eager"].append(harness_rate(cfg, data, capture=False)[0])
+        rates["harness captured"].append(harness_rate(cfg, data, capture=True)[0])
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    base = medians["plain eager loop"]
+    report.say(f"{steps} steps per run, 3 runs each, interleaved; medians:")
+    report.say("| run | steps/s | x plain |\n| --- | ---: | ---: |")
+    for name, rate in medians.items():
+        report.say(f"| {name} | {rate:.0f} | {rate / base:.2f} |")
+    report.target("captured / plain", medians["harness captured"] / base)
+    report.figures.update({f"{name} steps/s": rate for name, rate in medians.items()})
+    report.say(f"\nEach trick alone ({trick_steps} steps, captured where it can be):")
+    report.say("| trick | mode | steps/s | x plain |\n| --- | --- | ---: | ---: |")
+    dataset = load_dataset(cfg.data)
+    labels = None if dataset.train_labels is None else dataset.train_labels.to("cuda")
+    worst = float("inf")
+    for name in sorted(all_tricks()):
+        trick_cfg = job_config(trick_steps, **{name: FAST.get(name, {})})
+        try:
+            tricks = build_tricks(trick_cfg.tricks, "check", dataset.capabilities)
+        except ConfigError as err:  # e.g. a trick this dataset cannot feed
+            report.say(f"| {name} | not applicable: {err} | | |")
+            continue
+        try:
+            rate, mode = harness_rate(
+                trick_cfg, data, True, tricks=tricks, labels=labels, num_classes=dataset.num_classes
+            )
+        except Exception as err:  # a trick that breaks here is a finding, not the end
+            report.say(f"| {name} | failed: {type(err).__name__}: {err} | | |")
+            worst = 0.0
+            continue
+        worst = min(worst, rate / base)
+        report.say(f"| {name} | {mode} | {rate:.0f} | {rate / base:.2f} |")
+    report.target("worst single trick / plain", worst)
+
+
+def suite_section(report: Report, jobs: int = 16, steps: int = 300) -> None:
+    cfg = job_config(steps)
+    data = load_dataset(cfg.data).train.to("cuda")
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    for seed in range(jobs):
+        PlainLoop(cfg, data, seed).run(steps)
+    one_at_a_time = time.perf_counter() - started
+    streams = [torch.cuda.Stream() for _ in range(jobs)]
+    seeds = iter(range(jobs))
+    ended: list[object] = []
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    RoundRobin(
+        jobs,
+        lambda: next(seeds, None),
+        lambda seed, slot: training(cfg, seed, data, [], data.device),
+        lambda seed, outcome, error: ended.append(outcome or error),
+        lambda slot: torch.cuda.stream(streams[slot]),
+    ).run()
+    torch.cuda.synchronize()
+    packed = time.perf_counter() - started
+    failed = [e for e in ended if isinstance(e, BaseException)]
+    total = jobs * steps
+    report.say(f"{jobs} jobs x {steps} steps (training only; the harness's log points included)")
+    report.say("| run | wall s | model-steps/s |\n| --- | ---: | ---: |")
+    report.say(f"| plain loop, one at a time | {one_at_a_time:.1f} | {total / one_at_a_time:.0f} |")
+    report.say(f"| harness, packed on {jobs} streams | {packed:.1f} | {total / packed:.0f} |")
+    if failed:
+        report.say(f"packed jobs that raised: {failed}")
+    report.target("packed / one at a time", one_at_a_time / packed)
+    report.target("packed model-steps/s (H100)", total / packed)
+    report.say(f"peak memory of the packed run: {torch.cuda.max_memory_reserved() / 2**30:.2f} GiB")
+
+
+def evaluation_section(report: Report) -> None:
+    cfg = job_config(200)
+    dataset = load_dataset(cfg.data)
+    outcome = train(cfg, 0, dataset.train.to("cuda"), [], torch.device("cuda"))
+    generator = outcome.generator.eval()
+
+    @torch.no_grad()
+    def generate(n: int) -> torch.Tensor:
+        z = torch.randn(n, cfg.model.latent_dim, device="cuda")
+        return generator(z).float()
+
+    with tempfile.TemporaryDirectory() as cache:
+        prepare_backbone(dataset, cfg.eval, cache)  # a trained domain backbone, untimed
+        times = []
+        for _ in ("uncached", "cached"):
+            started = time.perf_counter()
+            result = evaluate(generate, dataset, cfg.eval, torch.device("cuda"), cache)
+            times.append(time.perf_counter() - started)
+    backbone = result.provenance.get("backbone")
+    report.say(f"FID ({backbone} backbone), 10k samples: {result.values.get('fid'):.2f}")
+    report.say(f"| reference statistics | seconds |\n| --- | ---: |\n| computed | {times[0]:.1f} |")
+    report.say(f"| cached | {times[1]:.1f} |")
+    job = Job("check", "baseline", 0, job_config(500))
+    bytes_needed = measure_job_bytes(job)
+    report.say(
+        f"memory one job adds (probe run, captured, one evaluation): {bytes_needed / 2**30:.2f} GiB"
+    )
+    report.figures["job GiB"] = bytes_needed / 2**30
+
+
+SECTIONS = [
+    Section(
+        "tests", 150, tests_section, "pytest -m gpu tests/gpu (packed = alone; captured ~ eager)"
+    ),
+    Section(
+        "per job", 150, per_job_section, "plain vs harness eager vs captured; every trick alone"
+    ),
+    Section(
+        "suite", 60, suite_section, "16 jobs packed on streams vs 16 plain loops one at a time"
+    ),
+    Section(
+        "evaluation", 60, evaluation_section, "FID 10k, reference stats cached or not; job memory"
+    ),
+]
+
+
+def write_results(report: Report, command: str, skipped: list[str]) -> None:
+    device = torch.cuda.get_device_name(0)
+    head = [
+        "# GPU check results",
+        "",
+        f"Command: `{command}`  ",
+        f"Device: {device}; torch {torch.__version__}; Python {platform.python_version()}  ",
+        f"Date: {datetime.now(UTC).isoformat(timespec='seconds')}",
+        "",
+        "| target | measured | goal | |",
+        "| --- | ---: | ---: | --- |",
+        *report.verdicts,
+        "",
+    ]
+    if skipped:
+        head.append(f"Not run (time budget): {', '.join(skipped)}\n")
+    RESULTS.write_text("\n".join(head + report.lines) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+def check_plan() -> None:
+    """What a dry run can check without a GPU: the benchmark data loads at 32 px, every
+    trick builds for it, and the gpu tests collect."""
+    cfg = job_config(1)
+    dataset = load_dataset(cfg.data)
+    assert dataset.train.shape[1:] == (1, 32, 32), dataset.train.shape
+    for name in all_tricks():
+        build_tricks({name: FAST.get(name, {})}, "check", dataset.capabilities)
+    import pytest
+
+    collected = pytest.main(
+        ["--collect-only", "-qq", "-p", "no:cacheprovider", str(REPO / "tests/gpu")]
+    )
+    assert collected in (0, 5), (
+        f"tests/gpu does not collect (pytest exit {collected})"
+    )  # 5: skipped
+    print(f"  data {tuple(dataset.train.shape)}; every trick builds; tests/gpu collects")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true", help="check imports and plan; no GPU")
+    args = parser.parse_args(argv)
+    planned = sum(section.planned_s for section in SECTIONS)
+    print(f"plan ({planned} s planned of a {BUDGET_S} s budget):")
+    for section in SECTIONS:
+        print(f"  {section.name:<11} ~{section.planned_s:>3} s  {section.plan}")
+    assert planned <= BUDGET_S - 60, "the plan leaves no margin in the budget"
+    capturable = sum(cls.capturable for cls in all_tricks().values())
+    print(
+        f"  tricks: {len(all_tricks())} ({capturable} capturable); benchmark job: "
+        f"{job_config(1).model.g_width}-wide DCGAN, 32 px, batch 64"
+    )
+    if args.dry_run:
+        check_plan()
+        print("dry run: imports, configs and plan are fine; nothing ran on a GPU")
+        return 0
+    if not torch.cuda.is_available():
+        print("error: no CUDA device here (use --dry-run to check the script)", file=sys.stderr)
+        return 2
+    missing = graph_support_missing()
+    if missing:
+        print(f"warning: {missing}; captured runs fall back to eager", file=sys.stderr)
+    report, skipped = Report(), []
+    started = time.perf_counter()
+    command = os.environ.get("GPU_CHECK_COMMAND", "bash benchmarks/gpu/check.sh")
+    for section in SECTIONS:
+        if time.perf_counter() - started + section.planned_s > BUDGET_S:
+            skipped.append(section.name)
+            continue
+        report.say(f"\n## {section.name}\n")
+        section_start = time.perf_counter()
+        section.run(report)
+        report.say(f"\n({section.name}: {time.perf_counter() - section_start:.0f} s)")
+    write_results(report, command, skipped)
+    return 0 if report.figures.get("gpu tests exit code", 1) == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
