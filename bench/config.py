@@ -48,13 +48,13 @@ class Section(BaseModel):
 class DataConfig(Section):
     name: DatasetName = "digits"
     root: str | None = Field(None, description="folder holding the dataset files")
-    image_size: int | None = Field(None, ge=8, le=64, description="resize to this (px)")
+    image_size: int | None = Field(None, ge=8, le=128, description="resize to this (px)")
     download: bool = Field(False, description="let torchvision download when online")
     toy_samples: int = Field(10_000, ge=100, description="points drawn for 2-D mixtures")
 
 
 class ModelConfig(Section):
-    arch: Literal["dcgan", "mlp"] = "dcgan"
+    arch: Literal["dcgan", "mlp", "resnet"] = "dcgan"
     latent_dim: int = Field(64, ge=1, le=1024)
     g_width: int = Field(64, ge=4, le=2048, description="channels of G's widest conv (ngf)")
     d_width: int = Field(64, ge=4, le=2048, description="channels of D's first conv (ndf)")

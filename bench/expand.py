@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import JobConfig, Suite, load_suite, set_dotted, validate
-from bench.data import dataset_capabilities
+from bench.data import dataset_capabilities, default_image_size
 from bench.errors import ConfigError
+from bench.models.build import check_fit
 from bench.tricks.registry import build_tricks
 
 BASELINE = "baseline"
@@ -154,6 +155,7 @@ def expand(suite: Suite, source: str = "suite") -> list[Job]:
         config = validate(JobConfig, raw, source, prefix=f"variants.{variant}")
         capabilities = dataset_capabilities(config.data.name, config.data.root)
         build_tricks(config.tricks, f"{source}: variant '{variant}'", capabilities)
+        check_model_fit(config, f"{source}: variant '{variant}'")
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})
         for seed in suite.suite.seeds:
@@ -167,6 +169,12 @@ def expand(suite: Suite, source: str = "suite") -> list[Job]:
             jobs.append(job)
     _check_expectations(suite, {job.variant for job in jobs}, source)
     return jobs
+
+
+def check_model_fit(config: JobConfig, source: str) -> None:
+    """Refuse an image size the architecture cannot build, or a trick it does not take."""
+    size = config.data.image_size or default_image_size(config.data.name)
+    check_fit(config.model.arch, size, config.tricks, source)
 
 
 def _check_expectations(suite: Suite, variants: set[str], source: str) -> None:
