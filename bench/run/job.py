@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from bench.data import Dataset, dataset_capabilities, load_dataset
+from bench.data.subset import training_subset
 from bench.expand import Job
 from bench.metrics import evaluate
 from bench.run.samples import (
@@ -99,11 +100,14 @@ def run_job(
     dataset = load_dataset(job.config.data)
     capabilities = dataset_capabilities(job.config.data.name, job.config.data.root)
     tricks = build_tricks(job.config.tricks, f"job {job.id}", capabilities)
-    data = dataset.train.to(device)
+    train_images, train_labels = training_subset(
+        dataset.train, dataset.train_labels, job.config.data.train_fraction
+    )
+    data = train_images.to(device)
     evaluations: list[dict[str, float]] = []
     without: dict[str, float] | None = None  # the same G scored without sampling tricks
     evaluate_during = EvaluationPoints(job, dataset, device, evaluations, on_evaluation)
-    labels = None if dataset.train_labels is None else dataset.train_labels.to(device)
+    labels = None if train_labels is None else train_labels.to(device)
     outcome = train(
         job.config, job.seed, data, tricks, device, evaluate_during, labels, dataset.num_classes
     )
