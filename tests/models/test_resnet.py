@@ -59,3 +59,12 @@ def test_unsupported_sizes_and_refused_tricks_name_arch_and_trick() -> None:
     with pytest.raises(ConfigError, match=r"trick 'generator_upsampling'.*'resnet'"):
         check_fit("resnet", 32, ["spectral_norm", "generator_upsampling"], "suite.toml")
     check_fit("dcgan", 128, ["generator_upsampling"], "suite.toml")  # dcgan takes it
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_domain_backbone_reads_large_images_at_their_size(size: int) -> None:
+    """The domain classifier trains at the data's size: a strided stem, then global pooling."""
+    from bench.metrics.backbones import DomainClassifier, Recipe
+
+    net = DomainClassifier(Recipe(3, size, 10, steps=1, stem_stride=2))
+    assert net(torch.zeros(2, 3, size, size)).shape == (2, 10)
