@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor
 
-from bench.tricks.diffaugment import translation
+from bench.tricks.diffaugment import PAIRED, translation
 from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams, call_net, register
 
 SOURCE = "Zhao et al. 2021, Improved Consistency Regularization for GANs"
@@ -50,6 +50,7 @@ class BalancedConsistency(Trick):
     source = f"{SOURCE}, Alg. 1 (bCR)"
     Params = BalancedConsistencyParams
     needs = frozenset({"images"})
+    conflicts = {"pix2pix": PAIRED}
 
     def d_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
         p = self.params

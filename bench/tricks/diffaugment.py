@@ -8,6 +8,8 @@ from torch import Tensor
 
 from bench.tricks.registry import TrainContext, Trick, TrickParams, register
 
+PAIRED = "pix2pix's D judges each image against its source; transforming one alone breaks the pair"
+
 
 def _uniform(n: int, like: Tensor, ctx: TrainContext) -> Tensor:
     """U[0, 1) per example, shaped to broadcast over [N, C, H, W]."""
@@ -83,6 +85,7 @@ class DiffAugment(Trick):
     source = "Zhao et al. 2020, Differentiable Augmentation for Data-Efficient GAN Training"
     Params = DiffAugmentParams
     needs = frozenset({"images"})
+    conflicts = {"pix2pix": PAIRED}
     order = 60
 
     def augment(self, x: Tensor, ctx: TrainContext) -> Tensor:
