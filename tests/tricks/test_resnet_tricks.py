@@ -70,3 +70,21 @@ def test_projection_discriminator_is_native_to_resnet() -> None:
     x = dataset.train[:4]
     a, b = d(x, torch.zeros(4, dtype=torch.long)), d(x, torch.ones(4, dtype=torch.long))
     assert d.feature_layer is d.net.to_logit and not torch.allclose(a, b)
+
+
+def test_projection_with_conditional_batch_norm_in_g_as_miyato_and_koyama() -> None:
+    """generator = "batch_norm": every BN of G gets per-class scales and shifts."""
+    cfg = resnet_job(projection_discriminator={"generator": "batch_norm"})
+    dataset = load_dataset(cfg.data)
+    tricks = build_tricks(cfg.tricks, "test", dataset.capabilities)
+    outcome = train(
+        cfg, 0, dataset.train, tricks, CPU, labels=dataset.train_labels,
+        num_classes=dataset.num_classes,
+    )  # fmt: skip
+    g = outcome.generator.eval()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) and m.affine for m in g.modules())
+    z = torch.randn(4, 8)
+    zeros, ones = torch.zeros(4, dtype=torch.long), torch.ones(4, dtype=torch.long)
+    with torch.no_grad():
+        assert not torch.allclose(g(z, zeros), g(z, ones))  # the class changes the image
+        assert torch.equal(g(z, zeros), g(z, zeros))
