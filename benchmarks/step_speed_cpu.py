@@ -4,7 +4,9 @@ One process, one torch thread, architectures interleaved round by round (the mac
 shared, so load drifts affect both alike); the median over rounds is reported. Data is
 random 3x32x32 images: the content does not change the cost of a step.
 
-    PYTHONPATH=. python benchmarks/step_speed_cpu.py --rounds 5 --steps 3
+    PYTHONPATH=. python benchmarks/step_speed_cpu.py --rounds 3 --steps 1 --batch-size 16
+
+Each round's rates are printed as they come (a loaded machine can make a round slow).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def main() -> None:
             for _ in range(args.steps):
                 step.iteration()
             rates[name].append(args.steps / (time.perf_counter() - start))
+            print(f"round {len(rates[name])}: {name}: {rates[name][-1]:.3f} it/s", flush=True)
     params = {name: sum(p.numel() for net in (s.generator, s.discriminator)
                         for p in net.parameters()) for name, s in steps.items()}  # fmt: skip
     print(f"| model (32 px, batch {args.batch_size}) | parameters G+D | iterations/s (median) |")

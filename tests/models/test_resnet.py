@@ -8,6 +8,7 @@ from torch import nn
 
 from bench.config import ModelConfig
 from bench.errors import ConfigError
+from bench.metrics.backbones import DomainClassifier, Recipe
 from bench.models import build_models
 from bench.models.build import check_fit
 from bench.models.resnet import DiscriminatorBlock, GeneratorBlock
@@ -64,7 +65,5 @@ def test_unsupported_sizes_and_refused_tricks_name_arch_and_trick() -> None:
 @pytest.mark.parametrize("size", [64, 128])
 def test_domain_backbone_reads_large_images_at_their_size(size: int) -> None:
     """The domain classifier trains at the data's size: a strided stem, then global pooling."""
-    from bench.metrics.backbones import DomainClassifier, Recipe
-
     net = DomainClassifier(Recipe(3, size, 10, steps=1, stem_stride=2))
     assert net(torch.zeros(2, 3, size, size)).shape == (2, 10)
