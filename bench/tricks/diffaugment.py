@@ -77,7 +77,8 @@ class DiffAugment(Trick):
     augmenting only the reals changes the distribution G must match, so the same random
     transforms T apply to reals and fakes, and G's loss back-propagates through T(G(z)).
     Policy "color,translation,cutout" (their default with limited data): translation by up
-    to 1/8 of the image, cutout of half its side. Each image draws its own transform.
+    to 1/8 of the image, cutout of half its side. Each image draws its own transform
+    (saturation leaves grayscale images unchanged).
     """
 
     name = "diffaugment"
