@@ -51,9 +51,12 @@ class Section(BaseModel):
 class DataConfig(Section):
     name: DatasetName = "digits"
     root: str | None = Field(None, description="folder holding the dataset files")
-    image_size: int | None = Field(None, ge=8, le=64, description="resize to this (px)")
+    image_size: int | None = Field(None, ge=8, le=128, description="resize to this (px)")
     download: bool = Field(False, description="let torchvision download when online")
     toy_samples: int = Field(10_000, ge=100, description="points drawn for 2-D mixtures")
+    train_fraction: float = Field(
+        1.0, gt=0.0, le=1.0, description="train on this fraction of the training split"
+    )
 
 
 class ModelConfig(Section):

@@ -27,9 +27,10 @@ from typing import Any
 
 from bench.components import import_suite_plugins, resolve_components
 from bench.config import JobConfig, Suite, load_suite, set_dotted, validate
-from bench.data import dataset_capabilities
+from bench.data import dataset_capabilities, default_image_size
 from bench.errors import ConfigError, DataError
 from bench.metrics import scored_metrics
+from bench.models.build import check_fit
 from bench.tricks.registry import resolve_params
 
 BASELINE = "baseline"
@@ -224,6 +225,7 @@ def expand(suite: Suite, source: str = "suite", max_jobs: int | None = None) -> 
             resolve_components(config, where)
         except DataError as err:
             raise DataError(f"{source}: {err}") from None
+        check_model_fit(config, where)
         config = config.model_copy(update={"tricks": resolve_params(config.tricks, where)})
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})
@@ -256,6 +258,12 @@ def with_revision(jobs: list[Job], design: str, reference: str) -> list[Job]:
     canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
     revision = hashlib.sha256(canonical.encode()).hexdigest()[:12]
     return [dataclasses.replace(job, revision=revision) for job in jobs]
+
+
+def check_model_fit(config: JobConfig, source: str) -> None:
+    """Refuse an image size the architecture cannot build, or a trick it does not take."""
+    size = config.data.image_size or default_image_size(config.data.name)
+    check_fit(config.model.arch, size, config.tricks, source)
 
 
 def _check_expectations(suite: Suite, variants: set[str], source: str) -> None:

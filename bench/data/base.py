@@ -144,6 +144,7 @@ def canonical_config(cfg: DataConfig) -> DataConfig:
     Configs that describe the same data compare equal, so they share one cache entry.
     """
     spec = dataset_spec(cfg.name)
+    cfg = cfg.model_copy(update={"train_fraction": 1.0})  # applied by the job, not the loader
     if spec.kind == "toy2d":
         return cfg.model_copy(update={"root": None, "image_size": None, "download": False})
     toy_default = DataConfig.model_fields["toy_samples"].default

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from torch import nn
 
 from bench.config import ModelConfig
 from bench.errors import ConfigError
-from bench.models.dcgan import SUPPORTED_SIZES, DCGANDiscriminator, DCGANGenerator
+from bench.models import dcgan, resnet
+from bench.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from bench.models.mlp import MLPDiscriminator, MLPGenerator
+from bench.models.resnet import ResNetDiscriminator, ResNetGenerator, resnet_init
+
+IMAGE_ARCHS = {"dcgan": dcgan.SUPPORTED_SIZES, "resnet": resnet.SUPPORTED_SIZES}
+REFUSED_TRICKS: dict[str, Mapping[str, str]] = {"resnet": resnet.REFUSED_TRICKS}
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -22,8 +29,24 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(layer.bias)
 
 
+def check_fit(arch: str, image_size: int | None, tricks: Iterable[str], source: str) -> None:
+    """Refuse, before anything runs, an image size `arch` cannot build or a trick it refuses."""
+    sizes = IMAGE_ARCHS.get(arch)
+    if sizes is not None and image_size is not None and image_size not in sizes:
+        raise ConfigError(
+            f"{source}: model.arch = '{arch}' supports image sizes {sizes}, got "
+            f"data.image_size = {image_size}; set data.image_size to one of them"
+        )
+    refused = REFUSED_TRICKS.get(arch, {})
+    for name in tricks:
+        if name in refused:
+            raise ConfigError(
+                f"{source}: trick '{name}' does not apply to model.arch = '{arch}': {refused[name]}"
+            )
+
+
 def build_models(cfg: ModelConfig, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for data of `data_shape`: (C, H, W) images -> DCGAN, (2,) points -> MLP."""
+    """(G, D) for data of `data_shape`: (C, H, W) images -> DCGAN or ResNet, (2,) -> MLP."""
     if cfg.arch == "mlp":
         if len(data_shape) != 1:
             raise ConfigError(f"model.arch = 'mlp' needs 2-D point data, got shape {data_shape}")
@@ -33,15 +56,17 @@ def build_models(cfg: ModelConfig, data_shape: tuple[int, ...]) -> tuple[nn.Modu
     else:
         if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
             raise ConfigError(
-                f"model.arch = 'dcgan' needs square images, got shape {data_shape}; "
+                f"model.arch = '{cfg.arch}' needs square images, got shape {data_shape}; "
                 "use model.arch = 'mlp' for 2-D data"
             )
         channels, size = data_shape[0], data_shape[1]
-        if size not in SUPPORTED_SIZES:
-            raise ConfigError(
-                f"model.arch = 'dcgan' supports image sizes {SUPPORTED_SIZES}, got {size}; "
-                "set data.image_size to one of them"
-            )
+        check_fit(cfg.arch, size, (), "model")
+        if cfg.arch == "resnet":
+            generator = ResNetGenerator(cfg.latent_dim, channels, size, cfg.g_width)
+            discriminator = ResNetDiscriminator(channels, size, cfg.d_width)
+            resnet_init(generator)
+            resnet_init(discriminator)
+            return generator, discriminator
         generator = DCGANGenerator(cfg.latent_dim, channels, size, cfg.g_width)
         discriminator = DCGANDiscriminator(channels, size, cfg.d_width)
     dcgan_init(generator)

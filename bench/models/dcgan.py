@@ -1,4 +1,4 @@
-"""DCGAN generator and discriminator for square images of 8 to 64 pixels.
+"""DCGAN generator and discriminator for square images of 8 to 128 pixels.
 
 Radford, Metz & Chintala (2016), "Unsupervised Representation Learning with Deep
 Convolutional GANs": strided (transposed) convolutions instead of pooling, batch norm in every
@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 from torch import Tensor, nn
 
-SUPPORTED_SIZES = (8, 16, 32, 64)
+SUPPORTED_SIZES = (8, 16, 32, 64, 128)
 
 
 def _num_resamplings(image_size: int) -> int:

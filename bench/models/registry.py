@@ -23,6 +23,7 @@ from bench.config import ModelConfig
 from bench.errors import ConfigError, PluginError
 from bench.models.build import build_models
 from bench.models.dcgan import SUPPORTED_SIZES
+from bench.models.resnet import SUPPORTED_SIZES as RESNET_SIZES
 from bench.plugins import BUILTIN, Origin, clash, current_origin, load_entry_points, resolve_object
 from bench.tricks.registry import Trick, call_net
 
@@ -97,6 +98,8 @@ def builtin_build(
 
 REGISTRY["dcgan"] = ModelSpec("dcgan", builtin_build, "images", SUPPORTED_SIZES, surgery=None)
 REGISTRY["mlp"] = ModelSpec("mlp", builtin_build, "toy2d", surgery=None)
+# The tricks resnet refuses, each with its reason, are checked by `bench.models.build.check_fit`.
+REGISTRY["resnet"] = ModelSpec("resnet", builtin_build, "images", RESNET_SIZES, surgery=None)
 
 
 def model_spec(arch: str, source: str = "model.arch") -> ModelSpec:

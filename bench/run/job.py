@@ -17,6 +17,7 @@ import torch
 
 from bench.components import import_suite_plugins, plugins_used, resolve_components
 from bench.data import Dataset, load_dataset
+from bench.data.subset import training_subset
 from bench.errors import ConfigError
 from bench.expand import Job
 from bench.metrics import evaluate
@@ -120,11 +121,14 @@ def job_steps(
     atomic_write_json(out / JOB_FILE, described)
     dataset = load_dataset(job.config.data)
     tricks = components.tricks
-    data = dataset.train.to(device)
+    train_images, train_labels = training_subset(
+        dataset.train, dataset.train_labels, job.config.data.train_fraction
+    )
+    data = train_images.to(device)
     evaluations: list[dict[str, float]] = []
     without: dict[str, float] | None = None  # the same G scored without sampling tricks
     evaluate_during = EvaluationPoints(job, dataset, device, evaluations, on_evaluation)
-    labels = None if dataset.train_labels is None else dataset.train_labels.to(device)
+    labels = None if train_labels is None else train_labels.to(device)
     outcome = yield from training(
         job.config,
         job.seed,

@@ -334,7 +334,7 @@ def train(
     seed: int,
     data: Tensor,
     tricks: list[Trick],
-    device: torch.device,
+    device: torch.device | str,
     on_log: Callable[[dict[str, float], TrainOutcome], None] | None = None,
     labels: Tensor | None = None,
     num_classes: int | None = None,
@@ -371,7 +371,7 @@ def training(
     seed: int,
     data: Tensor,
     tricks: list[Trick],
-    device: torch.device,
+    device: torch.device | str,
     on_log: Callable[[dict[str, float], TrainOutcome], None] | None = None,
     labels: Tensor | None = None,
     num_classes: int | None = None,
@@ -381,6 +381,7 @@ def training(
 
     Packed runs (`bench.run.packed`) interleave several jobs' generators on one GPU.
     """
+    device = torch.device(device)
     seed_everything(seed)
     ctx = TrainContext(
         device=device,

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
+from bench.tricks.conditional_batch_norm import BatchNormConditionedGenerator
 from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams, register
 from bench.tricks.wrappers import feature_layer, feature_shape, forward_with_features, widen_input
 
@@ -216,20 +217,34 @@ class ProjectionDiscriminator(nn.Module):
         return logits + (self.embedding(labels) * pooled).sum(dim=1)
 
 
+class ProjectionParams(ConditionalParams):
+    generator: Literal["embedding", "batch_norm"] = Field(
+        "embedding",
+        description="G's conditioning: a label embedding joined to z, or conditional batch "
+        "norm (the paper's)",
+    )
+
+
 @register
 class ProjectionDiscriminatorTrick(GeneratorConditioning):
     """Projection discriminator: the label enters D as an inner product with its features.
 
     Miyato & Koyama (2018), "cGANs with Projection Discriminator", eq. 3, with global sum
-    pooling of D's last hidden features; G is conditioned by a label embedding (the paper
-    uses conditional batch norm).
+    pooling of D's last hidden features. G is conditioned by a label embedding joined to z
+    (`combine`), or, as in the paper, by conditional batch norm (`generator = "batch_norm"`:
+    per-class scales and shifts in every batch norm of G).
     """
 
     name = "projection_discriminator"
     family = "conditional"
     source = "Miyato & Koyama 2018, cGANs with Projection Discriminator"
-    Params = ConditionalParams
+    Params = ProjectionParams
     capturable = True
+
+    def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
+        if self.params.generator == "batch_norm":
+            return BatchNormConditionedGenerator(generator, _num_classes(ctx), self.name)
+        return super().build_generator(generator, ctx)
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         return ProjectionDiscriminator(discriminator, _num_classes(ctx), ctx.data_shape)

@@ -9,6 +9,7 @@ from bench.errors import ConfigError
 from bench.models.build import dcgan_init
 from bench.models.dcgan import DCGANDiscriminator
 from bench.models.mlp import MLPDiscriminator
+from bench.models.resnet import ResNetDiscriminator, resnet_init
 from bench.tricks.registry import TrainContext, Trick, TrickParams, register
 
 
@@ -48,9 +49,15 @@ class DiscriminatorCapacity(Trick):
             hidden = scaled(discriminator.fc0.out_features, factor)
             layers = sum(isinstance(m, nn.Linear) for m in discriminator) - 1
             wider = MLPDiscriminator(ctx.data_shape[0], hidden, layers)
+        elif isinstance(discriminator, ResNetDiscriminator):
+            channels, size = ctx.data_shape[0], ctx.data_shape[1]
+            width = scaled(discriminator.block0.shortcut[1].out_channels, factor)
+            wider = ResNetDiscriminator(channels, size, width)
+            resnet_init(wider)
+            return wider
         else:
             raise ConfigError(
-                f"trick '{self.name}' rebuilds the DCGAN or MLP discriminator, but got a "
+                f"trick '{self.name}' rebuilds the DCGAN, ResNet or MLP discriminator, but got a "
                 f"{type(discriminator).__name__} (another trick replaced D first)"
             )
         dcgan_init(wider)

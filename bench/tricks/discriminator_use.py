@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from pydantic import Field
 from torch import Tensor
@@ -51,8 +53,8 @@ class TopKParams(TrickParams):
     minimum_fraction: float = Field(
         0.5, gt=0.0, le=1.0, description="nu: k never falls below this fraction of the batch"
     )
-    iterations_per_decay: int = Field(
-        100, ge=1, description="iterations per decay period (the paper decays once per epoch)"
+    iterations_per_decay: int | None = Field(
+        None, ge=1, description="iterations per decay period; None: one epoch, as the paper"
     )
 
 
@@ -61,8 +63,10 @@ class TopKTraining(Trick):
     """Update G only from the k fakes D scores highest; k shrinks from the batch to nu * batch.
 
     Sinha et al. (2020), "Top-k Training of GANs: Improving GAN Performance by Throwing Away
-    Bad Samples": k = max(gamma^t * batch, nu * batch), gamma = 0.99 per epoch; nu = 0.5
-    is this harness's default floor. Replaces G's loss (runs before additive terms).
+    Bad Samples": k = max(gamma^e * batch, nu * batch) after e epochs, gamma = 0.99, and
+    nu = 0.5 as in the authors' code (min_topk_rate). An epoch is ceil(training samples /
+    batch size) iterations unless `iterations_per_decay` is set. Replaces G's loss (runs
+    before additive terms).
     """
 
     name = "top_k_training"
@@ -73,9 +77,20 @@ class TopKTraining(Trick):
     order = 20
     capturable = True
 
+    def __init__(self, params: TopKParams) -> None:
+        super().__init__(params)
+        self.period = params.iterations_per_decay  # None until the data's epoch is known
+
+    def prepare_data(self, data: Tensor, ctx: TrainContext) -> Tensor:
+        if self.params.iterations_per_decay is None:
+            self.period = math.ceil(data.shape[0] / ctx.batch_size)
+        return data
+
     def kept_fraction(self, ctx: TrainContext) -> Tensor:
         p = self.params
-        periods = torch.floor(ctx.step / p.iterations_per_decay)
+        if self.period is None:
+            raise RuntimeError("top_k_training: the epoch length is set by prepare_data")
+        periods = torch.floor(ctx.step / self.period)
         return (p.decay**periods).clamp(min=p.minimum_fraction)
 
     def g_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:

@@ -37,6 +37,10 @@ class VirtualBatchNorm(Trick):
     conflicts = {
         "generator_norm": "both replace G's batch norm layers",
         "uniform_latent": "the reference batch is drawn from N(0, I), not U[-1, 1]",
+        **dict.fromkeys(
+            ("conditional_gan", "auxiliary_classifier", "projection_discriminator"),
+            "the reference latents carry no label embedding for G's label-conditioned input",
+        ),
     }
     order = 45
     capturable = True

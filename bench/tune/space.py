@@ -32,6 +32,7 @@ from bench.config import (
     validate,
 )
 from bench.errors import ConfigError
+from bench.expand import check_model_fit
 from bench.tricks.registry import all_tricks, build_tricks, resolve_params
 
 SECTIONS = {"train": TrainConfig, "model": ModelConfig}
@@ -138,6 +139,7 @@ def apply_params(
         set_dotted(raw, key.split("."), value, source)
     tuned = validate(JobConfig, raw, source)
     build_tricks(tuned.tricks, source, capabilities)
+    check_model_fit(tuned, source)
     return tuned.model_copy(update={"tricks": resolve_params(tuned.tricks, source)})
 
 

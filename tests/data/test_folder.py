@@ -5,9 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.config import DataConfig
+from bench.config import DataConfig, ModelConfig
 from bench.data import dataset_capabilities, load_dataset
 from bench.errors import DataError
+from bench.models import build_models
 
 
 def write_png(path: Path, mode: str, size: tuple[int, int], value: int) -> None:
@@ -66,3 +67,14 @@ def test_unreadable_image_is_a_data_error(tmp_path: Path) -> None:
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="cannot read image"):
         load_dataset(DataConfig(name="folder", root=str(tmp_path)))
+
+
+def test_a_folder_loads_at_128_px_and_resnet_and_dcgan_build_there(tmp_path: Path) -> None:
+    for i in range(4):
+        write_png(tmp_path / f"img{i}.png", "RGB", (160, 140), value=50 * i)
+    data = load_dataset(DataConfig(name="folder", root=str(tmp_path), image_size=128))
+    assert data.shape == (3, 128, 128)
+    for arch in ("dcgan", "resnet"):
+        cfg = ModelConfig(arch=arch, latent_dim=4, g_width=4, d_width=4)
+        generator, discriminator = build_models(cfg, data.shape)
+        assert discriminator(generator(torch.randn(2, 4))).shape == (2,)

@@ -11,7 +11,7 @@ from bench.errors import ConfigError
 from bench.models import build_models
 
 
-@pytest.mark.parametrize("size", [8, 16, 32, 64])
+@pytest.mark.parametrize("size", [8, 16, 32, 64, 128])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_dcgan_shapes(size: int, channels: int) -> None:
     generator, discriminator = build_models(ModelConfig(latent_dim=16, g_width=8, d_width=8),

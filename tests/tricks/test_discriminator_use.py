@@ -34,6 +34,15 @@ def test_top_k_updates_g_only_from_the_k_highest_scored_fakes(make_trick, make_t
     assert trick.kept_fraction(ctx).item() == pytest.approx(0.25)  # never below the floor
 
 
+def test_top_k_decays_once_per_epoch_by_default_as_sinha_et_al(make_trick, ctx) -> None:
+    """k = max(0.99^epoch * batch, 0.5 * batch); an epoch of 640 samples at batch 64 is 10."""
+    trick = make_trick("top_k_training")
+    trick.prepare_data(torch.zeros(640, 1), ctx)  # ctx.batch_size is 64
+    for step, fraction in [(9, 1.0), (10, 0.99), (25, 0.99**2), (10_000, 0.5)]:
+        ctx.step.fill_(step)
+        assert trick.kept_fraction(ctx).item() == pytest.approx(fraction)
+
+
 def test_feature_matching_g_loss_is_the_feature_mean_distance(make_trick, make_terms, ctx) -> None:
     d = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1), nn.Flatten(0))
     real, fake = torch.randn(16, 3), torch.randn(16, 3)
