@@ -161,6 +161,8 @@ def _run(args: argparse.Namespace) -> int:
         + (f", {counts}" if counts else "")
         + f"; results in {args.results}/"
     )
+    for note in summary.notes:
+        print(note, file=sys.stderr)
     for path in summary.failed:
         print(f"failed: see {path}", file=sys.stderr)
     return 1 if summary.failed else 0
