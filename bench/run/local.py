@@ -11,6 +11,7 @@ one GPU and several workers share a GPU (`bench.run.placement`, `bench.run.worke
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -187,7 +188,7 @@ def _run_local(
         while not queue.exhausted:
             job = queue.take()
             if job is None:
-                bar.set_description(f"{described} waiting: {queue.waiting_for()}")
+                queue.show_waiting(bar, described)
                 time.sleep(queue.poll_s)
                 continue
             status = execute_job(job, str(root), device_name, 0)
@@ -206,7 +207,7 @@ def _run_local(
                 return
             polling = not queue.exhausted and pool.idle_slots()
             if polling:
-                bar.set_description(f"{described} waiting: {queue.waiting_for()}")
+                queue.show_waiting(bar, described)
             for outcome in pool.wait(queue.poll_s if polling else None):
                 status = worker_status(outcome, root)
                 queue.finish(outcome.tag, status)
@@ -220,7 +221,8 @@ def worker_status(outcome: Outcome, root: Path) -> str:
     job, store = outcome.tag, ResultsStore(root)
     folder = store.job_dir(job.suite, job.id)
     if store.is_finished(job.suite, job.id):  # the worker died after writing the result
-        return json.loads((folder / RESULT_FILE).read_text())["status"]
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            return json.loads((folder / RESULT_FILE).read_text())["status"]
     if outcome.kind == "died":
         text = f"{outcome.value.describe()} while it ran this job; the job has no result and "
         text += "runs again when the same command is run again\n"

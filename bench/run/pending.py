@@ -7,8 +7,11 @@ unfinished, or dies, this runner claims and runs it (`bench.run.claims`).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
+
+from tqdm import tqdm
 
 from bench.expand import Job
 from bench.run.claims import Busy, ClaimBook, Runner
@@ -34,6 +37,7 @@ class PendingJobs:
         self.look_again: dict[str, float] = {}  # job id -> when to read its claim again
         self.holders: dict[str, Runner] = {}  # job id -> the live runner that held it
         self.notes: list[str] = []
+        self.announced: list[str] = []
 
     @property
     def exhausted(self) -> bool:
@@ -70,12 +74,16 @@ class PendingJobs:
         """Release this runner's claim on `job`, recording `status`."""
         self.book.release(self.store.job_dir(job.suite, job.id), status)
 
-    def waiting_for(self) -> str:
-        """Which runners hold the jobs this runner waits for, e.g. "2 jobs claimed by h/12"."""
+    def show_waiting(self, bar: tqdm, described: str) -> None:
+        """Say whom this runner waits for: on the bar, and on stderr when that changes."""
         holders = sorted(
             {self.holders[j.id].describe() for j in self.waiting if j.id in self.holders}
         )
-        return f"{len(self.waiting)} jobs claimed by {', '.join(holders) or 'another runner'}"
+        text = f"{len(self.waiting)} jobs are being run by another runner ({', '.join(holders)})"
+        bar.set_description(f"{described} waiting: {text}")
+        if holders != self.announced:
+            self.announced = holders
+            tqdm.write(f"{text}; waiting for them", file=sys.stderr)
 
     def _finished_elsewhere(self, job: Job) -> None:
         self.waiting.remove(job)

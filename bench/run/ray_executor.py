@@ -88,7 +88,7 @@ def run_on_ray(
                 if not in_flight:
                     if queue.exhausted:
                         return
-                    bar.set_description(f"jobs [ray: {text}] waiting: {queue.waiting_for()}")
+                    queue.show_waiting(bar, f"jobs [ray: {text}]")
                     time.sleep(queue.poll_s)
                     continue
                 timeout = None if queue.exhausted else queue.poll_s
