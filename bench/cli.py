@@ -231,6 +231,8 @@ def _run(args: argparse.Namespace) -> int:
             "library version) and are not pooled with this code's results; re-run them with "
             "--rerun-stale"
         )
+    for note in summary.notes:
+        print(note, file=sys.stderr)
     for path in summary.failed:
         print(f"failed: see {path}", file=sys.stderr)
     return 1 if summary.failed else 0

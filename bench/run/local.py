@@ -2,37 +2,42 @@
 on a Ray cluster (`bench.run.ray_executor`).
 
 Finished jobs (those with a `result.json`) are skipped, so re-running a suite resumes it.
-A job that raises is recorded in `error.txt` in its folder and the suite goes on; it has no
-result, so the next run retries it. Ctrl-C stops the run; every finished job is kept.
-On CUDA, one worker process per GPU (pinned to it by `CUDA_VISIBLE_DEVICES`, set before CUDA
-starts in the worker) trains several jobs at once on CUDA streams (`bench.run.packed`); how
-many is chosen from measured memory (`bench.run.placement`, `bench.run.packed`).
+A job that raises, or whose worker process dies, is recorded in `error.txt` in its folder and
+the suite goes on; it has no result, so the next run retries it. Each job is claimed before it
+runs, so runners sharing a results folder split the work (`bench.run.claims`). Ctrl-C or
+SIGTERM stops the run; every finished job is kept. On CUDA, one worker process per GPU
+(pinned to it by `CUDA_VISIBLE_DEVICES`, set before CUDA starts in the worker) trains several
+jobs at once on CUDA streams (`bench.run.packed`); how many is chosen from measured memory
+(`bench.run.placement`, `bench.run.packed`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import multiprocessing
 import os
 import socket
+import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from tqdm import tqdm
 
 from bench.config import DataConfig, Suite
 from bench.data import Dataset, load_dataset
-from bench.errors import BenchError, ConfigError, DataError
+from bench.errors import ConfigError, DataError
 from bench.expand import Job, plan_suite, reference_variant
 from bench.metrics import prepare_backbone
 from bench.models.registry import check_networks, model_spec
 from bench.plan import design_floor, require_reachable
+from bench.run.claims import ClaimBook
 from bench.run.definition import record_definition
 from bench.run.fingerprint import code_fingerprint, code_id
 from bench.run.job import resolve_device, run_job
@@ -43,19 +48,17 @@ from bench.run.packed import (
     packed_jobs_per_gpu,
     packed_worker,
 )
+from bench.run.pending import PendingJobs
 from bench.run.placement import Placement, plan_placement, visible_gpu_ids
-from bench.run.store import ResultsStore, atomic_write_bytes
+from bench.run.stopping import Interrupted as Interrupted  # where `bench tune` finds it
+from bench.run.stopping import StopSignals
+from bench.run.store import RESULT_FILE, ResultsStore, atomic_write_bytes
+from bench.run.workers import Outcome, WorkerPool
 
 ERROR_FILE = "error.txt"
 EXECUTORS = ("local", "ray")
 
 Done = Callable[[Job, str], None]
-
-
-class Interrupted(BenchError):
-    """The user stopped the run; finished jobs are kept."""
-
-    exit_code = 130
 
 
 @dataclass
@@ -68,6 +71,7 @@ class RunSummary:
     failed: list[str] = field(default_factory=list)
     stale: int = 0  # finished jobs made by other code (see bench.run.fingerprint)
     rerun_stale: bool = False
+    notes: list[str] = field(default_factory=list)  # e.g. claims taken over from dead runners
 
 
 def execute_job(
@@ -196,19 +200,22 @@ def run_jobs(
         bar.set_postfix(dict(summary.statuses))
         bar.update()
 
+    stop = StopSignals()
     try:
-        if pending and executor == "ray":
-            from bench.run.ray_executor import run_on_ray
+        with stop, ClaimBook() as book:
+            queue = PendingJobs(
+                pending, store, book, done, finished=counts_as_finished(store, rerun_stale)
+            )
+            if pending and executor == "ray":
+                from bench.run.ray_executor import run_on_ray
 
-            run_on_ray(pending, store.root, device, jobs_per_gpu, address, done, bar, capture)
-        elif pending:
-            _run_local(pending, store.root, device, workers, jobs_per_gpu, done, bar, capture)
+                run_on_ray(queue, store.root, device, jobs_per_gpu, address, done, bar, capture)
+            elif pending:
+                _run_local(queue, store.root, device, workers, jobs_per_gpu, done, bar, capture)
+            summary.notes = queue.notes
     except KeyboardInterrupt:
-        finished = sum(summary.statuses.values()) + summary.skipped
-        raise Interrupted(
-            f"interrupted: {finished} of {len(jobs)} jobs are finished and kept; "
-            "run the same command again to do the rest"
-        ) from None
+        kept = sum(store.is_finished(job.suite, job.id) for job in jobs)  # workers have stopped
+        raise stop.interrupted(kept, len(jobs)) from None
     finally:
         bar.close()
     return summary
@@ -217,19 +224,34 @@ def run_jobs(
 def pending_jobs(jobs: list[Job], store: ResultsStore, rerun_stale: bool) -> tuple[list[Job], int]:
     """The jobs to run: those without a readable result, and with `rerun_stale` those whose
     result was made by other code; and how many finished jobs were made by other code."""
-    current = code_fingerprint()["code_id"]
     pending, stale = [], 0
     for job in jobs:
         record = store.finished_record(job.suite, job.id)
-        made_elsewhere = record is not None and code_id(record) != current
+        made_elsewhere = record is not None and not made_by_this_code(record)
         stale += made_elsewhere
         if record is None or (rerun_stale and made_elsewhere):
             pending.append(job)
     return pending, stale
 
 
+def made_by_this_code(record: dict) -> bool:
+    """Whether a job's record was made by the code running now (its fingerprint's code id)."""
+    return code_id(record) == code_fingerprint()["code_id"]
+
+
+def counts_as_finished(store: ResultsStore, rerun_stale: bool) -> Callable[[Job], bool]:
+    """What a runner counts as done: any readable result, or with `rerun_stale` only results
+    made by this code."""
+
+    def finished(job: Job) -> bool:
+        record = store.finished_record(job.suite, job.id)
+        return record is not None and (not rerun_stale or made_by_this_code(record))
+
+    return finished
+
+
 def _run_local(
-    pending: list[Job],
+    queue: PendingJobs,
     root: Path,
     device: str,
     workers: int | None,
@@ -239,29 +261,64 @@ def _run_local(
     capture: bool = True,
 ) -> None:
     device_name = resolve_device(device).type
-    placement = local_placement(device_name, workers, jobs_per_gpu, pending, capture)
-    bar.set_description(f"jobs [{placement.describe()}]")
+    placement = local_placement(device_name, workers, jobs_per_gpu, queue.waiting, capture)
+    described = f"jobs [{placement.describe()}]"
+    bar.set_description(described)
     if device_name == "cuda":
-        _run_packed(pending, root, placement, done, capture)
+        _run_packed_claimed(queue, root, placement, done, bar, described, capture)
         return
     if placement.workers == (None,):
-        for job in pending:
-            done(job, execute_job(job, str(root), device_name, 0, capture=capture))
+        while not queue.exhausted:
+            job = queue.take()
+            if job is None:
+                queue.show_waiting(bar, described)
+                time.sleep(queue.poll_s)
+                continue
+            status = execute_job(job, str(root), device_name, 0, capture=capture)
+            queue.finish(job, status)
+            done(job, status)
         return
     threads = max(1, (os.cpu_count() or 1) // len(placement.workers))
-    with worker_pool(placement.workers) as pool:
-        futures: dict[Future, Job] = {
-            pool.submit(execute_job, job, str(root), device_name, threads): job for job in pending
-        }
-        try:
-            remaining = set(futures)
-            while remaining:
-                finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    done(futures[future], future.result())
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    with WorkerPool(placement.workers) as pool:
+        while True:
+            for slot in pool.idle_slots():
+                job = queue.take()
+                if job is None:
+                    break
+                pool.submit(slot, job, execute_job, job, str(root), device_name, threads)
+            if not pool.busy and queue.exhausted:
+                return
+            polling = not queue.exhausted and pool.idle_slots()
+            if polling:
+                queue.show_waiting(bar, described)
+            for outcome in pool.wait(queue.poll_s if polling else None):
+                status = worker_status(outcome, root)
+                queue.finish(outcome.tag, status)
+                done(outcome.tag, status)
+
+
+def _run_packed_claimed(
+    queue: PendingJobs,
+    root: Path,
+    placement: Placement,
+    done: Done,
+    bar: tqdm,
+    described: str,
+    capture: bool,
+) -> None:
+    """`_run_packed` over every job this runner can claim now, again for jobs released later."""
+
+    def finish(job: Job, status: str) -> None:
+        queue.finish(job, status)
+        done(job, status)
+
+    while not queue.exhausted:
+        claimed = list(iter(queue.take, None))
+        if claimed:
+            _run_packed(claimed, root, placement, finish, capture)
+        elif not queue.exhausted:
+            queue.show_waiting(bar, described)
+            time.sleep(queue.poll_s)
 
 
 def _run_packed(
@@ -308,22 +365,22 @@ def _run_packed(
                 worker.join()
 
 
-def worker_pool(gpus: Sequence[str | None]) -> ProcessPoolExecutor:
-    """A spawn pool with one worker per entry; a worker with a GPU id sees only that GPU."""
-    context = multiprocessing.get_context("spawn")
-    slots: Any = context.Queue()
-    for gpu in gpus:
-        slots.put(gpu)
-    return ProcessPoolExecutor(
-        max_workers=len(gpus), mp_context=context, initializer=_claim_gpu, initargs=(slots,)
-    )
-
-
-def _claim_gpu(slots: Any) -> None:
-    """Worker initialiser: take one GPU slot before anything in this process starts CUDA."""
-    gpu = slots.get()
-    if gpu is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+def worker_status(outcome: Outcome, root: Path) -> str:
+    """A pool task's job status; a worker that died or raised leaves an `error.txt`."""
+    if outcome.kind == "done":
+        return outcome.value
+    job, store = outcome.tag, ResultsStore(root)
+    folder = store.job_dir(job.suite, job.id)
+    if store.is_finished(job.suite, job.id):  # the worker died after writing the result
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            return json.loads((folder / RESULT_FILE).read_text())["status"]
+    if outcome.kind == "died":
+        text = f"{outcome.value.describe()} while it ran this job; the job has no result and "
+        text += "runs again when the same command is run again\n"
+    else:
+        text = outcome.value
+    atomic_write_bytes(folder / ERROR_FILE, text.encode())
+    return "failed"
 
 
 def run_suite(

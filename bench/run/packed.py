@@ -29,6 +29,7 @@ import torch
 from bench.expand import Job
 from bench.run.placement import GIB, MAX_JOBS_PER_GPU
 from bench.run.store import ResultsStore, atomic_write_bytes
+from bench.run.workers import die_with_parent
 from bench.train.capture import WARMUP_ITERATIONS
 
 MEMORY_MARGIN = 1.25  # measured peak x this: fragmentation, and jobs a little larger
@@ -158,6 +159,7 @@ def packed_worker(
     """A GPU's worker process: train jobs from `jobs` (a queue; None ends it) `slots` at a
     time, one CUDA stream each; put `(job id, status)` on `results` as each one ends.
     (`device_name="cpu"` runs the same round robin without streams, for tests.)"""
+    die_with_parent(os.getppid())  # the runner: no orphaned GPU workers
     os.environ["CUDA_VISIBLE_DEVICES"] = gpu  # before anything here starts CUDA
     from bench.run.job import job_steps
     from bench.run.local import ERROR_FILE

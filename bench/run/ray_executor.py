@@ -9,6 +9,7 @@ combine the folders with `bench merge`). Ray is optional: `pip install 'gan-benc
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from bench.errors import ConfigError
 from bench.expand import Job
 from bench.run.local import ERROR_FILE, Done, execute_job
+from bench.run.pending import PendingJobs
 from bench.run.placement import auto_jobs_per_gpu
 from bench.run.store import ResultsStore, atomic_write_bytes
 
@@ -54,7 +56,7 @@ def task_resources(
 
 
 def run_on_ray(
-    pending: list[Job],
+    queue: PendingJobs,
     root: Path,
     device: str,
     jobs_per_gpu: int | None,
@@ -63,7 +65,8 @@ def run_on_ray(
     bar: tqdm,
     capture: bool = True,
 ) -> None:
-    """Run `pending` as Ray tasks and call `done(job, status)` as each one finishes."""
+    """Run the jobs of `queue` as Ray tasks, each once this driver holds its claim, and call
+    `done(job, status)` as each one finishes."""
     ray = require_ray()
     started = not ray.is_initialized()
     if started:
@@ -78,17 +81,26 @@ def run_on_ray(
         bar.set_description(f"jobs [ray: {text}]")
         task = ray.remote(execute_job).options(**resources)
         results = str(root.resolve())
-        futures = {
-            task.remote(job, results, device_name, 1, "ray", capture): job for job in pending
-        }
-        remaining = list(futures)
+        in_flight: dict[Any, Job] = {}
         try:
-            while remaining:
-                ready, remaining = ray.wait(remaining, num_returns=1)
-                job = futures[ready[0]]
-                done(job, _status(ray, ready[0], job, ResultsStore(results)))
+            while True:
+                while (job := queue.take()) is not None:
+                    in_flight[task.remote(job, results, device_name, 1, "ray")] = job
+                if not in_flight:
+                    if queue.exhausted:
+                        return
+                    queue.show_waiting(bar, f"jobs [ray: {text}]")
+                    time.sleep(queue.poll_s)
+                    continue
+                timeout = None if queue.exhausted else queue.poll_s
+                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=timeout)
+                for ref in ready:
+                    job = in_flight.pop(ref)
+                    status = _status(ray, ref, job, ResultsStore(results))
+                    queue.finish(job, status)
+                    done(job, status)
         except KeyboardInterrupt:
-            for ref in remaining:
+            for ref in in_flight:
                 ray.cancel(ref, force=True)
             raise
     finally:

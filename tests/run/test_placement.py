@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from bench.run.local import worker_pool
 from bench.run.placement import GIB, MAX_JOBS_PER_GPU, auto_jobs_per_gpu, plan_placement
 from bench.run.placement import visible_gpu_ids as visible
+from bench.run.workers import WorkerPool
 
 
 def test_visible_gpu_ids_follow_the_parents_own_restriction() -> None:
@@ -64,7 +64,12 @@ def test_automatic_placement_on_a_made_up_machine() -> None:
 
 
 def test_each_pool_worker_sees_only_its_gpu() -> None:
-    """The initialiser sets CUDA_VISIBLE_DEVICES in the spawned worker before any job."""
-    with worker_pool(["5", "7"]) as pool:
-        seen = {pool.submit(os.getenv, "CUDA_VISIBLE_DEVICES").result() for _ in range(6)}
-    assert seen <= {"5", "7"} and seen
+    """Each spawned worker sets its slot's CUDA_VISIBLE_DEVICES before any job."""
+    with WorkerPool(["5", "7"]) as pool:
+        for slot in (0, 1):
+            pool.submit(slot, slot, os.getenv, "CUDA_VISIBLE_DEVICES")
+        outcomes = []
+        while len(outcomes) < 2:
+            outcomes += pool.wait()
+    seen = sorted((o.tag, o.kind, o.value) for o in outcomes)
+    assert seen == [(0, "done", "5"), (1, "done", "7")]
