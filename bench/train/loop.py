@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from bench.config import JobConfig
 from bench.models import build_models
 from bench.train.losses import configured_objective
-from bench.train.monitor import PROBE_SIZE, Event, Monitor, SampleProbe
+from bench.train.monitor import PROBE_SIZE, Event, Monitor, SampleProbe, collapse_floor
 from bench.tricks.registry import LossTerms, Nets, Role, TrainContext, Trick, call_net
 
 PROBE_SEED_OFFSET = 7919  # the probe's own RNG, so probing never shifts the training stream
@@ -291,7 +291,7 @@ def train(
         data = trick.prepare_data(data, ctx)
     step_fn = GANStep(cfg, data, tricks, ctx, labels)
     probe = sample_probe(step_fn, seed)
-    monitor = Monitor(device, step_fn.objective.objective.collapse_threshold)
+    monitor = Monitor(device, collapse_floor(step_fn.objective, tricks, ctx))
     outcome = TrainOutcome(
         step_fn.generator, step_fn.discriminator, ctx, tricks, [], [], 0, 0.0
     )  # fmt: skip
