@@ -4,7 +4,8 @@
     python benchmarks/failure_detectors.py --replay tests/train/detector_traces.json
 
 The first trains every case of `bench.run.detector_calibration.CASES` (CPU, one process) and
-stores the traces; the second only replays stored traces with today's thresholds.
+stores the traces (resuming: traces already in the file are kept); the second only replays
+stored traces with today's thresholds.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import torch
 from bench.run.detector_calibration import CASES, rates, record
 from bench.train.monitor import FAILED, WARNINGS
 
-SEEDS = {
+SEEDS = {  # cheap cases first
     "healthy_digits": range(10),
-    "healthy_ring": range(6),
     "lr_x1000": range(8),
     "strong_d_tiny_g": range(6),
     "ring_d_steps_5": range(6),
+    "healthy_ring": range(6),
 }
 
 
@@ -38,17 +39,21 @@ def main() -> None:
     if args.replay:
         traces = json.loads(Path(args.replay).read_text())
     else:
-        traces = []
+        out = Path(args.out)
+        traces = json.loads(out.read_text()) if out.exists() else []
+        done = {(t["case"], t["seed"]) for t in traces}
         for name, seeds in SEEDS.items():
             for seed in seeds:
+                if (name, seed) in done:
+                    continue
                 started = time.perf_counter()
                 traces.append(record(CASES[name], seed))
                 print(f"{name} seed {seed}: {time.perf_counter() - started:.0f} s", flush=True)
-                Path(args.out).write_text(json.dumps(traces, separators=(",", ":")))
-    false_alarms, hits = rates(traces, [*FAILED, *WARNINGS])
-    print("| detector | false alarms (healthy runs) |\n|---|---|")
+                out.write_text(json.dumps(traces, separators=(",", ":")))
+    false_alarms, hits, firing = rates(traces, [*FAILED, *WARNINGS])
+    print("| detector | false alarms (healthy runs) | fires in broken runs |\n|---|---|---|")
     for name, rate in false_alarms.items():
-        print(f"| `{name}` | {rate} |")
+        print(f"| `{name}` | {rate} | {firing[name]} |")
     print("\n| broken case | caught by | hits (runs that broke) |\n|---|---|---|")
     for name, rate in hits.items():
         print(f"| {name} | {', '.join(sorted(CASES[name].caught_by))} | {rate} |")

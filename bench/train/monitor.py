@@ -15,10 +15,11 @@ Divergence (training stops, the job is recorded as `diverged` with the step and 
 - `dead_training`: G can no longer learn, in one of two ways. Vanishing: for `DEAD_WINDOW`
   log points in a row G's largest gradient norm stayed below `DEAD_GRADIENT` and its output
   was constant (`diversity_ratio` below `DEAD_DIVERSITY`), e.g. a learning rate far too high
-  saturates every unit and every gradient is exactly 0. Stuck: for `STUCK_WINDOW` log points
-  G's output stayed nearly constant (`diversity_ratio` below `STUCK_DIVERSITY`), far from
-  the data (`nearest_real_ratio` above `STUCK_DISTANCE`) and in place (that ratio varied by
-  less than `STUCK_MOTION` of its largest value), e.g. a D far stronger than a tiny G leaves
+  saturates every unit and every gradient is exactly 0. Stuck: for the last `STUCK_STEPS`
+  steps (at least `STUCK_POINTS` log points) G's output stayed nearly constant
+  (`diversity_ratio` below `STUCK_DIVERSITY`), far from the data (`nearest_real_ratio` above
+  `STUCK_DISTANCE`) and in place (that ratio varied by less than `STUCK_MOTION` of its
+  largest value), e.g. a D far stronger than a tiny G leaves
   a grey blur. A G collapsed onto modes of the data that it hops between moves, so it is not
   "stuck" (that is `diversity_collapse`).
 Warnings (recorded as events when they start to hold, training goes on):
@@ -32,8 +33,9 @@ Warnings (recorded as events when they start to hold, training goes on):
   training) is `nearest_real_ratio`: the mean distance of a fixed batch of fakes to their
   nearest real image, over the same for held-out real images (1 = as close as real data);
 - `diversity_collapse`: `diversity_ratio`, the mean pairwise distance within the fixed batch
-  of fakes over that within real data, fell below `DIVERSITY_COLLAPSE` after having been
-  above it (mode collapse; a freshly initialised G starts low);
+  of fakes over that within real data, stayed below `DIVERSITY_COLLAPSE` for
+  `DIVERSITY_WINDOW` log points after having been above it (mode collapse; a freshly
+  initialised G starts low, and a healthy ring GAN dips briefly while it spreads out);
 - `oscillation`: the D loss trend changed sign at each of the last `OSCILLATION_WINDOW` log
   points with a swing above `OSCILLATION_AMPLITUDE` of its level.
 """
@@ -60,7 +62,8 @@ FLOOR_SEED = 104729  # their own RNG, so measuring never shifts the training str
 DEAD_WINDOW = 3
 DEAD_GRADIENT = 1e-6
 DEAD_DIVERSITY = 1e-3
-STUCK_WINDOW = 8
+STUCK_STEPS = 200  # steps, not log points: early on, G moves little per log point
+STUCK_POINTS = 3
 STUCK_DIVERSITY = 0.1
 STUCK_DISTANCE = 1.5
 STUCK_MOTION = 0.05
@@ -69,7 +72,8 @@ SPIKE_WINDOW = 4
 SPIKE_SIGMAS = 20.0  # healthy runs reach ~10 (docs/failure_detectors.md)
 VARIANCE_GROWTH = 10.0
 TREND_WINDOW = 8
-DIVERSITY_COLLAPSE = 0.25
+DIVERSITY_COLLAPSE = 0.1
+DIVERSITY_WINDOW = 3
 OSCILLATION_WINDOW = 6
 OSCILLATION_AMPLITUDE = 0.1
 PROBE_SIZE = 64
@@ -245,8 +249,9 @@ def dead_training(rows: list[Row], step: int) -> Event | None:
                 f"output constant from step {int(window[0]['step'])} to {step}"
             )
             return Event(step, "dead_training", detail)
-    window = probed[-STUCK_WINDOW:]
-    if len(window) < STUCK_WINDOW or len(probed) < len(rows):
+    since = step - STUCK_STEPS
+    window = [r for r in probed if r["step"] >= since]
+    if len(window) < STUCK_POINTS or len(probed) < len(rows) or probed[0]["step"] > since:
         return None
     diversity = max(r["diversity_ratio"] for r in window)
     distances = [r["nearest_real_ratio"] for r in window]
@@ -340,14 +345,14 @@ def _g_loss_falling_without_quality(rows: list[Row]) -> Iterator[Firing]:
 
 
 def _diversity_collapse(rows: list[Row]) -> Iterator[Firing]:
-    ratio = rows[-1].get("diversity_ratio")
-    earlier = [r["diversity_ratio"] for r in rows[:-1] if "diversity_ratio" in r]
+    ratios = [r["diversity_ratio"] for r in rows if "diversity_ratio" in r]
+    recent, earlier = ratios[-DIVERSITY_WINDOW:], ratios[:-DIVERSITY_WINDOW]
     if (
-        ratio is not None
-        and ratio < DIVERSITY_COLLAPSE
+        len(recent) == DIVERSITY_WINDOW
+        and max(recent) < DIVERSITY_COLLAPSE
         and max(earlier, default=0.0) >= DIVERSITY_COLLAPSE
     ):
-        detail = f"fakes' pairwise distance is {ratio:.2f} of real data's"
+        detail = f"fakes' pairwise distance stayed below {max(recent):.2f} of real data's"
         yield "diversity_collapse", "diversity_collapse", detail
 
 

@@ -49,11 +49,19 @@ def test_quiet_history_fires_nothing() -> None:
         (row(grad=150.0), "gradient_explosion"),
         (row(d_max=5.0), "d_loss_spike"),  # 40 sd above the level
         (row(d_var=0.5), "d_loss_variance"),
-        (row(diversity_ratio=0.1), "diversity_collapse"),
     ],
 )
 def test_each_detector_fires_on_its_evidence(last, detector) -> None:
     assert fired([row(diversity_ratio=0.8) for _ in range(5)] + [last]) == {detector}
+
+
+def test_diversity_collapse_is_a_sustained_drop() -> None:
+    healthy = [row(diversity_ratio=0.8) for _ in range(5)]
+    collapsed = [row(diversity_ratio=0.02) for _ in range(3)]
+    assert fired(healthy + collapsed) == {"diversity_collapse"}
+    assert fired(healthy + collapsed[:2]) == set()  # a dip of two log points
+    dip = [row(diversity_ratio=0.07), row(diversity_ratio=0.5), row(diversity_ratio=0.05)]
+    assert fired(healthy + dip) == set()
 
 
 def test_low_diversity_from_the_start_is_not_a_collapse() -> None:
@@ -166,11 +174,13 @@ def test_stuck_training_is_a_constant_output_far_from_the_data_that_does_not_mov
     def history(nearest: list[float], diversity: float = 0.07) -> list[dict[str, float]]:
         return [dead_row(25 * (i + 1), 2.0, diversity, n) for i, n in enumerate(nearest)]
 
-    grey = history([1.85, 1.83, 1.83, 1.82, 1.81, 1.81, 1.81, 1.80])  # a strong D, a tiny G
-    assert dead_training(grey, 200).detector == "dead_training"
-    assert dead_training(grey[:-1], 175) is None  # not for long enough yet
-    learning = history([1.85, 1.80, 1.74, 1.68, 1.62, 1.57, 1.53, 1.50])  # slowly, but moving
-    assert dead_training(learning, 200) is None
-    assert dead_training(history([1.85] * 8, diversity=0.3), 200) is None  # varied output
-    collapsed = history([1.0] * 8, diversity=0.01)  # one real mode: diversity_collapse's job
-    assert dead_training(collapsed, 200) is None
+    grey = history([1.85, 1.83, 1.83, 1.82, 1.81, 1.81, 1.81, 1.80, 1.80])  # strong D, tiny G
+    assert dead_training(grey, 225).detector == "dead_training"
+    assert dead_training(grey[:-1], 200) is None  # not for STUCK_STEPS yet
+    learning = history([1.85, 1.80, 1.74, 1.68, 1.62, 1.57, 1.53, 1.50, 1.48])  # slow, moving
+    assert dead_training(learning, 225) is None
+    assert dead_training(history([1.85] * 9, diversity=0.3), 225) is None  # varied output
+    collapsed = history([1.0] * 9, diversity=0.01)  # one real mode: diversity_collapse's job
+    assert dead_training(collapsed, 225) is None
+    fine_grained = [dead_row(i + 1, 2.0, 0.07, 1.85) for i in range(20)]  # log_every = 1
+    assert dead_training(fine_grained, 20) is None  # 20 steps say nothing about being stuck
