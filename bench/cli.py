@@ -172,6 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("sources", nargs="+", metavar="SRC", help="results folders to merge")
     merge.add_argument("--into", required=True, help="the results folder to merge into")
 
+    validate = sub.add_parser(
+        "validate", help="run suites/known_effects/ (established results) and print the verdicts"
+    )
+    validate.add_argument(
+        "--suites", default="suites/known_effects", help="folder of known-effects suites"
+    )
+    validate.add_argument("--jobs", type=int, help="jobs run in parallel (processes)")
+    add_job_arguments(validate, "seeds=[0,1]")
+
     tricks = sub.add_parser("tricks", help="list the registered tricks, or show one in full")
     tricks.add_argument("name", nargs="?")
     tricks.add_argument("--markdown", action="store_true", help="the README's trick table")
@@ -371,6 +380,25 @@ def _merge(args: argparse.Namespace) -> int:
     summary = merge_results(args.sources, args.into)
     print(summary.describe())
     return 0
+
+
+@command("validate")
+def _validate(args: argparse.Namespace) -> int:
+    from bench.report import headline_text
+    from bench.run.validate import validate
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: expected a positive number of parallel jobs")
+    failed, names = 0, []
+    for path, name, summary in validate(
+        args.suites, args.overrides, args.results, args.device, args.jobs, not args.quiet
+    ):
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
+        print(f"{path}: {summary.total} jobs" + (f" ({counts})" if counts else ""))
+        failed += len(summary.failed)
+        names.append(name)
+    print(headline_text(args.results, names, "md"), end="")
+    return 1 if failed else 0
 
 
 @command("tricks")

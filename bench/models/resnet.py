@@ -44,6 +44,8 @@ REFUSED_TRICKS = {
     "conditional_gan": "resnet's first D block has a shortcut beside its first conv, so labels "
     "cannot be joined to D's input; use projection_discriminator (native to resnet) or "
     "auxiliary_classifier",
+    "packing": "resnet's first D block has a shortcut beside its first conv, so packed samples "
+    "cannot be joined to D's input (PacGAN widens the first conv of a plain D)",
 }
 
 

@@ -49,6 +49,7 @@ DIRECTIONS: dict[str, int] = {
     "modes_covered": 1,
     "high_quality_fraction": 1,
     "kl_to_uniform": -1,
+    "mode_kl": -1,
     "class_coverage": 1,
     "class_kl_to_real": -1,
 }

@@ -35,7 +35,7 @@ from bench.config import JobConfig
 from bench.models.registry import build_networks
 from bench.train.capture import CudaGraphs, ReplayScheduler, choose_execution, optimizer_options
 from bench.train.losses import configured_objective
-from bench.train.monitor import FIELDS, PROBE_SIZE, Event, Monitor, SampleProbe
+from bench.train.monitor import FIELDS, PROBE_SIZE, Event, Monitor, SampleProbe, collapse_floor
 from bench.tricks.registry import LossTerms, Nets, Role, TrainContext, Trick, call_net
 
 PROBE_SEED_OFFSET = 7919  # the probe's own RNG, so probing never shifts the training stream
@@ -401,7 +401,7 @@ def training(
         data = trick.prepare_data(data, ctx)
     step_fn = GANStep(cfg, data, tricks, ctx, labels)
     probe = sample_probe(step_fn, seed)
-    monitor = Monitor(device, step_fn.objective.objective.collapse_threshold)
+    monitor = Monitor(device, collapse_floor(step_fn.objective, tricks, ctx))
     outcome = TrainOutcome(
         step_fn.generator, step_fn.discriminator, ctx, tricks, [], [], 0, 0.0
     )  # fmt: skip

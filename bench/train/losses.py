@@ -43,8 +43,9 @@ DEFAULT_OBJECTIVE = "bce"
 class Objective:
     """A named GAN objective: D's elementwise losses on real and fake logits, G's loss forms.
 
-    `collapse_threshold`: the D loss below which D separates real from fake perfectly (the
-    monitor's collapse detector); None where the loss has no such floor (Wasserstein).
+    `floor(real_targets, fake_targets)`: the smallest D loss reachable with these targets
+    when D separates real from fake perfectly (the monitor's collapse detector, see
+    `collapse_floor`); None where the loss has no floor (Wasserstein).
     """
 
     name: str
@@ -52,7 +53,7 @@ class Objective:
     fake: TargetLoss
     generator: dict[GLossForm, Callable[[Tensor], Tensor]]
     uses_targets: bool
-    collapse_threshold: float | None
+    floor: Callable[[Tensor, Tensor], float] | None
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,28 @@ def _negated(logits: Tensor) -> Tensor:
     return -logits
 
 
+def _entropy_floor(real_targets: Tensor, fake_targets: Tensor) -> float:
+    """BCE is linear in its target, so with targets that D cannot predict (drawn independently
+    of the sample) the best D sets sigma(logit) to the mean target t of each side and reaches
+    the binary entropy H(t): 0 for hard 0/1 targets, 0.325 for a real target of 0.9."""
+    sides = (real_targets, fake_targets)
+    return sum(_binary_entropy(t.double().mean().clamp(0.0, 1.0)) for t in sides)
+
+
+def _binary_entropy(t: Tensor) -> float:
+    return -(torch.xlogy(t, t) + torch.xlogy(1 - t, 1 - t)).item()
+
+
+def _variance_floor(real_targets: Tensor, fake_targets: Tensor) -> float:
+    """Least squares: the best logit is the mean target; what is left is half the variance."""
+    return sum(0.5 * t.double().var(correction=0).item() for t in (real_targets, fake_targets))
+
+
+def _zero_floor(real_targets: Tensor, fake_targets: Tensor) -> float:
+    """Hinge: every real logit above 1 and every fake one below -1 costs nothing."""
+    return 0.0
+
+
 OBJECTIVES: dict[str, Objective] = {
     objective.name: objective
     for objective in (
@@ -112,7 +135,7 @@ OBJECTIVES: dict[str, Objective] = {
                 "minimax": lambda logits: -F.softplus(logits),
             },
             uses_targets=True,
-            collapse_threshold=1e-3,
+            floor=_entropy_floor,
         ),
         Objective(
             "explicit_sigmoid_bce",
@@ -123,7 +146,7 @@ OBJECTIVES: dict[str, Objective] = {
                 "minimax": lambda logits: torch.log(1 - torch.sigmoid(logits) + EPS),
             },
             uses_targets=True,
-            collapse_threshold=1e-3,
+            floor=_entropy_floor,
         ),
         Objective(
             "hinge",
@@ -131,7 +154,7 @@ OBJECTIVES: dict[str, Objective] = {
             fake=lambda logits, target: F.relu(1.0 + logits),
             generator={"non_saturating": _negated, "minimax": _negated},
             uses_targets=False,
-            collapse_threshold=None,
+            floor=_zero_floor,
         ),
         Objective(
             "least_squares",
@@ -142,7 +165,7 @@ OBJECTIVES: dict[str, Objective] = {
                 "minimax": lambda logits: _least_squares(logits, torch.ones_like(logits)),
             },
             uses_targets=True,
-            collapse_threshold=1e-3,
+            floor=_variance_floor,
         ),
         Objective(
             "wasserstein",
@@ -150,7 +173,7 @@ OBJECTIVES: dict[str, Objective] = {
             fake=lambda logits, target: logits,
             generator={"non_saturating": _negated, "minimax": _negated},
             uses_targets=False,
-            collapse_threshold=None,
+            floor=None,
         ),
     )
 }

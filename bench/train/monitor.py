@@ -8,8 +8,20 @@ a fixed batch of fakes, when given), and runs the detectors on the rows so far.
 Divergence (training stops, the job is recorded as `diverged` with the step and reason):
 - `non_finite`: a NaN/inf loss;
 - `d_loss_collapse`: D separates real from fake perfectly: its loss averaged over a whole
-  log interval is below the objective's floor (1e-3 for BCE and least squares; none for
-  hinge and Wasserstein), and G's gradient signal is gone (Arjovsky & Bottou 2017).
+  log interval is within `D_LOSS_COLLAPSE` of the floor of the objective with the job's
+  targets (`collapse_floor`: 0 for BCE with 0/1 targets, 0.325 with a 0.9 real target, half
+  the target variance for least squares, 0 for hinge, none for Wasserstein), and G's
+  gradient signal is gone (Arjovsky & Bottou 2017);
+- `dead_training`: G can no longer learn, in one of two ways. Vanishing: for `DEAD_WINDOW`
+  log points in a row G's largest gradient norm stayed below `DEAD_GRADIENT` and its output
+  was constant (`diversity_ratio` below `DEAD_DIVERSITY`), e.g. a learning rate far too high
+  saturates every unit and every gradient is exactly 0. Stuck: for the last `STUCK_STEPS`
+  steps (at least `STUCK_POINTS` log points) G's output stayed nearly constant
+  (`diversity_ratio` below `STUCK_DIVERSITY`), far from the data (`nearest_real_ratio` above
+  `STUCK_DISTANCE`) and in place (that ratio varied by less than `STUCK_MOTION` of its
+  largest value), e.g. a D far stronger than a tiny G leaves
+  a grey blur. A G collapsed onto modes of the data that it hops between moves, so it is not
+  "stuck" (that is `diversity_collapse`).
 Warnings (recorded as events when they start to hold, training goes on):
 - `gradient_explosion`: a gradient norm above 100 (ganhacks #13);
 - `d_loss_spike`: the interval's largest D loss is `SPIKE_SIGMAS` standard deviations above
@@ -21,36 +33,59 @@ Warnings (recorded as events when they start to hold, training goes on):
   training) is `nearest_real_ratio`: the mean distance of a fixed batch of fakes to their
   nearest real image, over the same for held-out real images (1 = as close as real data);
 - `diversity_collapse`: `diversity_ratio`, the mean pairwise distance within the fixed batch
-  of fakes over that within real data, fell below `DIVERSITY_COLLAPSE` after having been
-  above it (mode collapse; a freshly initialised G starts low);
+  of fakes over that within real data, stayed below `DIVERSITY_COLLAPSE` for
+  `DIVERSITY_WINDOW` log points after having been above it (mode collapse; a freshly
+  initialised G starts low, and a healthy ring GAN dips briefly while it spreads out);
 - `oscillation`: the D loss trend changed sign at each of the last `OSCILLATION_WINDOW` log
   points with a swing above `OSCILLATION_AMPLITUDE` of its level.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import statistics
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from bench.tricks.registry import call_net
+from bench.train.losses import ConfiguredObjective
+from bench.tricks.registry import TrainContext, Trick, call_net
 
 FIELDS = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
-D_LOSS_COLLAPSE = 1e-3
+D_LOSS_COLLAPSE = 1e-3  # excess D loss over the objective's floor, in nats (BCE)
+FLOOR_TARGETS = 4096  # targets drawn to measure the floor
+FLOOR_SEED = 104729  # their own RNG, so measuring never shifts the training stream
+DEAD_WINDOW = 3
+DEAD_GRADIENT = 1e-6
+DEAD_DIVERSITY = 1e-3
+STUCK_STEPS = 200  # steps, not log points: early on, G moves little per log point
+STUCK_POINTS = 3
+STUCK_DIVERSITY = 0.1
+STUCK_DISTANCE = 1.5
+STUCK_MOTION = 0.05
 GRAD_NORM_LIMIT = 100.0
 SPIKE_WINDOW = 4
-SPIKE_SIGMAS = 4.0
+SPIKE_SIGMAS = 20.0  # healthy runs reach ~10 (docs/failure_detectors.md)
 VARIANCE_GROWTH = 10.0
-TREND_WINDOW = 5
-DIVERSITY_COLLAPSE = 0.25
+TREND_WINDOW = 8
+DIVERSITY_COLLAPSE = 0.1
+DIVERSITY_WINDOW = 3
 OSCILLATION_WINDOW = 6
 OSCILLATION_AMPLITUDE = 0.1
 PROBE_SIZE = 64
+FAILED = ("non_finite", "d_loss_collapse", "dead_training")  # end a job as diverged
+WARNINGS = (
+    "gradient_explosion",
+    "d_loss_spike",
+    "d_loss_variance",
+    "g_loss_falling_without_quality",
+    "diversity_collapse",
+    "oscillation",
+)
 
 Row = dict[str, float]
 
@@ -104,12 +139,35 @@ def _mean_nearest(batch: Tensor, reference: Tensor) -> Tensor:
     return distances.min(dim=1).values.mean().clamp_min(1e-12)
 
 
-class Monitor:
-    """Running sums of `FIELDS` on the device; one host read per log interval."""
+def collapse_floor(
+    objective: ConfiguredObjective, tricks: Sequence[Trick], ctx: TrainContext
+) -> float | None:
+    """The D loss of perfect separation under `objective` with the targets `tricks` give.
 
-    def __init__(self, device: torch.device, collapse_threshold: float | None = D_LOSS_COLLAPSE):
+    Targets (label smoothing, soft or noisy labels) come from the tricks' `d_targets` hooks on
+    `FLOOR_TARGETS` ones and zeros, drawn from an RNG of their own. None: no floor.
+    """
+    if objective.objective.floor is None:
+        return None
+    rng = torch.Generator(device=ctx.device).manual_seed(FLOOR_SEED)
+    probe = dataclasses.replace(ctx, generator=rng, phase="d")
+    real = torch.ones(FLOOR_TARGETS, device=ctx.device)
+    fake = torch.zeros(FLOOR_TARGETS, device=ctx.device)
+    for trick in tricks:
+        real, fake = trick.d_targets(real, fake, probe)
+    return objective.objective.floor(real, fake)
+
+
+class Monitor:
+    """Running sums of `FIELDS` on the device; one host read per log interval.
+
+    `collapse_floor`: the D loss of perfect separation (see `collapse_floor`); None: the
+    objective has none, and `d_loss_collapse` cannot fire.
+    """
+
+    def __init__(self, device: torch.device, collapse_floor: float | None = 0.0):
         self.device = device
-        self.collapse_threshold = collapse_threshold
+        self.collapse_floor = collapse_floor
         self.rows: list[Row] = []
         self.active: set[str] = set()
         self._reset()
@@ -167,13 +225,67 @@ class Monitor:
     def _divergence(self, row: Row, first: int, step: int) -> Event | None:
         if not all(math.isfinite(row[name]) for name in ("d_loss", "g_loss")):
             return Event(step, "non_finite", f"NaN/inf loss between steps {first} and {step}")
-        if self.collapse_threshold is not None and row["d_loss"] < self.collapse_threshold:
+        floor = self.collapse_floor
+        if floor is not None and row["d_loss"] - floor < D_LOSS_COLLAPSE:
             return Event(
                 step,
                 "d_loss_collapse",
-                f"discriminator loss collapsed to {row['d_loss']:.2e} over steps {first}-{step}",
+                f"discriminator loss collapsed to {row['d_loss']:.3g} (its floor is {floor:.3g})"
+                f" over steps {first}-{step}",
             )
+        return dead_training(self.rows, step)
+
+
+def dead_training(rows: list[Row], step: int) -> Event | None:
+    """`dead_training` (see the module docstring) at the last of `rows`, or None."""
+    probed = [r for r in rows if "diversity_ratio" in r and "nearest_real_ratio" in r]
+    window = probed[-DEAD_WINDOW:]
+    if len(window) == DEAD_WINDOW and len(probed) == len(rows):
+        gradient = max(r["g_grad_norm_max"] for r in window)
+        diversity = max(r["diversity_ratio"] for r in window)
+        if gradient < DEAD_GRADIENT and diversity < DEAD_DIVERSITY:
+            detail = (
+                f"training is dead: G's gradient norm stayed below {DEAD_GRADIENT:g} and its "
+                f"output constant from step {int(window[0]['step'])} to {step}"
+            )
+            return Event(step, "dead_training", detail)
+    since = step - STUCK_STEPS
+    window = [r for r in probed if r["step"] >= since]
+    if len(window) < STUCK_POINTS or len(probed) < len(rows) or probed[0]["step"] > since:
         return None
+    diversity = max(r["diversity_ratio"] for r in window)
+    distances = [r["nearest_real_ratio"] for r in window]
+    start, nearest, farthest = distances[0], min(distances), max(distances)
+    if (
+        diversity < STUCK_DIVERSITY
+        and nearest > STUCK_DISTANCE
+        and farthest - nearest < STUCK_MOTION * farthest
+    ):
+        detail = (
+            f"training is stuck: from step {int(window[0]['step'])} to {step} G's output stayed "
+            f"nearly constant (diversity <= {diversity:.2f}) and far from the data, in place "
+            f"(nearest-real ratio {start:.2f} -> {distances[-1]:.2f})"
+        )
+        return Event(step, "dead_training", detail)
+    return None
+
+
+def replay(rows: list[Row], collapse_floor: float | None = 0.0) -> tuple[list[Event], Event | None]:
+    """The warnings and the divergence a `Monitor` would raise over recorded history rows.
+
+    For calibrating the detectors on stored traces (docs/failure_detectors.md): each row is
+    judged as `Monitor.flush` judges it, and the replay stops at a divergence, as training does.
+    """
+    monitor = Monitor(torch.device("cpu"), collapse_floor)
+    events: list[Event] = []
+    for row in rows:
+        step = int(row["step"])
+        monitor.rows.append(row)
+        events += monitor._onsets(step)
+        divergence = monitor._divergence(row, step, step)
+        if divergence is not None:
+            return events, divergence
+    return events, None
 
 
 Firing = tuple[str, str, str]  # (key, detector, detail)
@@ -233,14 +345,14 @@ def _g_loss_falling_without_quality(rows: list[Row]) -> Iterator[Firing]:
 
 
 def _diversity_collapse(rows: list[Row]) -> Iterator[Firing]:
-    ratio = rows[-1].get("diversity_ratio")
-    earlier = [r["diversity_ratio"] for r in rows[:-1] if "diversity_ratio" in r]
+    ratios = [r["diversity_ratio"] for r in rows if "diversity_ratio" in r]
+    recent, earlier = ratios[-DIVERSITY_WINDOW:], ratios[:-DIVERSITY_WINDOW]
     if (
-        ratio is not None
-        and ratio < DIVERSITY_COLLAPSE
+        len(recent) == DIVERSITY_WINDOW
+        and max(recent) < DIVERSITY_COLLAPSE
         and max(earlier, default=0.0) >= DIVERSITY_COLLAPSE
     ):
-        detail = f"fakes' pairwise distance is {ratio:.2f} of real data's"
+        detail = f"fakes' pairwise distance stayed below {max(recent):.2f} of real data's"
         yield "diversity_collapse", "diversity_collapse", detail
 
 

@@ -202,18 +202,33 @@ class EMAParams(TrickParams):
     decay: float = Field(0.999, ge=0.0, lt=1.0, description="beta: weight of the old average")
 
 
+def warmup_decay(decay: float, updates: Tensor) -> Tensor:
+    """min(decay, (1 + t) / (10 + t)) after t updates: a young average forgets its start fast.
+
+    TensorFlow's `ExponentialMovingAverage(num_updates=...)` uses this ramp; Karras et al.
+    (2018, 2019) ramp the EMA half-life up over the first images for the same reason. Without
+    it, decay 0.999 leaves the initial weights 0.999^t of the average (0.74 after 300 steps).
+    """
+    return torch.clamp((1.0 + updates) / (10.0 + updates), max=decay)
+
+
 @register
 class EMAGenerator(Trick):
     """Keep an exponential moving average of G's weights and score that average instead of G.
 
     Yazıcı et al. (2019), "The Unusual Effectiveness of Averaging in GAN Training"; Karras
-    et al. (2018, Progressive GANs) use decay 0.999, the default. Buffers (batch-norm
-    statistics) are copied, not averaged.
+    et al. (2018, Progressive GANs) use decay 0.999, the default. The decay warms up as
+    `warmup_decay` (TensorFlow's num_updates rule), so the average starts at recent weights,
+    not at the initialisation. BatchNorm running statistics are averaged with the same decay
+    as the weights (as timm's ModelEmaV2 does), so the scored average carries statistics of
+    the weights it averages, not of the last raw G (copying them pairs the averaged weights
+    with the latest weights' statistics); this needs no extra forward passes or latents and
+    keeps the update graph-capturable. Integer buffers (batch counters) are copied.
     """
 
     name = "ema_generator"
     family = "history"
-    source = "Yazıcı et al. 2019; Karras et al. 2018 (decay 0.999)"
+    source = "Yazıcı et al. 2019; Karras et al. 2018 (decay 0.999); TF EMA num_updates warm-up"
     Params = EMAParams
     capturable = True
 
@@ -225,10 +240,14 @@ class EMAGenerator(Trick):
         if self.average is None:
             self.average = copy.deepcopy(generator).requires_grad_(False)
             return
+        weight = 1.0 - warmup_decay(self.params.decay, ctx.step)
         for mean, param in zip(self.average.parameters(), generator.parameters(), strict=True):
-            mean.lerp_(param, 1.0 - self.params.decay)
+            mean.lerp_(param, weight.to(mean.dtype))
         for mean, buffer in zip(self.average.buffers(), generator.buffers(), strict=True):
-            mean.copy_(buffer)
+            if mean.is_floating_point():
+                mean.lerp_(buffer, weight.to(mean.dtype))
+            else:
+                mean.copy_(buffer)
 
     def evaluation_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         return generator if self.average is None else self.average

@@ -21,6 +21,8 @@ dataset has labels; fakes get labels drawn uniformly):
 `sample_latent`           transform the latent batch (drawn N(0, I)) before G sees it.
 `d_inputs`                transform the real and fake batches before D sees them.
 `d_targets`               transform D's real and fake targets (1 and 0 by default).
+                          Also called once before training, on probe targets and an
+                          RNG of its own, to find the loss floor (no side effects).
 `d_loss`                  D's loss -> D's loss: add a term (penalty) or replace it.
 `g_loss`                  G's loss -> G's loss: add a term (feature matching) or replace it.
 `after_step`              after both updates (EMA, checkpoint swaps, running averages).

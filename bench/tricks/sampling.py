@@ -64,6 +64,16 @@ class RejectionParams(TrickParams):
         80.0, ge=0.0, le=100.0, description="gamma: this percentile of F per batch is subtracted"
     )
     epsilon: float = Field(1e-6, gt=0.0, le=1e-2, description="keeps log(1 - exp(.)) finite")
+    burn_in: int = Field(
+        10_000, ge=1, le=1_000_000, description="samples scored for D_max before any is drawn"
+    )
+
+
+NOT_A_DENSITY_RATIO = (
+    "rejection sampling reads D's logit as log p_data/p_g (Azadi et al. 2019, sec. 3), which "
+    "holds only for the cross-entropy objective; under the {} loss it is not a log density "
+    "ratio, so the acceptance probability is invalid"
+)
 
 
 @register
@@ -72,8 +82,11 @@ class RejectionSampling(Trick):
 
     Azadi et al. (2019), "Discriminator Rejection Sampling", Alg. 1: F = D - D_max -
     log(1 - exp(D - D_max - eps)) - gamma, accept with probability sigmoid(F); D_max is the
-    largest logit seen so far, gamma a percentile of F (the paper tunes it; 80 here), eps
-    1e-6. D is used as trained (the paper also fine-tunes it for calibration).
+    largest logit over a burn-in of 10,000 samples (as in Alg. 1), raised whenever a larger
+    one is seen; gamma a percentile of F (the paper tunes it; 80 here), eps 1e-6. D is used
+    as trained (the paper also fine-tunes it for calibration), so only objectives whose
+    optimal logit is log p_data/p_g (cross-entropy) are allowed: hinge, least squares and
+    Wasserstein are refused.
     """
 
     name = "rejection_sampling"
@@ -83,9 +96,15 @@ class RejectionSampling(Trick):
     conflicts = {
         "pix2pix": NEEDS_SOURCE,
         "truncation": "rejection sampling draws its own candidates from the untruncated prior",
+        "hinge_loss": NOT_A_DENSITY_RATIO.format("hinge"),
+        "least_squares_loss": NOT_A_DENSITY_RATIO.format("least-squares"),
+        "wasserstein_loss": NOT_A_DENSITY_RATIO.format("Wasserstein"),
     }
     order = 60
     capturable = True
+
+    def setup(self, ctx: TrainContext) -> None:
+        self.burnt_in: tuple[tuple[int, int, float], Tensor] | None = None
 
     def acceptance(self, logits: Tensor, max_logit: Tensor) -> Tensor:
         shifted = logits - max_logit - self.params.epsilon
@@ -93,11 +112,23 @@ class RejectionSampling(Trick):
         gamma = torch.quantile(f, self.params.gamma_percentile / 100.0)
         return torch.sigmoid(f - gamma)
 
+    def max_logit(self, ctx: TrainContext, batch: int) -> Tensor:
+        """D_max over `burn_in` prior samples, once per (G, D, training step) pair."""
+        nets = ctx.nets
+        key = (id(nets.generator), id(nets.discriminator), float(ctx.step))
+        if self.burnt_in is None or self.burnt_in[0] != key:
+            best = torch.tensor(-torch.inf, device=ctx.device)
+            for start in range(0, self.params.burn_in, batch):
+                z, labels = _prior(ctx, min(batch, self.params.burn_in - start))
+                best = torch.maximum(best, scores(nets, z, labels).max())
+            self.burnt_in = (key, best)
+        return self.burnt_in[1]
+
     @torch.no_grad()
     def sample(self, z: Tensor, labels: Tensor | None, ctx: TrainContext):
         n, nets = z.shape[0], ctx.nets
         kept_z, kept_labels, count = [], [], 0
-        max_logit = torch.tensor(-torch.inf, device=z.device)
+        max_logit = self.max_logit(ctx, max(n, 1))
         candidates, candidate_labels = z, labels
         for _ in range(MAX_ROUNDS):
             logits = scores(nets, candidates, candidate_labels)
@@ -115,6 +146,7 @@ class RejectionSampling(Trick):
             kept_z.append(candidates)
             if candidate_labels is not None:
                 kept_labels.append(candidate_labels)
+        self.burnt_in = (self.burnt_in[0], max_logit)
         chosen = torch.cat(kept_z)[:n]
         return chosen, (torch.cat(kept_labels)[:n] if labels is not None else None)
 

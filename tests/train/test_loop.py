@@ -49,9 +49,9 @@ class CountUpdates(Trick):
     def setup(self, ctx: TrainContext) -> None:
         self.d_updates = self.g_updates = 0
 
-    def d_targets(self, real_target, fake_target, ctx):
+    def d_loss(self, loss, terms, ctx):
         self.d_updates += 1
-        return real_target, fake_target
+        return loss
 
     def g_loss(self, loss, terms, ctx):
         self.g_updates += 1

@@ -58,7 +58,8 @@ def test_ema_generator_scores_the_configured_average(make_trick, ctx) -> None:
     trick = make_trick("ema_generator", decay=0.9)
     trick.setup(ctx)
     g = nn.Linear(1, 1, bias=False)
-    for value in (1.0, 2.0, 4.0):
+    for step, value in enumerate((1.0, 2.0, 4.0), start=100):  # warm-up over: decay 0.9
+        ctx.step.fill_(step)
         with torch.no_grad():
             g.weight.fill_(value)
         trick.after_step(g, nn.Identity(), ctx)

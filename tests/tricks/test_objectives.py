@@ -43,7 +43,7 @@ def test_wasserstein_loss_is_the_critic_difference(make_trick) -> None:
     real, fake = torch.tensor([2.0, 4.0]), torch.tensor([1.0, -1.0])
     assert objective.discriminator(real, fake, ONES[:2], ZEROS[:2]).item() == pytest.approx(-3.0)
     assert objective.generator(fake).mean().item() == pytest.approx(0.0)
-    assert OBJECTIVES["wasserstein"].collapse_threshold is None  # its loss has no floor
+    assert OBJECTIVES["wasserstein"].floor is None  # its loss has no floor
 
 
 def test_explicit_sigmoid_bce_matches_logit_bce_until_d_saturates(make_trick) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
-from bench.tricks.registry import Nets
+from bench.errors import ConfigError
+from bench.tricks.registry import Nets, build_tricks
 
 
 def with_prior(ctx, nets: Nets) -> None:
@@ -33,10 +35,34 @@ def test_truncation_bounds_every_component_and_shrinks_norms(make_trick, ctx) ->
 def test_rejection_sampling_keeps_the_count_and_prefers_high_d_scores(make_trick, ctx) -> None:
     with_prior(ctx, Nets(nn.Identity(), linear_d([3.0, 0.0])))  # D likes large z_0
     z = torch.randn(2000, 2, generator=ctx.generator)
-    kept, _ = make_trick("rejection_sampling").sample(z, None, ctx)
+    trick = make_trick("rejection_sampling")
+    trick.setup(ctx)
+    kept, _ = trick.sample(z, None, ctx)
     assert kept.shape == z.shape
     assert kept[:, 0].mean() > z[:, 0].mean() + 0.5
     assert abs(kept[:, 1].mean()) < 0.1  # the direction D ignores is left alone
+
+
+def test_rejection_sampling_takes_d_max_from_a_burn_in(make_trick, ctx) -> None:
+    with_prior(ctx, Nets(nn.Identity(), linear_d([3.0, 0.0])))
+    trick = make_trick("rejection_sampling", burn_in=10_000)
+    trick.setup(ctx)
+    few = torch.randn(4, 2, generator=ctx.generator)
+    trick.sample(few, None, ctx)
+    # The max of 10,000 N(0, 1) draws is about 3.7 (below 3 with probability ~1e-6); a batch
+    # of 4 alone would set D_max near 3 * 1.0.
+    assert trick.burnt_in[1] > 3.0 * 3.0
+    assert trick.burnt_in[1] >= 3.0 * few[:, 0].max()
+
+
+@pytest.mark.parametrize("loss", ["hinge_loss", "least_squares_loss", "wasserstein_loss"])
+def test_rejection_sampling_refuses_losses_whose_logit_is_not_a_density_ratio(loss) -> None:
+    with pytest.raises(ConfigError) as refused:
+        build_tricks({"rejection_sampling": {}, loss: {}}, "suite.toml", frozenset())
+    message = str(refused.value)
+    assert "rejection_sampling" in message and loss in message and "density ratio" in message
+    assert "\n" not in message
+    build_tricks({"rejection_sampling": {}, "explicit_sigmoid_bce": {}}, "suite.toml", frozenset())
 
 
 def test_langevin_refinement_samples_prior_times_exp_d(make_trick, ctx) -> None:
