@@ -36,7 +36,7 @@ def test_validate_runs_a_dead_configuration_for_real(capsys, tmp_path: Path) -> 
     folder.mkdir()
     (folder / "dead.toml").write_text("\n[".join(kept))
     results = tmp_path / "results"
-    sets = ["seeds=[0,1]", "train.steps=225", "eval.num_samples=200", "exploratory=\"CI smoke\""]
+    sets = ["seeds=[0,1]", "train.steps=225", "eval.num_samples=200", 'exploratory="CI smoke"']
     argv = ["validate", "--suites", str(folder), "--results", str(results), "--quiet"]
     code = main([*argv, *[arg for item in sets for arg in ("--set", item)]])
     out = capsys.readouterr().out
