@@ -3,7 +3,7 @@
 Generated images are test-split digits drawn with replacement (the content does not change the
 cost); the reference is the 8000-image train split, cached after a first, untimed call.
 
-    GAN_BENCH_CACHE=/tmp/gb-cache python benchmarks/metrics_cpu.py --root ../shared/data/mnist
+    GAN_BENCH_CACHE=/tmp/gb-cache python benchmarks/metrics_cpu.py --root MNIST_DIR
 """
 
 from __future__ import annotations

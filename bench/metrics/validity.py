@@ -5,7 +5,7 @@ at increasing levels, scored against the reference split; FID and KID should gro
 level. `seed_spread` scores one sampler under several evaluation seeds. Print both tables with
 
     python -m bench.metrics.validity --data digits --num-samples 500 --reference-samples 200
-    python -m bench.metrics.validity --data mnist --root ../shared/data/mnist --num-samples 2000
+    python -m bench.metrics.validity --data mnist --root MNIST_DIR --num-samples 2000
 """
 
 from __future__ import annotations
