@@ -40,6 +40,7 @@ class Packing(Trick):
     """
 
     name = "packing"
+    capturable = True
     family = "architecture"
     source = "Lin et al. 2018, PacGAN, sec. 3 (m = 2)"
     Params = PackingParams
@@ -48,6 +49,7 @@ class Packing(Trick):
         "langevin_refinement": PER_SAMPLE_D,
         "top_k_training": PER_SAMPLE_D,
         "fully_connected_ends": "both rebuild D's input layer",
+        "mixed_batches": "D sees real and fake in one batch, whose logits are split by size",
         "conditional_gan": PER_SAMPLE_LABELS,
         "auxiliary_classifier": PER_SAMPLE_LABELS,
         "projection_discriminator": PER_SAMPLE_LABELS,
