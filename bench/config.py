@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from bench.errors import ConfigError
+from bench.metric_registry import eval_requests, tunable_metrics
 
 # Datasets, architectures and backbones are registries that plugins extend (`bench.plugins`):
 # these are names, checked against the registries when a suite is expanded.
@@ -38,7 +39,7 @@ DatasetName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
 ArchName = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")]
 ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")]
 Design = Literal["grid", "one_at_a_time", "leave_one_out", "variants"]
-MetricName = Literal["fid", "isc", "kid", "prc"]
+MetricName = Literal[tuple(eval_requests())]  # what `eval.metrics` may name (the registry)
 Backbone = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
@@ -223,7 +224,9 @@ class TuneConfig(Section):
     """`[tune]`: the search space and how `bench tune` searches it (see `bench.tune`)."""
 
     n_trials: int = Field(20, ge=0, description="finished trials per variant (total, all workers)")
-    metric: Literal["fid", "kid"] = Field("fid", description="minimised, at the end of training")
+    metric: Literal[tuple(tunable_metrics())] = Field(
+        "fid", description="minimised, at the end of training"
+    )
     sampler: Literal["tpe", "random", "cmaes", "gp"] = "tpe"
     seed: int = Field(0, ge=0, description="seed of the sampler")
     sampler_startup_trials: int = Field(10, ge=0, description="random trials before modelling")

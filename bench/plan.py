@@ -19,6 +19,7 @@ import pandas as pd
 from bench.config import Suite
 from bench.errors import ConfigError, ResultsError
 from bench.expand import design_variants, plan_suite, reference_variant
+from bench.metric_registry import comparable_metrics
 from bench.report.comparison import outcomes
 from bench.report.headline import primary_metric
 from bench.report.power import (
@@ -29,7 +30,7 @@ from bench.report.power import (
     seeds_needed,
 )
 from bench.report.ranktests import paired_floor
-from bench.report.stats import ALPHA, DIRECTIONS, direction, metric_label
+from bench.report.stats import ALPHA, better_phrase, direction, metric_label
 from bench.report.table import load_results, load_suites
 
 
@@ -130,7 +131,7 @@ def pilot_plan(
     reference = load_suites(pilot, [name])[name].get("reference_variant", reference_variant(suite))
     metric = primary_metric(jobs, metric or suite.suite.primary_metric)
     label = metric_label(metric)
-    present = [m for m in DIRECTIONS if m in jobs]
+    present = [m for m in comparable_metrics() if m in jobs]
     finished = pd.DataFrame(
         {
             variant: pd.Series(seeds.values[~seeds.failed], index=seeds.seeds[~seeds.failed])
@@ -159,7 +160,7 @@ def pilot_plan(
         raise ResultsError(f"--pilot {pilot}: suite '{name}' has no variant besides '{reference}'")
     lines = [
         f"suite {suite.suite.name}: {floor.comparisons} comparisons against '{reference}' on "
-        f"{label} ({'lower' if direction(metric) < 0 else 'higher'} is better)",
+        f"{label} ({better_phrase(metric)})",
         floor.describe(),
         f"pilot: {pilot} (suite {name}); power from the SD of each variant's per-seed "
         f"differences, 80% power for a lone effect at alpha / {max(floor.comparisons, 1)} "

@@ -11,9 +11,10 @@ import torch
 from torch import Tensor
 
 from bench.config import DataConfig, EvalConfig
+from bench.metric_registry import LABELS, STACKED, TOY2D, requested, scored_in
 from bench.metrics.backbones import STACKED_DATASETS, domain_backbone
 from bench.metrics.cache import default_cache_dir
-from bench.metrics.fidelity import RESULT_KEYS, backbone_choice, evaluate_images
+from bench.metrics.fidelity import backbone_choice, evaluate_images
 from bench.metrics.modes import evaluate_toy, mode_metrics
 from bench.metrics.result import MetricsResult
 
@@ -31,21 +32,16 @@ __all__ = [
     "scored_metrics",
 ]
 
-# The comparable values each kind of scoring records (beside counts and standard deviations).
-TOY_METRICS = ("modes_covered", "high_quality_fraction", "kl_to_uniform")
-STACKED_METRICS = ("modes_covered", "kl_to_uniform")
-CLASS_METRICS = ("class_coverage", "class_kl_to_real")
-SPREADS = ("isc_std", "kid_std")
-
 
 def scored_metrics(data: DataConfig, cfg: EvalConfig, capabilities: frozenset[str]) -> list[str]:
     """The comparable values a job on `data` scored under `cfg` records (what a suite's
     `primary_metric` and `expect.*.metric` may name). `capabilities` as `dataset_capabilities`."""
     if "toy2d" in capabilities:
-        return list(TOY_METRICS)
-    names = [n for m in cfg.metrics for n in RESULT_KEYS[m] if n not in SPREADS]
+        return [m.name for m in scored_in(TOY2D) if m.comparable]
+    names = [m.name for m in requested(cfg.metrics) if m.comparable]
     if "labels" in capabilities:
-        names += STACKED_METRICS if data.name in STACKED_DATASETS else CLASS_METRICS
+        scope = STACKED if data.name in STACKED_DATASETS else LABELS
+        names += [m.name for m in scored_in(scope) if m.comparable]
     return names
 
 
@@ -56,10 +52,13 @@ def evaluate(
     device: torch.device,
     cache_dir: Path | str | None = None,
 ) -> MetricsResult:
-    """Score `generate(n)` against `dataset`: mode metrics for 2-D toys, else image metrics."""
+    """Score `generate(n)` against `dataset`: mode metrics for 2-D toys, else image metrics
+    (backbones and reference features cached under `cache_dir`, default `default_cache_dir()`).
+    """
     if dataset.kind == "toy2d":
         return evaluate_toy(generate, dataset, cfg)
-    return evaluate_images(generate, dataset, cfg, device, cache_dir)
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return evaluate_images(generate, dataset, cfg, device, cache)
 
 
 def prepare_backbone(

@@ -14,26 +14,23 @@ import re
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch_fidelity
 from threadpoolctl import threadpool_limits
 from torch import Tensor
 from torch.utils.data import Dataset as TorchDataset
-from torch_fidelity import (
-    KEY_METRIC_FID,
-    KEY_METRIC_ISC_MEAN,
-    KEY_METRIC_ISC_STD,
-    KEY_METRIC_KID_MEAN,
-    KEY_METRIC_KID_STD,
-    KEY_METRIC_PRECISION,
-    KEY_METRIC_RECALL,
+from torch_fidelity.utils import (
+    create_feature_extractor,
+    extract_featuresdict_from_input_id_cached,
+    resolve_feature_layer_for_metric,
 )
 
 from bench.config import EvalConfig
 from bench.errors import MetricsError
 from bench.feature_extractors import backbone_spec
+from bench.metric_registry import METRICS, Metric, compute_function, eval_requests, requested
 from bench.metrics.backbones import (
     Backbone,
     cached_inception_weights,
@@ -42,20 +39,14 @@ from bench.metrics.backbones import (
     inception_weights_path,
     to_uint8,
 )
-from bench.metrics.cache import default_cache_dir
 from bench.metrics.classes import coverage_metrics
 from bench.metrics.result import MetricsResult
 
 if TYPE_CHECKING:
     from bench.data.base import Dataset
 
-# Our value names -> torch-fidelity's result keys, per metric of `eval.metrics`.
-RESULT_KEYS = {
-    "fid": {"fid": KEY_METRIC_FID},
-    "isc": {"isc": KEY_METRIC_ISC_MEAN, "isc_std": KEY_METRIC_ISC_STD},
-    "kid": {"kid": KEY_METRIC_KID_MEAN, "kid_std": KEY_METRIC_KID_STD},
-    "prc": {"precision": KEY_METRIC_PRECISION, "recall": KEY_METRIC_RECALL},
-}
+# The `eval.metrics` entries torch-fidelity computes (its own flags of the same names).
+FIDELITY_REQUESTS = tuple(dict.fromkeys(m.request for m in METRICS if m.fidelity_key))
 KID_SUBSET_SIZE = 1000  # torch-fidelity's default, lowered to the sample counts when needed
 KID_SUBSETS = 100  # torch-fidelity's default
 PRC_NEIGHBORHOOD = 3  # torch-fidelity's default: k of the k-NN balls (Kynkaanniemi et al. 2019)
@@ -81,22 +72,19 @@ def evaluate_images(
     dataset: Dataset,
     cfg: EvalConfig,
     device: torch.device,
-    cache_dir: Path | str | None = None,
+    cache: Path,
 ) -> MetricsResult:
-    """Score `cfg.num_samples` images from `generate(n)` (in [-1, 1], seeded by the caller)."""
+    """Score `cfg.num_samples` images from `generate(n)` (in [-1, 1], seeded by the caller),
+    with backbones and reference features cached under `cache`."""
     if not cfg.metrics:
-        raise MetricsError("eval.metrics is empty; allowed: fid, isc, kid, prc")
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        raise MetricsError(f"eval.metrics is empty; allowed: {', '.join(eval_requests())}")
     choice, reason = backbone_choice(cfg, dataset, cache)
     backbone = select_backbone(choice, cfg, dataset, cache)
     generated = sample_images(generate, cfg.num_samples, tuple(dataset.train.shape[1:]))
     picked = reference_indices(len(dataset.split(cfg.reference_split)), cfg.reference_samples)
     reference = dataset.split(cfg.reference_split)[picked]
     reference_name = reference_key(dataset, cfg.reference_split, len(reference), backbone)
-    raw = fidelity_metrics(generated, reference, reference_name, backbone, cfg, device, cache)
-    values = {
-        name: float(raw[key]) for metric in cfg.metrics for name, key in RESULT_KEYS[metric].items()
-    }
+    values = fidelity_metrics(generated, reference, reference_name, backbone, cfg, device, cache)
     with_kid = "kid" in cfg.metrics
     provenance = {
         "backbone": backbone.name,
@@ -132,30 +120,56 @@ def fidelity_metrics(
     device: torch.device,
     cache_dir: Path,
 ) -> dict[str, float]:
-    """torch-fidelity's metrics of `cfg.metrics`, all on `backbone`, the reference cached."""
+    """The image metrics of `cfg.metrics`, all on `backbone`, the reference cached: those with
+    a torch-fidelity key from torch-fidelity, the others from their `compute` on the features."""
+    metrics = requested(cfg.metrics)
     cuda = device.type == "cuda"
+    arguments = {
+        "input1": ImageTensors(rgb_uint8(generated)),
+        "input2": ImageTensors(rgb_uint8(reference)),
+        "input2_cache_name": reference_name,
+        "cache": True,
+        "cache_root": str(cache_dir / "fidelity"),
+        "feature_extractor": backbone.extractor,
+        "feature_extractor_weights_path": str(backbone.weights_path),
+        **{request: request in cfg.metrics for request in FIDELITY_REQUESTS},
+        "kid_subsets": KID_SUBSETS,
+        "kid_subset_size": kid_subset_size(len(generated), len(reference)),
+        "prc_neighborhood": PRC_NEIGHBORHOOD,
+        "rng_seed": cfg.seed,
+        "batch_size": backbone.batch_size,
+        "cuda": cuda,
+        "save_cpu_ram": True,  # in-memory tensors: no DataLoader worker processes
+        "verbose": False,
+    }
+    values: dict[str, float] = {}
     with (
         torch.cuda.device(device) if cuda else nullcontext(),
         threadpool_limits(backbone.cpu_threads),
     ):
-        return torch_fidelity.calculate_metrics(
-            input1=ImageTensors(rgb_uint8(generated)),
-            input2=ImageTensors(rgb_uint8(reference)),
-            input2_cache_name=reference_name,
-            cache=True,
-            cache_root=str(cache_dir / "fidelity"),
-            feature_extractor=backbone.extractor,
-            feature_extractor_weights_path=str(backbone.weights_path),
-            **{metric: metric in cfg.metrics for metric in RESULT_KEYS},
-            kid_subsets=KID_SUBSETS,
-            kid_subset_size=kid_subset_size(len(generated), len(reference)),
-            prc_neighborhood=PRC_NEIGHBORHOOD,
-            rng_seed=cfg.seed,
-            batch_size=backbone.batch_size,
-            cuda=cuda,
-            save_cpu_ram=True,  # in-memory tensors: no DataLoader worker processes
-            verbose=False,
-        )
+        if any(m.fidelity_key for m in metrics):
+            raw = torch_fidelity.calculate_metrics(**arguments)
+            values = {m.name: float(raw[m.fidelity_key]) for m in metrics if m.fidelity_key}
+        for compute in dict.fromkeys(feature_computes(metrics)):
+            values |= compute_function(compute)(*backbone_features(arguments))
+    return values
+
+
+def feature_computes(metrics: list[Metric]) -> list[str]:
+    """What computes those of `metrics` that torch-fidelity does not."""
+    return [m.compute for m in metrics if m.fidelity_key is None and m.compute is not None]
+
+
+def backbone_features(arguments: dict[str, Any]) -> tuple[Tensor, Tensor]:
+    """The backbone's features of the generated and the reference images (torch-fidelity's
+    `input1`, `input2`; the reference's cached), at the layer its precision/recall use."""
+    layer = resolve_feature_layer_for_metric("prc", **arguments)
+    extractor = create_feature_extractor(arguments["feature_extractor"], [layer], **arguments)
+    generated, reference = (
+        extract_featuresdict_from_input_id_cached(input_id, extractor, **arguments)[layer]
+        for input_id in (1, 2)
+    )
+    return generated, reference
 
 
 def kid_subset_size(num_generated: int, num_reference: int) -> int:

@@ -20,10 +20,10 @@ import torch
 from torch import Tensor
 
 from bench.config import DataConfig, EvalConfig
+from bench.metrics import evaluate
 from bench.metrics.backbones import domain_backbone
 from bench.metrics.cache import default_cache_dir
 from bench.metrics.disturbances import LEVELS, disturb
-from bench.metrics.fidelity import evaluate_images
 
 if TYPE_CHECKING:
     from bench.data.base import Dataset
@@ -57,7 +57,7 @@ def disturbance_scores(
         table[name] = []
         for level in levels:
             disturbed = fixed_images(disturb(images, name, level))
-            result = evaluate_images(disturbed, dataset, cfg, CPU, cache_dir)
+            result = evaluate(disturbed, dataset, cfg, CPU, cache_dir)
             table[name].append({"level": level, **result.values})
     return table
 
@@ -71,7 +71,7 @@ def seed_spread(
     for seed in seeds:
         seeded = cfg.model_copy(update={"seed": seed})
         sampler = subset_sampler(dataset.train, seed)
-        result = evaluate_images(sampler, dataset, seeded, CPU, cache_dir)
+        result = evaluate(sampler, dataset, seeded, CPU, cache_dir)
         rows.append({"seed": seed, **result.values})
     return rows
 

@@ -34,13 +34,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.metric_registry import metric, regressed_metrics
 from bench.regress.baseline import Baseline, RunSnapshot, SeedResult, Tolerances
 from bench.report.stats import RESAMPLES, bootstrap_ci
 
 OK = "ok"
 REGRESSED = "REGRESSED"
 NO_TEST = "no test"
-FIGURES = {"fid": "FID", "steps_per_s": "steps/s", "failed_seeds": "seeds"}
+FIGURES = {
+    **{name: metric(name).unit for name in regressed_metrics()},
+    "steps_per_s": "steps/s",
+    "failed_seeds": "seeds",
+}
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ def compare(run: RunSnapshot, baseline: Baseline, seed: int = 0) -> Comparison:
     for variant, tracked in baseline.variants.items():
         now, before = run.variants[variant].seeds, tracked.seeds
         checks += [
-            ratio_check(variant, "fid", now, before, tolerances, seed),
+            *(ratio_check(variant, m, now, before, tolerances, seed) for m in regressed_metrics()),
             ratio_check(variant, "steps_per_s", now, before, tolerances, seed),
             failures_check(variant, now, before, tolerances),
         ]
@@ -139,7 +144,7 @@ def ratio_check(
     )
     change = current / reference - 1
     low, high = float(np.expm1(log_low)), float(np.expm1(log_high))
-    if figure == "fid":
+    if figure in regressed_metrics():  # lower is better: `fid_increase` bounds the rise
         limit, regressed, side = tolerances.fid_increase, low > tolerances.fid_increase, "above"
     else:
         limit, side = -tolerances.throughput_drop, "below"

@@ -19,10 +19,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.metric_registry import metric, regressed_metrics
 from bench.regress.compare import FIGURES, Check, Comparison
 from bench.run.store import atomic_write_json
 
-BENCHMARK_NAMES = {"fid": "FID", "steps_per_s": "time per step", "failed_seeds": "failed seeds"}
+BENCHMARK_NAMES = {
+    **{name: metric(name).label for name in regressed_metrics()},
+    "steps_per_s": "time per step",
+    "failed_seeds": "failed seeds",
+}
 
 
 def history_rows(comparison: Comparison) -> list[dict[str, Any]]:

@@ -10,10 +10,10 @@ from typing import Literal
 import pandas as pd
 
 from bench.errors import ResultsError
+from bench.metric_registry import comparable_metrics
 from bench.report.power import CORRECTIONS, Correction
 from bench.report.stats import (
     ALPHA,
-    DIRECTIONS,
     HELPS,
     HURTS,
     NO_EVIDENCE,
@@ -64,9 +64,11 @@ class Analysis:
 
 
 def present_metrics(jobs: pd.DataFrame) -> list[str]:
-    """The comparable metrics (see `DIRECTIONS`) that at least one job recorded."""
+    """The comparable metrics (`comparable_metrics`) that at least one job recorded."""
     return [
-        m for m in DIRECTIONS if m in jobs and pd.to_numeric(jobs[m], errors="coerce").notna().any()
+        m
+        for m in comparable_metrics()
+        if m in jobs and pd.to_numeric(jobs[m], errors="coerce").notna().any()
     ]
 
 
@@ -82,7 +84,7 @@ def primary_metric(jobs: pd.DataFrame, chosen: str | None = None) -> str:
     if not present:
         raise ResultsError(
             f"suites {sorted(jobs['suite'].unique())}: no job recorded a comparable metric "
-            f"({', '.join(DIRECTIONS)}); did every job diverge?"
+            f"({', '.join(comparable_metrics())}); did every job diverge?"
         )
     return chosen or present[0]
 
@@ -247,8 +249,8 @@ def metric_verdict_table(headline: pd.DataFrame) -> pd.DataFrame:
     order = [primary, *(m for m in verdicts if m != primary)]
     table = pd.DataFrame({"variant": headline["variant"]})
     for metric in order:
-        title = f"{metric_label(metric)} ({'lower' if DIRECTIONS[metric] < 0 else 'higher'} "
-        title += "is better)" + (", primary" if metric == primary else "")
+        title = f"{metric_label(metric)} ({better_phrase(metric)})"
+        title += ", primary" if metric == primary else ""
         table[title] = [
             verdicts[metric][v]
             + ("" if pd.isna(adjusted[metric][v]) else f" (p {number(adjusted[metric][v])})")

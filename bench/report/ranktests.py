@@ -25,7 +25,7 @@ PERMUTATIONS = 10_000
 
 
 def prob_improvement(x: np.ndarray, y: np.ndarray, sign: int) -> float:
-    """P(a seed of `x` beats a seed of `y`), ties counting half; `sign` as in `DIRECTIONS`."""
+    """P(a seed of `x` beats a seed of `y`), ties counting half; `sign` as `Metric.direction`."""
     gain = sign * (x[:, None] - y[None, :])
     return float(np.mean((gain > 0) + 0.5 * (gain == 0)))
 

@@ -25,7 +25,9 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from bench import metric_registry as registry
 from bench.errors import ResultsError
+from bench.metric_registry import comparable_metrics, metric_names
 from bench.report.comparison import (
     EMPTY,
     Outcomes,
@@ -39,20 +41,6 @@ from bench.report.ranktests import permutation_pvalue, prob_improvement
 
 __all__ = ["permutation_pvalue", "prob_improvement"]
 
-# +1: higher is better; -1: lower is better.
-DIRECTIONS: dict[str, int] = {
-    "fid": -1,
-    "isc": 1,
-    "kid": -1,
-    "precision": 1,
-    "recall": 1,
-    "modes_covered": 1,
-    "high_quality_fraction": 1,
-    "kl_to_uniform": -1,
-    "mode_kl": -1,
-    "class_coverage": 1,
-    "class_kl_to_real": -1,
-}
 PROVENANCE_KEYS = (
     "backbone",
     "backbone_version",
@@ -69,16 +57,18 @@ RESAMPLES = 2000
 HELPS, HURTS, NO_EVIDENCE, REFERENCE = "helps", "hurts", "no evidence", "reference"
 
 
-def direction(metric: str) -> int:
-    """+1 if higher `metric` is better, -1 if lower is better."""
-    if metric not in DIRECTIONS:
-        raise ResultsError(f"metric '{metric}': no known direction; comparable: {list(DIRECTIONS)}")
-    return DIRECTIONS[metric]
+def direction(name: str) -> int:
+    """+1 if higher `name` is better, -1 if lower is better (`bench.metric_registry`)."""
+    if name not in comparable_metrics():
+        raise ResultsError(
+            f"metric '{name}': no known direction; comparable: {comparable_metrics()}"
+        )
+    return registry.metric(name).direction
 
 
-def metric_label(metric: str) -> str:
+def metric_label(name: str) -> str:
     """How people write the metric's name: `FID`, `KID`, `IS`, `modes covered`..."""
-    return {"fid": "FID", "kid": "KID", "isc": "IS"}.get(metric, metric.replace("_", " "))
+    return registry.metric(name).label if name in metric_names() else name.replace("_", " ")
 
 
 def better_phrase(metric: str) -> str:
@@ -156,7 +146,7 @@ def check_provenance(jobs: pd.DataFrame, what: str) -> None:
 def metric_values(jobs: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The finished jobs (status ok, finite metric), with their variant and value."""
     if metric not in jobs:
-        present = [m for m in DIRECTIONS if m in jobs]
+        present = [m for m in comparable_metrics() if m in jobs]
         raise ResultsError(f"no job has metric '{metric}'; metrics in these results: {present}")
     finite = np.isfinite(pd.to_numeric(jobs[metric], errors="coerce"))
     return jobs.loc[(jobs["status"] == "ok") & finite, ["variant", metric]]
@@ -194,7 +184,7 @@ def compare_variants(
     variants = sorted(jobs["variant"].unique(), key=lambda v: (v != reference, v))
     if reference not in variants:
         raise ResultsError(f"reference variant '{reference}' has no jobs; variants: {variants}")
-    by_variant = outcomes(jobs, metric, sign, [m for m in DIRECTIONS if m in jobs])
+    by_variant = outcomes(jobs, metric, sign, [m for m in comparable_metrics() if m in jobs])
     ref = by_variant.get(reference, EMPTY)
     statuses = Counter(zip(jobs["variant"], jobs["status"], strict=True))
     rows = []

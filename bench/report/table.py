@@ -19,7 +19,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from bench.errors import ResultsError
-from bench.report.stats import DIRECTIONS
+from bench.metric_registry import comparable_metrics
 from bench.run.selection import SuiteJobs, select_jobs
 from bench.run.store import HISTORY_FILE, CorruptFile, ResultsStore
 
@@ -168,7 +168,7 @@ def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
 
 def _column_order(columns: pd.Index) -> list[str]:
     metrics = [c for c in columns if c not in LEADING + COST + ["job_dir"] and "." not in c]
-    known = [m for m in DIRECTIONS if m in metrics]
+    known = [m for m in comparable_metrics() if m in metrics]
     grouped = [sorted(c for c in columns if c.startswith(g)) for g in GROUPS]
     return [
         *(c for c in LEADING if c in columns),

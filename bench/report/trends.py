@@ -14,11 +14,12 @@ import seaborn as sns
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
 from bench.errors import ResultsError
+from bench.metric_registry import metric, regressed_metrics
 from bench.report import plots
 
 HISTORY_FILE = "regress-history.jsonl"
 TRACKED = {
-    "fid": ("FID", "lower is better"),
+    **{name: (metric(name).label, metric(name).better) for name in regressed_metrics()},
     "steps_per_s": ("training steps/s", "higher is better"),
     "failed_seeds": ("seeds not ok", "fewer is better"),
 }

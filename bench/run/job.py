@@ -20,6 +20,7 @@ from bench.data import Dataset, load_dataset
 from bench.data.subset import training_subset
 from bench.errors import ConfigError
 from bench.expand import Job
+from bench.metric_registry import comparable_metrics, metric
 from bench.metrics import evaluate
 from bench.run.fingerprint import fingerprint
 from bench.run.samples import (
@@ -236,12 +237,12 @@ def with_evaluations(
 
 
 def best_values(evaluations: list[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """The best value of each metric over the evaluation points, and its step."""
+    """The best value of each comparable metric over the evaluation points, and its step."""
     best: dict[str, dict[str, float]] = {}
-    for name, higher_is_better in (("fid", False), ("kid", False), ("isc", True)):
+    for name in comparable_metrics():
         points = [(e[name], e["step"]) for e in evaluations if e.get(name) is not None]
         if points:
-            value, step = (max if higher_is_better else min)(points)
+            value, step = (max if metric(name).direction > 0 else min)(points)
             best[name] = {"value": value, "step": step}
     return best
 

@@ -16,6 +16,7 @@ from bench.config import Suite, TuneConfig
 from bench.data import dataset_capabilities
 from bench.errors import ConfigError
 from bench.expand import Job, plan_suite, reference_variant
+from bench.metric_registry import metric
 from bench.tune.objective import Target
 from bench.tune.space import check_bounds, check_space, variant_space
 from bench.tune.study import default_storage
@@ -90,7 +91,7 @@ def plan_target(suite: Suite, tune: TuneConfig, job: Job, source: str, study: st
     capabilities = dataset_capabilities(config.data.name, config.data.root)
     space = variant_space(tune, config)
     check_bounds(space, config, source, job.variant, capabilities)
-    if tune.metric not in config.eval.metrics:
+    if metric(tune.metric).request not in config.eval.metrics:
         raise ConfigError(
             f"{source}: key 'tune.metric' = '{tune.metric}': variant '{job.variant}' does not "
             f"compute it (eval.metrics = {list(config.eval.metrics)}); add it there"

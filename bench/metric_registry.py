@@ -1,0 +1,149 @@
+"""What each metric is, in one place (in the spirit of stylegan2-ada's `metric_main.py`).
+
+Every value a job can record under `metrics` has one entry: its name, how people write it,
+which way is better, its unit, the torch-fidelity result key (if torch-fidelity computes it),
+whether `bench tune` may optimise it and `bench regress` tracks it, and what computes it.
+Reports, regression checks, tuning and the suite schema all read this table; adding a metric
+is one entry here (plus its computing function and a test). See docs/metrics.md.
+
+This module is light on purpose (the suite schema imports it): computing functions are named
+as `"module:function"` and imported on use (`compute_function`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from bench.errors import MetricsError
+
+HIGHER, LOWER, NOT_COMPARED = 1, -1, 0
+IMAGE, TOY2D, STACKED, LABELS = "image", "toy2d", "stacked", "labels"
+FIDELITY = "bench.metrics.fidelity:fidelity_metrics"
+# What computes the metrics of a scope other than `image` (all of them at once).
+SCORERS = {
+    TOY2D: "bench.metrics.modes:mode_metrics",
+    STACKED: "bench.metrics.classes:stacked_mode_metrics",
+    LABELS: "bench.metrics.classes:class_metrics",
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One recorded value.
+
+    `scope`: where it is scored: `image` (when its `request` is in `eval.metrics`), `toy2d`
+    (2-D mixtures), `stacked` (stacked MNIST), `labels` (other labelled image data).
+    `direction`: +1 higher is better, -1 lower is better, 0 not compared (a spread, a count).
+    `compute`: `"module:function"`; None for other scopes, whose `SCORERS` compute them. For
+    image metrics without a `fidelity_key` it is called once per request as
+    `function(generated, reference) -> {name: value}` on the backbone's features of the
+    generated and the reference images (the layer precision/recall use).
+    """
+
+    name: str
+    label: str
+    direction: int
+    unit: str
+    scope: tuple[str, ...]
+    compute: str | None
+    request: str | None = None
+    fidelity_key: str | None = None
+    tunable: bool = False
+    regressed: bool = False
+    source: str = ""
+
+    @property
+    def comparable(self) -> bool:
+        return self.direction != NOT_COMPARED
+
+    @property
+    def better(self) -> str:
+        """`lower is better` or `higher is better`, for titles and captions."""
+        return "lower is better" if self.direction < 0 else "higher is better"
+
+
+ON_IMAGES, ON_TOYS, ON_STACKED, ON_LABELS = (IMAGE,), (TOY2D,), (STACKED,), (LABELS,)
+ON_MODES = (TOY2D, STACKED)
+MODE_KL_SOURCE = "Srivastava et al. 2017; Lin et al. 2018"  # VEEGAN's and PacGAN's KL
+
+# fmt: off
+METRICS: tuple[Metric, ...] = (
+    Metric("fid", "FID", LOWER, "FID", ON_IMAGES, FIDELITY, "fid", "frechet_inception_distance",
+           tunable=True, regressed=True, source="Heusel et al. 2017"),
+    Metric("isc", "IS", HIGHER, "IS", ON_IMAGES, FIDELITY, "isc", "inception_score_mean",
+           source="Salimans et al. 2016"),
+    Metric("kid", "KID", LOWER, "KID", ON_IMAGES, FIDELITY, "kid", "kernel_inception_distance_mean",
+           tunable=True, source="Binkowski et al. 2018"),
+    Metric("precision", "precision", HIGHER, "fraction", ON_IMAGES, FIDELITY, "prc", "precision",
+           source="Kynkaanniemi et al. 2019"),
+    Metric("recall", "recall", HIGHER, "fraction", ON_IMAGES, FIDELITY, "prc", "recall",
+           source="Kynkaanniemi et al. 2019"),
+    Metric("modes_covered", "modes covered", HIGHER, "modes", ON_MODES, None,
+           source="Metz et al. 2017; Srivastava et al. 2017; Lin et al. 2018"),
+    Metric("high_quality_fraction", "high quality fraction", HIGHER, "fraction", ON_TOYS, None,
+           source="Srivastava et al. 2017"),
+    Metric("kl_to_uniform", "kl to uniform", LOWER, "nats", ON_STACKED, None,
+           source=MODE_KL_SOURCE),
+    Metric("mode_kl", "mode kl", LOWER, "nats", ON_TOYS, None, source=MODE_KL_SOURCE),
+    Metric("class_coverage", "class coverage", HIGHER, "fraction", ON_LABELS, None),
+    Metric("class_kl_to_real", "class kl to real", LOWER, "nats", ON_LABELS, None),
+    # Spreads and counts, recorded beside the values above and never compared.
+    Metric("isc_std", "IS std", NOT_COMPARED, "IS", ON_IMAGES, FIDELITY, "isc",
+           "inception_score_std"),
+    Metric("kid_std", "KID std", NOT_COMPARED, "KID", ON_IMAGES, FIDELITY, "kid",
+           "kernel_inception_distance_std"),
+    Metric("modes_total", "modes total", NOT_COMPARED, "modes", ON_MODES, None),
+)
+# fmt: on
+_BY_NAME = {m.name: m for m in METRICS}
+
+
+def metric(name: str) -> Metric:
+    """The entry of `name`; an error naming the known metrics otherwise."""
+    if name not in _BY_NAME:
+        raise MetricsError(f"unknown metric '{name}'; known: {', '.join(metric_names())}")
+    return _BY_NAME[name]
+
+
+def metric_names() -> list[str]:
+    """Every value a job can record under `metrics`."""
+    return list(_BY_NAME)
+
+
+def comparable_metrics() -> list[str]:
+    """The metrics with a direction, in the order reports list them."""
+    return [m.name for m in METRICS if m.comparable]
+
+
+def tunable_metrics() -> list[str]:
+    """What `tune.metric` may name (`bench tune` minimises it)."""
+    return [m.name for m in METRICS if m.tunable]
+
+
+def regressed_metrics() -> list[str]:
+    """The metrics `bench regress` checks against a baseline."""
+    return [m.name for m in METRICS if m.regressed]
+
+
+def eval_requests() -> list[str]:
+    """What `eval.metrics` may name: each computes one or more image metrics."""
+    return list(dict.fromkeys(m.request for m in METRICS if m.request is not None))
+
+
+def requested(requests: Iterable[str]) -> list[Metric]:
+    """The image metrics `eval.metrics = requests` computes, in the order of `requests`."""
+    return [m for r in requests for m in METRICS if m.request == r]
+
+
+def scored_in(scope: str) -> list[Metric]:
+    """The metrics scored for `scope` (`toy2d`, `stacked`, `labels`) whatever `eval.metrics`."""
+    return [m for m in METRICS if scope in m.scope]
+
+
+def compute_function(path: str) -> Callable[..., dict[str, float]]:
+    """The function `path` (`"module:function"`, a `Metric.compute` or a `SCORERS` value) names,
+    imported now."""
+    module, _, function = path.partition(":")
+    return getattr(importlib.import_module(module), function)
