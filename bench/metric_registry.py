@@ -21,6 +21,7 @@ from bench.errors import MetricsError
 HIGHER, LOWER, NOT_COMPARED = 1, -1, 0
 IMAGE, TOY2D, STACKED, LABELS = "image", "toy2d", "stacked", "labels"
 FIDELITY = "bench.metrics.fidelity:fidelity_metrics"
+DENSITY_COVERAGE = "bench.metrics.density_coverage:density_coverage"
 # What computes the metrics of a scope other than `image` (all of them at once).
 SCORERS = {
     TOY2D: "bench.metrics.modes:mode_metrics",
@@ -89,6 +90,10 @@ METRICS: tuple[Metric, ...] = (
     Metric("mode_kl", "mode kl", LOWER, "nats", ON_TOYS, None, source=MODE_KL_SOURCE),
     Metric("class_coverage", "class coverage", HIGHER, "fraction", ON_LABELS, None),
     Metric("class_kl_to_real", "class kl to real", LOWER, "nats", ON_LABELS, None),
+    Metric("density", "density", HIGHER, "ratio", ON_IMAGES, DENSITY_COVERAGE, "density_coverage",
+           source="Naeem et al. 2020"),
+    Metric("coverage", "coverage", HIGHER, "fraction", ON_IMAGES, DENSITY_COVERAGE,
+           "density_coverage", source="Naeem et al. 2020"),
     # Spreads and counts, recorded beside the values above and never compared.
     Metric("isc_std", "IS std", NOT_COMPARED, "IS", ON_IMAGES, FIDELITY, "isc",
            "inception_score_std"),
