@@ -27,7 +27,7 @@ def density_coverage(generated: Tensor, reference: Tensor, k: int = NEAREST_K) -
         [torch.cdist(part, real).kthvalue(k + 1).values for part in real.split(CHUNK)]
     )
     inside = 0
-    covered = torch.zeros(len(real), dtype=torch.bool)
+    covered = torch.zeros(len(real), dtype=torch.bool, device=real.device)
     for part in fake.split(CHUNK):
         within = torch.cdist(real, part) < radii[:, None]
         inside += int(within.sum())

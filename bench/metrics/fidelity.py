@@ -150,8 +150,11 @@ def fidelity_metrics(
         if any(m.fidelity_key for m in metrics):
             raw = torch_fidelity.calculate_metrics(**arguments)
             values = {m.name: float(raw[m.fidelity_key]) for m in metrics if m.fidelity_key}
-        for compute in dict.fromkeys(feature_computes(metrics)):
-            values |= compute_function(compute)(*backbone_features(arguments))
+        computes = dict.fromkeys(feature_computes(metrics))
+        if computes:
+            features = backbone_features(arguments)
+            for compute in computes:
+                values |= compute_function(compute)(*features)
     return values
 
 
