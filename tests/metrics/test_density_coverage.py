@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch_fidelity.utils
 
 from bench.config import EvalConfig
 from bench.metric_registry import metric
@@ -57,3 +58,24 @@ def test_scored_through_eval_metrics_on_the_backbone_features(digits, isolated_c
         isolated_cache,
     )
     assert noise.values["coverage"] < 0.2 and noise.values["density"] < 0.2
+
+
+def test_shares_the_reference_features_precision_recall_cached(digits, isolated_cache, monkeypatch):
+    extract, calls = torch_fidelity.utils.extract_featuresdict_from_input_id, []
+
+    def counting_extract(input_id, *args, **kwargs):
+        calls.append(input_id)  # 1: generated, 2: reference
+        return extract(input_id, *args, **kwargs)
+
+    monkeypatch.setattr(
+        torch_fidelity.utils, "extract_featuresdict_from_input_id", counting_extract
+    )
+    cfg = EvalConfig(
+        metrics=("prc", "density_coverage"),
+        num_samples=200,
+        reference_samples=210,
+        backbone="domain",
+    )
+    result = evaluate(lambda n: digits.train[:n], digits, cfg, torch.device("cpu"), isolated_cache)
+    assert calls == [1, 2, 1]
+    assert {"precision", "recall", "density", "coverage"} <= set(result.values)
