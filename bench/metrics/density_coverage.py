@@ -1,5 +1,5 @@
 """Density and coverage of generated samples in feature space (Naeem et al. 2020, "Reliable
-Fidelity and Diversity Metrics for Generative Models", eq. 4 and 5).
+Fidelity and Diversity Metrics for Generative Models").
 
 Each real sample X_i gets the ball B(X_i, NND_k(X_i)) reaching its k-th nearest real neighbour.
 Density is the mean number of balls a generated sample falls in, divided by k:
@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-NEAREST_K = 5  # Naeem et al. 2020, sec. 4
+NEAREST_K = 5  # the paper's recommended k
 CHUNK = 1024  # rows of a distance block, to bound memory with 10k-sample sets
 
 

@@ -33,7 +33,7 @@ def test_two_draws_of_one_distribution_score_near_1():
     real, fake = torch.randn(2, 1000, 4, generator=generator)
     scores = density_coverage(fake, real)
     assert scores["density"] == pytest.approx(1.0, abs=0.1)
-    assert scores["coverage"] > 0.9  # about 1 - 2^-5 for M = N (Naeem et al. 2020, sec. 4)
+    assert scores["coverage"] > 0.9  # about 1 - 2^-5 for M = N (Naeem et al. 2020)
 
 
 def test_far_disjoint_sets_score_0_and_a_dropped_half_halves_coverage():
