@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from markupsafe import Markup
 
 from bench.report import markup, plots
 from bench.report.headline import (
@@ -26,7 +25,6 @@ from bench.report.headline import (
     present_metrics,
     suite_headline,
 )
-from bench.report.markup import figure, gallery, paragraph, preformatted, section
 from bench.report.stats import better_phrase, interactions, main_effects, metric_label
 from bench.report.table import load_histories, load_selection, selection_notes
 from bench.report.trends import HISTORY_FILE, trends_section
@@ -96,19 +94,19 @@ def git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
-def trials_section(index: int, name: str, meta: dict, results_dir: str | Path) -> Markup:
+def trials_section(index: int, name: str, meta: dict, results_dir: str | Path) -> markup.Markup:
     """A `bench tune` trials suite: its jobs are trials, not seeds, so no verdicts here."""
     tuned = name.removesuffix(".trials") + ".tuned"
     parts = [
-        paragraph(meta.get("description") or "", "meta"),
-        paragraph(
+        markup.paragraph(meta.get("description") or "", "meta"),
+        markup.paragraph(
             "Each job here is one tuning trial, not a seed: variants are compared at their "
             f"tuned best, re-run on fresh seeds, in the suite {tuned} (bench tune --confirm).",
             "note",
         ),
         tuning_section(results_dir, name),
     ]
-    return section(f"Tuning trials {name}", parts, anchor=f"suite-{index}")
+    return markup.section(f"Tuning trials {name}", parts, anchor=f"suite-{index}")
 
 
 def suite_section(
@@ -118,18 +116,20 @@ def suite_section(
     jobs: pd.DataFrame,
     history: pd.DataFrame,
     analysis: Analysis,
-) -> Markup:
+) -> markup.Markup:
     """Everything the page says about one suite."""
     meta = selected.meta
-    warnings = [paragraph(f"Warning: {line}", "warning") for line in selected.warnings()]
-    notes = [paragraph(line, "note") for line in selected.notes()]
+    warnings = [markup.paragraph(f"Warning: {line}", "warning") for line in selected.warnings()]
+    notes = [markup.paragraph(line, "note") for line in selected.notes()]
     headline = suite_headline(jobs, analysis=analysis)
     used = headline.attrs["metric"]
     history = history[history["suite"] == name]
     seeds = ", ".join(map(str, sorted(jobs["seed"].unique())))
     verdicts = [
-        paragraph(design_text(headline), "meta exploratory" if analysis.exploratory else "meta"),
-        paragraph(
+        markup.paragraph(
+            design_text(headline), "meta exploratory" if analysis.exploratory else "meta"
+        ),
+        markup.paragraph(
             f"Compared on {metric_label(used)} ({better_phrase(used)}). Each row is one variant "
             "against the reference over seeds: median per metric, which analysis ran, the "
             "difference (variant - reference) with its bootstrap 95% CI, the largest effect that "
@@ -139,10 +139,10 @@ def suite_section(
             "note",
         ),
         table(display_table(headline)),
-        section(
+        markup.section(
             "Every scored metric",
             [
-                paragraph(
+                markup.paragraph(
                     "The verdict on each metric the suite scored, with its adjusted p; each "
                     "metric is corrected over the suite's comparisons on its own, and the "
                     "headline is on the primary one.",
@@ -154,50 +154,55 @@ def suite_section(
         ),
     ]
     curves = [
-        *(figure(plots.metric_strip(jobs, m), f"{m} per seed") for m in present_metrics(jobs)),
-        figure(plots.metric_curves(history, jobs, used), f"{used} over training"),
-        figure(plots.loss_curves(history, jobs), "losses over training"),
-        figure(plots.grad_norm_curves(history, jobs), "gradient norms over training"),
+        *(
+            markup.figure(plots.metric_strip(jobs, m), f"{m} per seed")
+            for m in present_metrics(jobs)
+        ),
+        markup.figure(plots.metric_curves(history, jobs, used), f"{used} over training"),
+        markup.figure(plots.loss_curves(history, jobs), "losses over training"),
+        markup.figure(plots.grad_norm_curves(history, jobs), "gradient norms over training"),
     ]
     samples = [
-        paragraph("Same fixed latents for every job; one job per variant (lowest seed).", "note"),
+        markup.paragraph(
+            "Same fixed latents for every job; one job per variant (lowest seed).", "note"
+        ),
         samples_gallery(jobs),
     ]
     failures = [
         table(failure_table(jobs)),
-        figure(plots.failure_counts(jobs), "failure detector counts")
-        or paragraph("No failure detector fired in any job.", "note"),
+        markup.figure(plots.failure_counts(jobs), "failure detector counts")
+        or markup.paragraph("No failure detector fired in any job.", "note"),
     ]
-    cost = [table(cost_table(jobs)), figure(plots.cost_plot(jobs), "wall time per job")]
+    cost = [table(cost_table(jobs)), markup.figure(plots.cost_plot(jobs), "wall time per job")]
     provenance = [
-        paragraph(f"Suite revision: {selected.revision or 'not recorded'}.", "meta"),
+        markup.paragraph(f"Suite revision: {selected.revision or 'not recorded'}.", "meta"),
         *warnings,
         table(provenance_table(jobs)),
-        paragraph(f"Suite file: {meta.get('source_file', 'unknown')}", "meta"),
-        preformatted(meta.get("source_text") or "(not recorded)"),
-        paragraph(f"Command-line overrides: {meta.get('overrides') or 'none'}", "meta"),
+        markup.paragraph(f"Suite file: {meta.get('source_file', 'unknown')}", "meta"),
+        markup.preformatted(meta.get("source_text") or "(not recorded)"),
+        markup.paragraph(f"Command-line overrides: {meta.get('overrides') or 'none'}", "meta"),
     ]
     parts = [
-        paragraph(meta.get("description") or "", "meta"),
-        paragraph(
+        markup.paragraph(meta.get("description") or "", "meta"),
+        markup.paragraph(
             f"Design: {meta.get('design', 'unknown')}; reference variant: "
             f"{jobs['reference_variant'].iloc[0]}; seeds: {seeds}; {len(jobs)} jobs.",
             "meta",
         ),
         *warnings,
         *notes,
-        section("Which variants help?", verdicts, level=3),
+        markup.section("Which variants help?", verdicts, level=3),
         grid_section(jobs, used) if meta.get("design") == "grid" else "",
-        section("Per-seed results and training curves", curves, level=3),
-        section("Samples", samples, level=3),
-        section("Failure modes", failures, level=3),
-        section("Cost", cost, level=3),
-        section("Provenance", provenance, level=3),
+        markup.section("Per-seed results and training curves", curves, level=3),
+        markup.section("Samples", samples, level=3),
+        markup.section("Failure modes", failures, level=3),
+        markup.section("Cost", cost, level=3),
+        markup.section("Provenance", provenance, level=3),
     ]
-    return section(f"Suite {name}", parts, anchor=f"suite-{index}")
+    return markup.section(f"Suite {name}", parts, anchor=f"suite-{index}")
 
 
-def grid_section(jobs: pd.DataFrame, metric: str) -> Markup:
+def grid_section(jobs: pd.DataFrame, metric: str) -> markup.Markup:
     """Main effects (table) and pairwise interactions (heatmap) of a grid design."""
     effects = main_effects(jobs, metric)
     shown = pd.DataFrame(
@@ -217,11 +222,11 @@ def grid_section(jobs: pd.DataFrame, metric: str) -> Markup:
         "Interaction: how much a trick's effect changes when another is also on; 0 = additive."
     )
     heatmap = plots.interaction_heatmap(interactions(jobs, metric), metric)
-    parts = [paragraph(note, "note"), table(shown), figure(heatmap, "interactions")]
-    return section("Grid: main effects and interactions", parts, level=3)
+    parts = [markup.paragraph(note, "note"), table(shown), markup.figure(heatmap, "interactions")]
+    return markup.section("Grid: main effects and interactions", parts, level=3)
 
 
-def samples_gallery(jobs: pd.DataFrame) -> Markup:
+def samples_gallery(jobs: pd.DataFrame) -> markup.Markup:
     """Each variant's sample grid (lowest seed with samples), side by side."""
     figures = []
     for variant in plots.variant_order(jobs):
@@ -230,12 +235,14 @@ def samples_gallery(jobs: pd.DataFrame) -> Markup:
         found = [(seed, p) for seed, p in zip(runs["seed"], paths, strict=True) if p.is_file()]
         if found:
             seed, path = found[0]
-            shown = figure(path.read_bytes(), f"samples of {variant}", f"{variant} (seed {seed})")
+            shown = markup.figure(
+                path.read_bytes(), f"samples of {variant}", f"{variant} (seed {seed})"
+            )
         else:
             missing = "no samples (generator output was not finite)"
-            shown = figure(None, f"samples of {variant}", variant, missing)
+            shown = markup.figure(None, f"samples of {variant}", variant, missing)
         figures.append(shown)
-    return gallery(figures)
+    return markup.gallery(figures)
 
 
 def failure_table(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -291,7 +298,7 @@ def provenance_table(jobs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["field", "values"])
 
 
-def table(frame: pd.DataFrame) -> Markup:
+def table(frame: pd.DataFrame) -> markup.Markup:
     """`markup.table` of `frame`, counts, medians and statistics right-aligned."""
     numeric = [c for c in frame.columns if c in NUMERIC or c.startswith("median")]
     return markup.table(frame, numeric)

@@ -27,8 +27,10 @@ ENVIRONMENT = Environment(
     lstrip_blocks=True,
 )
 ENVIRONMENT.filters["base64"] = lambda data: base64.b64encode(data).decode("ascii")
-PROSE = 40  # longer text with spaces is prose: its column gets room to wrap
-TOKEN = 20  # a longer word (a variant name, a commit) may break anywhere
+ENVIRONMENT.globals |= {
+    "PROSE": 40,  # a longer cell with spaces is prose: its column gets room to wrap
+    "TOKEN": 20,  # a longer cell without spaces (a variant name) may break anywhere
+}
 
 
 def _macros():
@@ -40,7 +42,7 @@ def table(frame: pd.DataFrame, numeric: Collection[str] = ()) -> Markup:
     `verdict` column coloured, long text given room to wrap; never wider than the page."""
     columns = [str(c) for c in frame.columns]
     rows = [[str(v) for v in row] for row in frame.itertuples(index=False)]
-    return _macros().table(columns, rows, set(numeric), PROSE, TOKEN)
+    return _macros().table(columns, rows, set(numeric))
 
 
 def figure(

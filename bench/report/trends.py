@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import seaborn as sns
-from markupsafe import Markup
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
 from bench.errors import ResultsError
@@ -96,11 +95,11 @@ def regressions_table(history: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def trends_section(path: str | Path, suites: list[str] | None = None) -> Markup:
+def trends_section(path: str | Path, suites: list[str] | None = None) -> markup.Markup:
     """The report's "Nightly trends" section, or "" without a history file."""
     history = load_history(path, suites)
     if history is None or history.empty:
-        return Markup()
+        return markup.Markup()
     runs = history["recorded_at"].nunique()
     note = (
         f"{runs} nightly runs recorded by `bench regress --history` in {path}. Each point is the "

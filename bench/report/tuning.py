@@ -15,7 +15,6 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import seaborn as sns
-from markupsafe import Markup
 from matplotlib.ticker import MaxNLocator
 from optuna.distributions import json_to_distribution
 from optuna.importance import FanovaImportanceEvaluator, get_param_importances
@@ -161,11 +160,11 @@ def _shown(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def tuning_section(results_dir: str | Path, suite: str) -> Markup:
+def tuning_section(results_dir: str | Path, suite: str) -> markup.Markup:
     """The tuning section of `suite`, or "" if it holds no tuning trials."""
     trials = tuning_trials(results_dir, suite)
     if trials.empty:
-        return Markup()
+        return markup.Markup()
     metric = trials["metric"].iloc[0]
     scores = {
         variant: found
