@@ -11,6 +11,7 @@ import pandas as pd
 
 from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics
+from bench.report.markup import markdown_table
 from bench.report.power import CORRECTIONS, Correction
 from bench.report.stats import (
     ALPHA,
@@ -259,15 +260,6 @@ def metric_verdict_table(headline: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _markdown_table(frame: pd.DataFrame) -> list[str]:
-    shown = frame.replace({"\\|": "\\\\|"}, regex=True)
-    return [
-        "| " + " | ".join(shown.columns) + " |",
-        "|" + "---|" * len(shown.columns),
-        *("| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False)),
-    ]
-
-
 def format_markdown(
     jobs: pd.DataFrame,
     metric: str | None = None,
@@ -295,11 +287,11 @@ def format_markdown(
             f"{metric_label(used)}: {better_phrase(used)}. Reference variant: "
             f"`{group['reference_variant'].iloc[0]}`. {design_text(headline)} {VERDICT_RULE}",
             "",
-            *_markdown_table(display_table(headline)),
+            *markdown_table(display_table(headline)),
             "",
             "Every scored metric (adjusted p; each metric corrected on its own):",
             "",
-            *_markdown_table(metric_verdict_table(headline)),
+            *markdown_table(metric_verdict_table(headline)),
         ]
         sections.append("\n".join(lines) + "\n")
     return "\n".join(sections)

@@ -2,22 +2,19 @@
 
 Per suite: the headline table (every variant vs the reference, with the verdict rule), grid
 main effects and interactions, per-seed and training-curve plots, sample grids, failure
-modes, cost and provenance. Every piece of user text is escaped.
+modes, cost and provenance. This module decides what the page says; `markup` writes it (and
+escapes every piece of user text).
 """
 
 from __future__ import annotations
 
-import base64
 import subprocess
 from datetime import UTC, datetime
-from html import escape
-from importlib import resources
 from pathlib import Path
-from string import Template
 
 import pandas as pd
 
-from bench.report import plots
+from bench.report import markup, plots
 from bench.report.headline import (
     VERDICT_RULE,
     Analysis,
@@ -61,31 +58,24 @@ def build_report(
     selected = {s.suite: s for s in selections}
     history = load_histories(jobs)
     names = sorted(jobs["suite"].unique())
-    sections = [
-        trials_section(i, name, selected[name].meta, results_dir)
-        if selected[name].meta.get("design") == "tune"
-        else suite_section(
-            i,
-            name,
-            selected[name],
-            jobs[jobs["suite"] == name],
-            history,
-            Analysis.of(selected[name].meta, metric, correction),
-        )
-        + tuning_section(results_dir, name)
-        for i, name in enumerate(names)
-    ]
-    toc = "".join(f'<li><a href="#suite-{i}">{escape(n)}</a></li>' for i, n in enumerate(names))
+    body = []
+    for i, name in enumerate(names):
+        meta = selected[name].meta
+        if meta.get("design") == "tune":
+            body.append(trials_section(i, name, meta, results_dir))
+            continue
+        analysis = Analysis.of(meta, metric, correction)
+        suite_jobs = jobs[jobs["suite"] == name]
+        body.append(suite_section(i, name, selected[name], suite_jobs, history, analysis))
+        body.append(tuning_section(results_dir, name))
+    body.append(trends_section(Path(results_dir) / HISTORY_FILE, names))
     commit = git_commit()
-    page = Template(resources.files("bench.report").joinpath("templates/report.html").read_text())
-    html = page.substitute(
-        title=escape(f"gan-bench report: {', '.join(names)}"),
-        meta=escape(
-            f"Generated {datetime.now(UTC).isoformat(timespec='seconds')} from {results_dir}; "
-            f"{len(jobs)} jobs; report built at git commit {commit or 'unknown (not in a repo)'}"
-        ),
-        toc=toc,
-        body="\n".join([*sections, trends_section(Path(results_dir) / HISTORY_FILE, names)]),
+    html = markup.page(
+        title=f"gan-bench report: {', '.join(names)}",
+        meta=f"Generated {datetime.now(UTC).isoformat(timespec='seconds')} from {results_dir}; "
+        f"{len(jobs)} jobs; report built at git commit {commit or 'unknown (not in a repo)'}",
+        toc=[(f"suite-{i}", name) for i, name in enumerate(names)],
+        body=body,
     )
     stem = suites[0] if suites and len(suites) == 1 else "all"
     path = Path(out) if out else Path("reports") / f"{stem}.html"
@@ -104,22 +94,19 @@ def git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
-def trials_section(index: int, name: str, meta: dict, results_dir: str | Path) -> str:
+def trials_section(index: int, name: str, meta: dict, results_dir: str | Path) -> markup.Markup:
     """A `bench tune` trials suite: its jobs are trials, not seeds, so no verdicts here."""
     tuned = name.removesuffix(".trials") + ".tuned"
-    return "\n".join(
-        [
-            f'<section id="suite-{index}"><h2>Tuning trials {escape(name)}</h2>',
-            paragraph(meta.get("description") or "", "meta"),
-            paragraph(
-                "Each job here is one tuning trial, not a seed: variants are compared at their "
-                f"tuned best, re-run on fresh seeds, in the suite {tuned} (bench tune --confirm).",
-                "note",
-            ),
-            tuning_section(results_dir, name),
-            "</section>",
-        ]
-    )
+    parts = [
+        markup.paragraph(meta.get("description") or "", "meta"),
+        markup.paragraph(
+            "Each job here is one tuning trial, not a seed: variants are compared at their "
+            f"tuned best, re-run on fresh seeds, in the suite {tuned} (bench tune --confirm).",
+            "note",
+        ),
+        tuning_section(results_dir, name),
+    ]
+    return markup.section(f"Tuning trials {name}", parts, anchor=f"suite-{index}")
 
 
 def suite_section(
@@ -129,28 +116,20 @@ def suite_section(
     jobs: pd.DataFrame,
     history: pd.DataFrame,
     analysis: Analysis,
-) -> str:
+) -> markup.Markup:
     """Everything the page says about one suite."""
     meta = selected.meta
-    warnings = "".join(paragraph(f"Warning: {line}", "warning") for line in selected.warnings())
-    notes = "".join(paragraph(line, "note") for line in selected.notes())
+    warnings = [markup.paragraph(f"Warning: {line}", "warning") for line in selected.warnings()]
+    notes = [markup.paragraph(line, "note") for line in selected.notes()]
     headline = suite_headline(jobs, analysis=analysis)
     used = headline.attrs["metric"]
     history = history[history["suite"] == name]
     seeds = ", ".join(map(str, sorted(jobs["seed"].unique())))
-    parts = [
-        f'<section id="suite-{index}"><h2>Suite {escape(name)}</h2>',
-        paragraph(meta.get("description") or "", "meta"),
-        paragraph(
-            f"Design: {meta.get('design', 'unknown')}; reference variant: "
-            f"{jobs['reference_variant'].iloc[0]}; seeds: {seeds}; {len(jobs)} jobs.",
-            "meta",
+    verdicts = [
+        markup.paragraph(
+            design_text(headline), "meta exploratory" if analysis.exploratory else "meta"
         ),
-        warnings,
-        notes,
-        "<h3>Which variants help?</h3>",
-        paragraph(design_text(headline), "meta exploratory" if analysis.exploratory else "meta"),
-        paragraph(
+        markup.paragraph(
             f"Compared on {metric_label(used)} ({better_phrase(used)}). Each row is one variant "
             "against the reference over seeds: median per metric, which analysis ran, the "
             "difference (variant - reference) with its bootstrap 95% CI, the largest effect that "
@@ -159,44 +138,71 @@ def suite_section(
             "the variant beats a seed of the reference (0.5 = no difference). " + VERDICT_RULE,
             "note",
         ),
-        table_html(display_table(headline)),
-        "<h4>Every scored metric</h4>",
-        paragraph(
-            "The verdict on each metric the suite scored, with its adjusted p; each metric is "
-            "corrected over the suite's comparisons on its own, and the headline is on the "
-            "primary one.",
-            "note",
+        table(display_table(headline)),
+        markup.section(
+            "Every scored metric",
+            [
+                markup.paragraph(
+                    "The verdict on each metric the suite scored, with its adjusted p; each "
+                    "metric is corrected over the suite's comparisons on its own, and the "
+                    "headline is on the primary one.",
+                    "note",
+                ),
+                table(metric_verdict_table(headline)),
+            ],
+            level=4,
         ),
-        table_html(metric_verdict_table(headline)),
-        grid_section(jobs, used) if meta.get("design") == "grid" else "",
-        "<h3>Per-seed results and training curves</h3>",
-        *(image(plots.metric_strip(jobs, m), f"{m} per seed") for m in present_metrics(jobs)),
-        image(plots.metric_curves(history, jobs, used), f"{used} over training"),
-        image(plots.loss_curves(history, jobs), "losses over training"),
-        image(plots.grad_norm_curves(history, jobs), "gradient norms over training"),
-        "<h3>Samples</h3>",
-        paragraph("Same fixed latents for every job; one job per variant (lowest seed).", "note"),
-        samples_html(jobs),
-        "<h3>Failure modes</h3>",
-        table_html(failure_table(jobs)),
-        image(plots.failure_counts(jobs), "failure detector counts")
-        or paragraph("No failure detector fired in any job.", "note"),
-        "<h3>Cost</h3>",
-        table_html(cost_table(jobs)),
-        image(plots.cost_plot(jobs), "wall time per job"),
-        "<h3>Provenance</h3>",
-        paragraph(f"Suite revision: {selected.revision or 'not recorded'}.", "meta"),
-        warnings,
-        table_html(provenance_table(jobs)),
-        paragraph(f"Suite file: {meta.get('source_file', 'unknown')}", "meta"),
-        f"<pre>{escape(meta.get('source_text') or '(not recorded)')}</pre>",
-        paragraph(f"Command-line overrides: {meta.get('overrides') or 'none'}", "meta"),
-        "</section>",
     ]
-    return "\n".join(part for part in parts if part)
+    curves = [
+        *(
+            markup.figure(plots.metric_strip(jobs, m), f"{m} per seed")
+            for m in present_metrics(jobs)
+        ),
+        markup.figure(plots.metric_curves(history, jobs, used), f"{used} over training"),
+        markup.figure(plots.loss_curves(history, jobs), "losses over training"),
+        markup.figure(plots.grad_norm_curves(history, jobs), "gradient norms over training"),
+    ]
+    samples = [
+        markup.paragraph(
+            "Same fixed latents for every job; one job per variant (lowest seed).", "note"
+        ),
+        samples_gallery(jobs),
+    ]
+    failures = [
+        table(failure_table(jobs)),
+        markup.figure(plots.failure_counts(jobs), "failure detector counts")
+        or markup.paragraph("No failure detector fired in any job.", "note"),
+    ]
+    cost = [table(cost_table(jobs)), markup.figure(plots.cost_plot(jobs), "wall time per job")]
+    provenance = [
+        markup.paragraph(f"Suite revision: {selected.revision or 'not recorded'}.", "meta"),
+        *warnings,
+        table(provenance_table(jobs)),
+        markup.paragraph(f"Suite file: {meta.get('source_file', 'unknown')}", "meta"),
+        markup.preformatted(meta.get("source_text") or "(not recorded)"),
+        markup.paragraph(f"Command-line overrides: {meta.get('overrides') or 'none'}", "meta"),
+    ]
+    parts = [
+        markup.paragraph(meta.get("description") or "", "meta"),
+        markup.paragraph(
+            f"Design: {meta.get('design', 'unknown')}; reference variant: "
+            f"{jobs['reference_variant'].iloc[0]}; seeds: {seeds}; {len(jobs)} jobs.",
+            "meta",
+        ),
+        *warnings,
+        *notes,
+        markup.section("Which variants help?", verdicts, level=3),
+        grid_section(jobs, used) if meta.get("design") == "grid" else "",
+        markup.section("Per-seed results and training curves", curves, level=3),
+        markup.section("Samples", samples, level=3),
+        markup.section("Failure modes", failures, level=3),
+        markup.section("Cost", cost, level=3),
+        markup.section("Provenance", provenance, level=3),
+    ]
+    return markup.section(f"Suite {name}", parts, anchor=f"suite-{index}")
 
 
-def grid_section(jobs: pd.DataFrame, metric: str) -> str:
+def grid_section(jobs: pd.DataFrame, metric: str) -> markup.Markup:
     """Main effects (table) and pairwise interactions (heatmap) of a grid design."""
     effects = main_effects(jobs, metric)
     shown = pd.DataFrame(
@@ -215,12 +221,12 @@ def grid_section(jobs: pd.DataFrame, metric: str) -> str:
         f"the jobs with the trick off, averaged over the other tricks ({better_phrase(metric)}). "
         "Interaction: how much a trick's effect changes when another is also on; 0 = additive."
     )
-    heatmap = image(plots.interaction_heatmap(interactions(jobs, metric), metric), "interactions")
-    title = "<h3>Grid: main effects and interactions</h3>"
-    return "\n".join([title, paragraph(note, "note"), table_html(shown), heatmap])
+    heatmap = plots.interaction_heatmap(interactions(jobs, metric), metric)
+    parts = [markup.paragraph(note, "note"), table(shown), markup.figure(heatmap, "interactions")]
+    return markup.section("Grid: main effects and interactions", parts, level=3)
 
 
-def samples_html(jobs: pd.DataFrame) -> str:
+def samples_gallery(jobs: pd.DataFrame) -> markup.Markup:
     """Each variant's sample grid (lowest seed with samples), side by side."""
     figures = []
     for variant in plots.variant_order(jobs):
@@ -229,12 +235,14 @@ def samples_html(jobs: pd.DataFrame) -> str:
         found = [(seed, p) for seed, p in zip(runs["seed"], paths, strict=True) if p.is_file()]
         if found:
             seed, path = found[0]
-            body = _img_tag(path.read_bytes(), f"samples of {variant}")
-            caption = f"{variant} (seed {seed})"
+            shown = markup.figure(
+                path.read_bytes(), f"samples of {variant}", f"{variant} (seed {seed})"
+            )
         else:
-            body, caption = "<p>no samples (generator output was not finite)</p>", variant
-        figures.append(f"<figure>{body}<figcaption>{escape(caption)}</figcaption></figure>")
-    return f'<div class="samples">{"".join(figures)}</div>'
+            missing = "no samples (generator output was not finite)"
+            shown = markup.figure(None, f"samples of {variant}", variant, missing)
+        figures.append(shown)
+    return markup.gallery(figures)
 
 
 def failure_table(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -290,35 +298,7 @@ def provenance_table(jobs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["field", "values"])
 
 
-def paragraph(text: str, css: str) -> str:
-    return f'<p class="{css}">{escape(text)}</p>' if text else ""
-
-
-def _img_tag(png: bytes, alt: str, css: str = "") -> str:
-    data = base64.b64encode(png).decode("ascii")
-    cls = f' class="{css}"' if css else ""
-    return f'<img{cls} alt="{escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def image(png: bytes | None, alt: str) -> str:
-    """An embedded plot, or nothing when there was nothing to draw."""
-    return _img_tag(png, alt, "plot") if png else ""
-
-
-def table_html(frame: pd.DataFrame) -> str:
-    """An escaped HTML table of `frame`; numbers right-aligned, verdicts coloured."""
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
-    rows = (
-        "<tr>" + "".join(_cell(c, v) for c, v in row.items()) + "</tr>"
-        for row in frame.to_dict("records")
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _cell(column: str, value: object) -> str:
-    if column == "verdict":
-        css = f"verdict-{str(value).replace(' ', '-')}"
-    else:
-        css = "number" if column in NUMERIC or column.startswith("median") else ""
-    attribute = f' class="{css}"' if css else ""
-    return f"<td{attribute}>{escape(str(value))}</td>"
+def table(frame: pd.DataFrame) -> markup.Markup:
+    """`markup.table` of `frame`, counts, medians and statistics right-aligned."""
+    numeric = [c for c in frame.columns if c in NUMERIC or c.startswith("median")]
+    return markup.table(frame, numeric)

@@ -15,7 +15,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
 from bench.errors import ResultsError
 from bench.metric_registry import metric, regressed_metrics
-from bench.report import plots
+from bench.report import markup, plots
 
 HISTORY_FILE = "regress-history.jsonl"
 TRACKED = {
@@ -96,13 +96,11 @@ def regressions_table(history: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def trends_section(path: str | Path, suites: list[str] | None = None) -> str:
-    """The report's "Nightly trends" section (HTML), or "" without a history file."""
+def trends_section(path: str | Path, suites: list[str] | None = None) -> markup.Markup:
+    """The report's "Nightly trends" section, or "" without a history file."""
     history = load_history(path, suites)
     if history is None or history.empty:
-        return ""
-    from bench.report.html import image, paragraph, table_html  # html.py imports this module
-
+        return markup.Markup()
     runs = history["recorded_at"].nunique()
     note = (
         f"{runs} nightly runs recorded by `bench regress --history` in {path}. Each point is the "
@@ -110,14 +108,14 @@ def trends_section(path: str | Path, suites: list[str] | None = None) -> str:
         "(the bootstrap CI of the change lay beyond the baseline file's tolerance)."
     )
     regressions = regressions_table(history)
-    parts = [
-        '<section id="trends"><h2>Nightly trends</h2>',
-        paragraph(note, "note"),
-        *(image(trend_plot(history, figure), f"{figure} per nightly run") for figure in TRACKED),
-        "<h3>Regressions</h3>",
-        table_html(regressions)
+    listed = (
+        markup.table(regressions)
         if len(regressions)
-        else paragraph("No check failed in any recorded run.", "note"),
-        "</section>",
+        else markup.paragraph("No check failed in any recorded run.", "note")
+    )
+    parts = [
+        markup.paragraph(note, "note"),
+        *(markup.figure(trend_plot(history, f), f"{f} per nightly run") for f in TRACKED),
+        markup.section("Regressions", [listed], level=3),
     ]
-    return "\n".join(part for part in parts if part)
+    return markup.section("Nightly trends", parts, anchor="trends")

@@ -9,9 +9,7 @@ variant's complete trials (Akiba et al. 2019, "Optuna"). Variants should be comp
 
 from __future__ import annotations
 
-import base64
 import math
-from html import escape
 from pathlib import Path
 
 import optuna
@@ -21,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from optuna.distributions import json_to_distribution
 from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
+from bench.report import markup
 from bench.report.plots import figure, palette, to_png
 from bench.run.store import ResultsStore
 
@@ -154,18 +153,18 @@ def best_table(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _image(png: bytes | None, alt: str) -> str:
-    if png is None:
+def _shown(value: object) -> str:
+    """A cell of the best-trials table: floats to 4 significant digits, missing as blank."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    data = base64.b64encode(png).decode()
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{escape(alt)}"></figure>'
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def tuning_section(results_dir: str | Path, suite: str) -> str:
-    """The HTML of the tuning section of `suite`, or "" if it holds no tuning trials."""
+def tuning_section(results_dir: str | Path, suite: str) -> markup.Markup:
+    """The tuning section of `suite`, or "" if it holds no tuning trials."""
     trials = tuning_trials(results_dir, suite)
     if trials.empty:
-        return ""
+        return markup.Markup()
     metric = trials["metric"].iloc[0]
     scores = {
         variant: found
@@ -174,19 +173,23 @@ def tuning_section(results_dir: str | Path, suite: str) -> str:
     }
     missing = sorted(set(trials["variant"]) - set(scores))
     parts = [
-        f'<section class="tuning"><h3>Tuning ({escape(suite)})</h3>',
-        '<p class="note">Trials of <code>bench tune</code>: each point is one trial on one seed; '
-        "pruned trials show their last score. Compare variants on the confirmation suite "
-        "(&lt;suite&gt;.tuned: each best re-run with fresh seeds), not on these single runs. "
-        f"Lower {escape(metric.upper())} is better.</p>",
-        best_table(trials).to_html(index=False, na_rep="", float_format="{:.4g}".format),
-        _image(history_plot(trials, metric), "optimisation history"),
-        _image(importance_plot(scores), "parameter importances") if scores else "",
-        f'<p class="note">No importances for {escape(", ".join(missing))}: they need at least '
-        "2 complete trials with different parameters.</p>"
+        markup.paragraph(
+            "Trials of bench tune: each point is one trial on one seed; pruned trials show their "
+            "last score. Compare variants on the confirmation suite (<suite>.tuned: each best "
+            f"re-run with fresh seeds), not on these single runs. Lower {metric.upper()} is "
+            "better.",
+            "note",
+        ),
+        markup.table(best_table(trials).map(_shown)),
+        markup.figure(history_plot(trials, metric), "optimisation history"),
+        markup.figure(importance_plot(scores), "parameter importances") if scores else "",
+        markup.paragraph(
+            f"No importances for {', '.join(missing)}: they need at least 2 complete trials "
+            "with different parameters.",
+            "note",
+        )
         if missing
         else "",
-        _image(ratio_plot(trials, metric), "final score vs D/G step ratio"),
-        "</section>",
+        markup.figure(ratio_plot(trials, metric), "final score vs D/G step ratio"),
     ]
-    return "\n".join(part for part in parts if part)
+    return markup.section(f"Tuning ({suite})", parts, level=3, css="tuning")

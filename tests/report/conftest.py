@@ -10,7 +10,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    distribution_to_json,
+)
 from PIL import Image
+
+from bench.report.trends import HISTORY_FILE
+from bench.run.store import RESULT_FILE, ResultsStore, atomic_write_json
 
 PROVENANCE = {
     "backbone": "domain",
@@ -32,6 +41,12 @@ def png_bytes(shade: int = 128) -> bytes:
 
 class ResultsBuilder:
     """Writes `suite.json` and per-job `result.json` / `history.csv` / `samples.png`."""
+
+    TUNING_DISTRIBUTIONS = {
+        "train.lr_d": distribution_to_json(FloatDistribution(1e-5, 1e-2, log=True)),
+        "train.d_steps": distribution_to_json(IntDistribution(1, 4)),
+        "train.g_steps": distribution_to_json(CategoricalDistribution([1, 2])),
+    }
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -141,6 +156,33 @@ class ResultsBuilder:
             for seed in range(seeds):
                 self.job(suite, variant, seed, {metric: float(rng.normal(mean, sd))}, **job)
 
+    def trials(self, trials: list[tuple[str, int, str, float, float, int, int]]) -> None:
+        """Trial records of suite `s.trials` as `bench tune` writes them: (variant, trial,
+        state, value, lr_d, d_steps, g_steps)."""
+        store = ResultsStore(self.root)
+        store.write_suite("s.trials", {"name": "s.trials", "design": "tune"})
+        for variant, number, state, value, lr_d, d_steps, g_steps in trials:
+            params = {"train.lr_d": lr_d, "train.d_steps": d_steps, "train.g_steps": g_steps}
+            record = {
+                "job_id": f"{variant}-{number}",
+                "suite": "s.trials",
+                "variant": variant,
+                "seed": 0,
+                "status": "pruned" if state == "pruned" else "ok",
+                "config": {"train": {"d_steps": d_steps, "g_steps": g_steps, "lr_d": lr_d}},
+                "metrics": {"fid": value},
+                "tuning": {
+                    "study": f"s.{variant}",
+                    "trial": number,
+                    "state": state,
+                    "metric": "fid",
+                    "value": value,
+                    "params": params,
+                    "distributions": self.TUNING_DISTRIBUTIONS,
+                },
+            }
+            atomic_write_json(store.job_dir("s.trials", record["job_id"]) / RESULT_FILE, record)
+
 
 @pytest.fixture
 def results(tmp_path: Path) -> ResultsBuilder:
@@ -151,3 +193,42 @@ def results(tmp_path: Path) -> ResultsBuilder:
 def results_builder() -> type[ResultsBuilder]:
     """The builder class, for module-scoped fixtures that make their own folder."""
     return ResultsBuilder
+
+
+def history_line(night: int, variant: str, figure: str, value: float, regressed: bool) -> dict:
+    change = value / 20 - 1
+    return {
+        "recorded_at": f"2025-02-0{night}T02:00:00+00:00",
+        "suite": "labels",
+        "variant": variant,
+        "figure": figure,
+        "unit": "FID",
+        "value": value,
+        "baseline": 20.0,
+        "change": change,
+        "ci_low": change - 0.1,
+        "ci_high": change + 0.1,
+        "seeds": 5,
+        "verdict": "REGRESSED" if regressed else "ok",
+        "regressed": regressed,
+        "commit": f"{night}abcdef0123456789",
+        "device": "NVIDIA H100 80GB HBM3",
+        "backbone": "domain",
+        "backbone_version": "domain-abc123",
+    }
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    """A `bench regress --history` file of suite `labels`: 3 nights, one regression."""
+    lines = []
+    for night in (1, 2, 3):
+        for variant in ("baseline", "smoothing"):
+            worse = (night, variant) == (3, "smoothing")
+            lines.append(
+                history_line(night, variant, "fid", 40.0 if worse else 20.0 + night, worse)
+            )
+            lines.append(history_line(night, variant, "steps_per_s", 150.0, False))
+    path = tmp_path / HISTORY_FILE
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path

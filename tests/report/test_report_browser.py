@@ -1,4 +1,5 @@
-"""The report in a real headless browser: no console errors, every image decodes, the rows.
+"""The report in a real headless browser: no console errors, every image decodes, the rows, and
+nothing wider than the window.
 
 Uses Debian's Chromium (installed by `.ci/run`) driven by Playwright; skipped where either is
 missing. A screenshot is written to reports/browser-check.png for people to look at.
@@ -6,12 +7,14 @@ missing. A screenshot is written to reports/browser-check.png for people to look
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from bench.report import build_report
+from bench.report.trends import HISTORY_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -26,21 +29,50 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+LONG_NAME = "one_sided_label_smoothing+instance_noise+spectral_norm"
+VARIANTS = {"baseline": 30.0, "noisy_labels": 20.0, "instance_noise": 30.5, LONG_NAME: 29.0}
+WIDER = """() => {
+    const width = document.documentElement.clientWidth;
+    return [...document.querySelectorAll("body *")]
+        .filter(e => e.getBoundingClientRect().right > width + 1)
+        .map(e => `${e.tagName}.${e.className}: ${(e.innerText || e.alt || "").slice(0, 60)}`);
+}"""
 
 
-def test_report_loads_cleanly_in_chromium(results, tmp_path: Path) -> None:
-    variants = {"baseline": 30.0, "noisy_labels": 20.0, "instance_noise": 30.5}
-    results.planted("browser", variants, history_fid=True)
-    page_path = build_report(results.root, ["browser"], tmp_path / "report.html")
+@pytest.fixture
+def report(results, history: Path, tmp_path: Path) -> Path:
+    """A page with every wide thing at once: a headline with expectations, long variant names
+    and long reasons, a grid of samples, a tuning section and nightly trends."""
+    results.planted("labels", VARIANTS, history_fid=True)
+    detail = "d_grad_norm 150 is above the explosion threshold 100 at step 50 " * 3
+    results.job(
+        "labels",
+        LONG_NAME,
+        8,
+        status="diverged",
+        diverged_at=50,
+        events=[{"step": 50, "detector": "gradient_explosion", "detail": detail}],
+    )
+    meta_path = results.root / "labels" / "suite.json"
+    meta = json.loads(meta_path.read_text())
+    claim = {"direction": "helps", "source": "Salimans et al. 2016, Improved Techniques"}
+    meta["expect"] = {LONG_NAME: claim, "noisy_labels": claim}
+    meta_path.write_text(json.dumps(meta))
+    results.trials([(v, n, "complete", 40.0 - n * (i + 1), 1e-4 * (n + 1), n + 1, 1)
+                    for i, v in enumerate(["baseline", LONG_NAME]) for n in range(3)])  # fmt: skip
+    (results.root / HISTORY_FILE).write_text(history.read_text())
+    return build_report(results.root, None, tmp_path / "report.html")
+
+
+def test_report_loads_cleanly_in_chromium(report: Path) -> None:
     screenshot = REPO / "reports" / "browser-check.png"
-
     errors: list[str] = []
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(page_path.as_uri(), wait_until="load")
+        page.goto(report.as_uri(), wait_until="load")
         images = page.eval_on_selector_all(
             "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.alt])"
         )
@@ -55,5 +87,21 @@ def test_report_loads_cleanly_in_chromium(results, tmp_path: Path) -> None:
     assert len(images) >= 5
     broken = [alt for complete, width, alt in images if not (complete and width > 0)]
     assert broken == [], f"images that did not decode: {broken}"
-    assert set(variants) <= set(first_cells)
+    assert set(VARIANTS) <= set(first_cells)
     assert screenshot.stat().st_size > 10_000
+
+
+def test_no_element_is_wider_than_the_window(report: Path) -> None:
+    wider = {}
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for width in (1400, 1000):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(report.as_uri(), wait_until="load")
+            sections = page.eval_on_selector_all("h3", "hs => hs.map(h => h.innerText)")
+            wider[width] = page.evaluate(WIDER)
+            page.close()
+        browser.close()
+
+    assert {"Which variants help?", "Tuning (s.trials)", "Regressions"} <= set(sections)
+    assert wider == {1400: [], 1000: []}

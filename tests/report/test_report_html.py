@@ -117,3 +117,17 @@ def test_default_path_and_mixed_provenance(results, tmp_path: Path, monkeypatch)
         results.job("clean", "baseline", seed, {"fid": 50.0}, files=False)
     assert build_report(results.root, ["clean"]) == Path("reports/clean.html")
     assert (tmp_path / "reports" / "clean.html").is_file()
+
+
+def test_a_variant_name_with_markup_is_escaped(results, tmp_path: Path) -> None:
+    script = '<script>alert("x")</script>'
+    results.suite("escape", description="<img src=x onerror=alert(1)>")
+    for seed in range(2):
+        results.job("escape", "baseline", seed, {"fid": 50.0})
+        results.job("escape", script, seed, {"fid": 40.0})
+    page = build_report(results.root, ["escape"], tmp_path / "report.html").read_text()
+    assert "<script" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    parser = Tables()
+    parser.feed(page)
+    assert script in [row[0] for row in parser.tables[0]]

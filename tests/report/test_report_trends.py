@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -13,44 +12,6 @@ from bench.report import build_report
 from bench.report.trends import HISTORY_FILE, load_history, trend_plot, trends_section
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def history_line(night: int, variant: str, figure: str, value: float, regressed: bool) -> dict:
-    change = value / 20 - 1
-    return {
-        "recorded_at": f"2025-02-0{night}T02:00:00+00:00",
-        "suite": "labels",
-        "variant": variant,
-        "figure": figure,
-        "unit": "FID",
-        "value": value,
-        "baseline": 20.0,
-        "change": change,
-        "ci_low": change - 0.1,
-        "ci_high": change + 0.1,
-        "seeds": 5,
-        "verdict": "REGRESSED" if regressed else "ok",
-        "regressed": regressed,
-        "commit": f"{night}abcdef0123456789",
-        "device": "NVIDIA H100 80GB HBM3",
-        "backbone": "domain",
-        "backbone_version": "domain-abc123",
-    }
-
-
-@pytest.fixture
-def history(tmp_path: Path) -> Path:
-    lines = []
-    for night in (1, 2, 3):
-        for variant in ("baseline", "smoothing"):
-            worse = (night, variant) == (3, "smoothing")
-            lines.append(
-                history_line(night, variant, "fid", 40.0 if worse else 20.0 + night, worse)
-            )
-            lines.append(history_line(night, variant, "steps_per_s", 150.0, False))
-    path = tmp_path / HISTORY_FILE
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return path
 
 
 def test_each_figure_is_drawn_and_regressions_are_listed(history: Path) -> None:

@@ -5,52 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from optuna.distributions import (
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-    distribution_to_json,
-)
-
 from bench.report import build_report
 from bench.report.tuning import importances, tuning_section, tuning_trials
 from bench.run.store import RESULT_FILE, ResultsStore, atomic_write_json
 
-DISTRIBUTIONS = {
-    "train.lr_d": distribution_to_json(FloatDistribution(1e-5, 1e-2, log=True)),
-    "train.d_steps": distribution_to_json(IntDistribution(1, 4)),
-    "train.g_steps": distribution_to_json(CategoricalDistribution([1, 2])),
-}
 
-
-def write_trials(results: Path, trials: list[tuple[str, int, str, float, float, int, int]]) -> None:
-    """Trial records as `bench tune` writes them: (variant, trial, state, value, lr_d, d, g)."""
-    store = ResultsStore(results)
-    store.write_suite("s.trials", {"name": "s.trials", "design": "tune"})
-    for variant, number, state, value, lr_d, d_steps, g_steps in trials:
-        params = {"train.lr_d": lr_d, "train.d_steps": d_steps, "train.g_steps": g_steps}
-        record = {
-            "job_id": f"{variant}-{number}",
-            "suite": "s.trials",
-            "variant": variant,
-            "seed": 0,
-            "status": "pruned" if state == "pruned" else "ok",
-            "config": {"train": {"d_steps": d_steps, "g_steps": g_steps, "lr_d": lr_d}},
-            "metrics": {"fid": value},
-            "tuning": {
-                "study": f"s.{variant}",
-                "trial": number,
-                "state": state,
-                "metric": "fid",
-                "value": value,
-                "params": params,
-                "distributions": DISTRIBUTIONS,
-            },
-        }
-        atomic_write_json(store.job_dir("s.trials", record["job_id"]) / RESULT_FILE, record)
-
-
-def test_section_draws_history_importances_and_ratio(tmp_path: Path) -> None:
+def test_section_draws_history_importances_and_ratio(tmp_path: Path, results_builder) -> None:
     trials = [
         ("baseline", 0, "complete", 40.0, 1e-4, 1, 1),
         ("baseline", 1, "complete", 30.0, 1e-3, 2, 1),
@@ -60,11 +20,11 @@ def test_section_draws_history_importances_and_ratio(tmp_path: Path) -> None:
         ("noise", 1, "complete", 28.0, 2e-3, 3, 2),
         ("noise", 2, "complete", 33.0, 5e-4, 2, 2),
     ]
-    write_trials(tmp_path, trials)
+    results_builder(tmp_path).trials(trials)
     frame = tuning_trials(tmp_path, "s.trials")
     assert list(frame["D/G ratio"][:3]) == [1.0, 2.0, 0.5]
     scores = importances(frame[frame["variant"] == "baseline"])
-    assert scores is not None and set(scores) == set(DISTRIBUTIONS)
+    assert scores is not None and set(scores) == set(results_builder.TUNING_DISTRIBUTIONS)
     assert scores == importances(frame[frame["variant"] == "baseline"])  # seeded
 
     html = tuning_section(tmp_path, "s.trials")
@@ -74,8 +34,8 @@ def test_section_draws_history_importances_and_ratio(tmp_path: Path) -> None:
     assert "train.d_steps=4" in html  # the best baseline trial's parameters
 
 
-def test_too_few_complete_trials_fall_back_with_a_note(tmp_path: Path) -> None:
-    write_trials(tmp_path, [("baseline", 0, "complete", 40.0, 1e-4, 1, 1)])
+def test_too_few_complete_trials_fall_back_with_a_note(tmp_path: Path, results_builder) -> None:
+    results_builder(tmp_path).trials([("baseline", 0, "complete", 40.0, 1e-4, 1, 1)])
     html = tuning_section(tmp_path, "s.trials")
     assert "No importances for baseline: they need at least 2 complete trials" in html
     assert html.count("<img") == 2
@@ -87,9 +47,11 @@ def test_a_suite_without_trials_has_no_tuning_section(tmp_path: Path) -> None:
     assert tuning_section(tmp_path, "plain") == ""
 
 
-def test_a_trials_suite_gets_the_tuning_section_not_verdicts(tmp_path: Path) -> None:
+def test_a_trials_suite_gets_the_tuning_section_not_verdicts(
+    tmp_path: Path, results_builder
+) -> None:
     trials = [("baseline", n, "complete", 40.0 - n, 1e-4 * (n + 1), 1, 1) for n in range(3)]
-    write_trials(tmp_path, trials)
+    results_builder(tmp_path).trials(trials)
     page = build_report(tmp_path, ["s.trials"], tmp_path / "report.html").read_text()
     assert "Tuning trials s.trials" in page and "s.tuned" in page
     assert "Which variants help?" not in page
