@@ -11,7 +11,6 @@ import pandas as pd
 
 from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics
-from bench.report.power import CORRECTIONS, Correction
 from bench.report.stats import (
     ALPHA,
     HELPS,
@@ -23,6 +22,7 @@ from bench.report.stats import (
 )
 from bench.report.table import load_selection, selection_notes
 from bench.run.selection import SuiteJobs
+from bench.stats.corrections import CORRECTIONS, Correction
 
 VERDICT_RULE = (
     "Seeds are paired (every variant of a seed starts from the same random stream): where both "

@@ -3,15 +3,10 @@ import pandas as pd
 import pytest
 
 from bench.errors import ResultsError
-from bench.report.stats import (
-    bootstrap_ci,
-    compare_variants,
-    holm,
-    interactions,
-    main_effects,
-    permutation_pvalue,
-    prob_improvement,
-)
+from bench.report.stats import compare_variants, interactions, main_effects
+from bench.stats.bootstrap import bootstrap_ci
+from bench.stats.corrections import holm
+from bench.stats.ranktests import permutation_pvalue, prob_improvement
 
 
 def jobs_frame(values: dict[str, list[float]], metric: str = "fid", **columns) -> pd.DataFrame:
