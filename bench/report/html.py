@@ -34,6 +34,7 @@ from bench.report.trends import HISTORY_FILE, trends_section
 from bench.report.tuning import tuning_section
 from bench.run.selection import SuiteJobs
 from bench.run.store import SAMPLES_FILE, atomic_write_bytes
+from bench.stats.bootstrap import Interval
 
 NUMERIC = {"seeds", "scored", "diverged", "P(improvement)", "adjusted p", "jobs"}
 NUMERIC |= {"CI rules out effects over", "detectable (80% power)"}
@@ -47,13 +48,15 @@ def build_report(
     correction: str | None = None,
     revision: str | None = None,
     notes: list[str] | None = None,
+    interval: str | None = None,
 ) -> Path:
     """Write the report of `suites` (default: all) to `out` (default `reports/<suite|all>.html`).
 
     `metric` is the one in the headline (default: the suite's primary_metric, else FID where
     recorded); `correction` overrides the suites' ("holm" or "bh"); `revision` is the suite
     definition shown (default: the current one); `notes`, when given, receives a line for each
-    warning and for what was not pooled. Returns the file written.
+    warning and for what was not pooled; `interval` is the bootstrap CI's method ("percentile"
+    or "bca"). Returns the file written.
     """
     jobs, selections, skipped = load_selection(results_dir, suites, revision)
     if notes is not None:
@@ -70,7 +73,7 @@ def build_report(
             selected[name],
             jobs[jobs["suite"] == name],
             history,
-            Analysis.of(selected[name].meta, metric, correction),
+            Analysis.of(selected[name].meta, metric, correction, interval),
         )
         + tuning_section(results_dir, name)
         for i, name in enumerate(names)
@@ -168,7 +171,7 @@ def suite_section(
             "note",
         ),
         table_html(metric_verdict_table(headline)),
-        grid_section(jobs, used) if meta.get("design") == "grid" else "",
+        grid_section(jobs, used, analysis.interval) if meta.get("design") == "grid" else "",
         "<h3>Per-seed results and training curves</h3>",
         *(image(plots.metric_strip(jobs, m), f"{m} per seed") for m in present_metrics(jobs)),
         image(plots.metric_curves(history, jobs, used), f"{used} over training"),
@@ -196,9 +199,9 @@ def suite_section(
     return "\n".join(part for part in parts if part)
 
 
-def grid_section(jobs: pd.DataFrame, metric: str) -> str:
+def grid_section(jobs: pd.DataFrame, metric: str, interval: Interval) -> str:
     """Main effects (table) and pairwise interactions (heatmap) of a grid design."""
-    effects = main_effects(jobs, metric)
+    effects = main_effects(jobs, metric, interval=interval)
     shown = pd.DataFrame(
         {
             "trick": effects["trick"],

@@ -44,7 +44,7 @@ def leave_one_out(values: np.ndarray) -> np.ndarray:
     n = len(values)
     if n < 2:
         return np.empty((0, 0))
-    return values[~np.eye(n, dtype=bool)].reshape(n, n - 1)
+    return np.broadcast_to(values, (n, n))[~np.eye(n, dtype=bool)].reshape(n, n - 1)
 
 
 def acceleration(jackknife: Sequence[np.ndarray]) -> float:
