@@ -105,6 +105,7 @@ def _middle(samples: np.ndarray) -> np.ndarray:
 def _interval(
     interval: Interval, boot: np.ndarray, estimate: float, jackknife: list[np.ndarray]
 ) -> tuple[float, float]:
+    """The CI bounds, as order statistics of the bootstrapped effects `boot`."""
     return order_bounds(boot, *quantile_levels(interval, boot, estimate, jackknife))
 
 
@@ -114,7 +115,7 @@ def compare_pair(
     sign: int,
     rng: np.random.Generator,
     resamples: int,
-    interval: Interval = "percentile",
+    interval: Interval,
 ) -> dict:
     """The statistics of one comparison (see the module docstring); {} when untestable."""
     if is_paired(variant, reference):

@@ -5,7 +5,8 @@ Decisions, stated once here, in docs/statistics.md and on every report page:
 - Seeds are blocks: where both sides have the same seeds the analysis is paired (per-seed
   differences, exact signed-rank test, bootstrap CI of the median difference); otherwise it is
   unpaired (exact rank-sum permutation test, bootstrap CI of the difference in medians). See
-  `bench.report.comparison`.
+  `bench.report.comparison`. The CI is the percentile bootstrap (`INTERVAL`), or BCa on
+  request; the report names the one used.
 - A diverged or failed seed is an outcome, worse than any finished one (never dropped); the
   failure rates are also compared on their own with Fisher's exact test.
 - Verdict: "helps" / "hurts" when the corrected p-value (Holm by default, or Benjamini-Hochberg;
