@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["holm", "bh"],
         help="multiple comparisons: Holm-Bonferroni or Benjamini-Hochberg (default: the suite's)",
     )
+    report.add_argument(
+        "--interval",
+        choices=["percentile", "bca"],
+        help="bootstrap CI: percentile or BCa (default: percentile; see docs/statistics.md)",
+    )
 
     plan = sub.add_parser(
         "plan", help="the seeds a suite needs to detect an effect, from a pilot run's spread"
@@ -262,6 +267,7 @@ def _report(args: argparse.Namespace) -> int:
             args.correction,
             revision=args.revision,
             notes=notes,
+            interval=args.interval,
         )
         print(f"report written to {path}")
     else:
@@ -273,6 +279,7 @@ def _report(args: argparse.Namespace) -> int:
             args.correction,
             revision=args.revision,
             notes=notes,
+            interval=args.interval,
         )
         if args.out:
             atomic_write_bytes(Path(args.out), text.encode())

@@ -2,7 +2,7 @@
 
 `design_floor` is the smallest adjusted p-value a suite's design can produce: the exact paired
 test's floor 2/2^n for n seeds, times the correction's factor for its comparisons (see
-`bench.report.power`). `bench run` refuses a suite whose floor is not below alpha unless
+`bench.stats.power`). `bench run` refuses a suite whose floor is not below alpha unless
 `[suite] exploratory = "reason"` says why it should run anyway. `bench plan SUITE --pilot
 RESULTS` reads a pilot's paired spread and says how many seeds a given effect needs.
 """
@@ -22,16 +22,11 @@ from bench.expand import design_variants, plan_suite, reference_variant
 from bench.metric_registry import comparable_metrics
 from bench.report.comparison import outcomes
 from bench.report.headline import primary_metric
-from bench.report.power import (
-    CORRECTIONS,
-    corrected_floor,
-    detectable_effect,
-    lone_floor,
-    seeds_needed,
-)
-from bench.report.ranktests import paired_floor
 from bench.report.stats import ALPHA, better_phrase, direction, metric_label
 from bench.report.table import load_results, load_suites
+from bench.stats.corrections import CORRECTIONS
+from bench.stats.power import corrected_floor, detectable_effect, lone_floor, seeds_needed
+from bench.stats.ranktests import paired_floor
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 import torch
 
 from bench.config import DataConfig, EvalConfig, JobConfig, ModelConfig, TrainConfig
+from bench.errors import ConfigError
+from bench.tricks.registry import build_tricks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,39 +46,83 @@ def tiny_job_config(steps: int = 20, **tricks: dict) -> JobConfig:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_job():
     """Factory of tiny job configs: `tiny_job(steps=20, trick_name={params})`."""
     return tiny_job_config
 
 
-TINY_SUITE = """
-[suite]
-name = "tiny"
-design = "one_at_a_time"
-seeds = [0, 1]
-exploratory = "a seconds-long test fixture; two seeds cannot reach a verdict"
+FAST_TRICK_SETTINGS = {"langevin_refinement": {"steps": 2}, "pix2pix": {"width": 8}}
+TINY_BASE = {
+    "data": {"name": "digits"},
+    "model": {"latent_dim": 8, "g_width": 8, "d_width": 8},
+    "train": {"steps": 10, "batch_size": 32, "log_every": 5},
+    "eval": {"metrics": ["fid"], "num_samples": 100, "backbone": "domain"},
+}
 
-[base.data]
-name = "digits"
 
-[base.model]
-latent_dim = 8
-g_width = 8
-d_width = 8
+def fast_settings(name: str) -> dict:
+    """A trick's parameters for tests: smaller where its defaults are slow, the same code."""
+    return FAST_TRICK_SETTINGS.get(name, {})
 
-[base.train]
-steps = 10
-batch_size = 32
-log_every = 5
 
-[base.eval]
-metrics = ["fid"]
-num_samples = 100
-backbone = "domain"
+def greedy_combination(names: list[str], capabilities: frozenset[str]) -> dict[str, dict]:
+    """Greedily add tricks in `names` order (with `fast_settings`) while the set stays valid."""
+    chosen: dict[str, dict] = {}
+    for name in names:
+        candidate = {**chosen, name: fast_settings(name)}
+        try:
+            build_tricks(candidate, "test", capabilities)
+        except ConfigError:
+            continue
+        chosen = candidate
+    return chosen
 
-[tricks.one_sided_label_smoothing]
-"""
+
+@pytest.fixture
+def trick_settings():
+    """`trick_settings(name)` -> the parameters tests give the trick (see `fast_settings`)."""
+    return fast_settings
+
+
+@pytest.fixture
+def compatible_combination():
+    """`compatible_combination(names, capabilities)` -> a valid trick spec, built greedily."""
+    return greedy_combination
+
+
+def tiny_suite_text(suite: dict, base: dict | None = None, rest: str = "") -> str:
+    """Suite TOML that trains for seconds: `[suite]` from `suite`, the `TINY_BASE` tables with
+    `base` merged in per table (a table or key set to None is left out), then `rest`."""
+    tables = {"suite": suite}
+    for table, defaults in TINY_BASE.items():
+        changes = (base or {}).get(table, {})
+        if changes is not None:
+            tables[f"base.{table}"] = {
+                key: value for key, value in {**defaults, **changes}.items() if value is not None
+            }
+    text = "\n".join(
+        f"[{name}]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in body.items())
+        for name, body in tables.items()
+    )
+    return f"{text}\n{rest}"
+
+
+@pytest.fixture
+def suite_text():
+    """`suite_text(suite, base=None, rest="")` -> tiny suite TOML (see `tiny_suite_text`)."""
+    return tiny_suite_text
+
+
+TINY_SUITE = tiny_suite_text(
+    {
+        "name": "tiny",
+        "design": "one_at_a_time",
+        "seeds": [0, 1],
+        "exploratory": "a seconds-long test fixture; two seeds cannot reach a verdict",
+    },
+    rest="[tricks.one_sided_label_smoothing]\n",
+)
 
 
 @pytest.fixture

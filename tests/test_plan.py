@@ -13,8 +13,8 @@ import pytest
 from bench.cli import main
 from bench.expand import plan_suite, reference_variant
 from bench.plan import design_floor
-from bench.report.power import detectable_effect, seeds_needed
 from bench.report.stats import compare_variants, direction
+from bench.stats.power import detectable_effect, seeds_needed
 
 REPO = Path(__file__).resolve().parents[1]
 SUITES = sorted((REPO / "suites").rglob("*.toml"))

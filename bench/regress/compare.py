@@ -3,7 +3,7 @@
 Three checks per variant tracked by the baseline:
 
 - ``fid``: the final FID over seeds (status ok). The change is the ratio of medians minus 1,
-  with a percentile bootstrap CI (`bench.report.stats.bootstrap_ci` on log FID, each side
+  with a percentile bootstrap CI (`bench.stats.bootstrap.bootstrap_ci` on log FID, each side
   resampled alone, at the baseline's `confidence`, default 95%). Regressed when the whole CI
   lies above `+fid_increase` (default +10%): the run is worse beyond the tolerance with the
   stated confidence, not merely worse by chance of the seeds.
@@ -36,7 +36,7 @@ import numpy as np
 
 from bench.metric_registry import metric, regressed_metrics
 from bench.regress.baseline import Baseline, RunSnapshot, SeedResult, Tolerances
-from bench.report.stats import RESAMPLES, bootstrap_ci
+from bench.stats.bootstrap import RESAMPLES, bootstrap_ci
 
 OK = "ok"
 REGRESSED = "REGRESSED"

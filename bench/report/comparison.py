@@ -8,11 +8,14 @@ not record this metric, are left out.
 
 - Paired (both sides have the same seeds): per-seed differences d = variant - reference, the
   exact signed-rank test (`ranktests.signed_rank_pvalue`), the median of d as the effect with
-  a percentile bootstrap 95% CI over seeds (pairs resampled together), and P(improvement) =
-  the share of seeds where the variant did better (ties half).
+  a bootstrap 95% CI over seeds (pairs resampled together; percentile or BCa, see
+  `bench.stats.bootstrap`), and P(improvement) = the share of seeds where the variant did
+  better (ties half).
 - Unpaired (different seed sets): the exact (or Monte Carlo) rank-sum permutation test, the
   difference in medians with a bootstrap CI (each side resampled alone), and P(improvement)
   = the chance that a random variant seed beats a random reference seed.
+- CI bounds are order statistics of the bootstrap values, without interpolation, so infinite
+  bounds stay infinite.
 - Spread, for the detectable effect: the SD of the finite paired differences, or the pooled SD
   of the finished values of both sides.
 """
@@ -26,8 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import fisher_exact
 
-from bench.report.power import unpaired_floor
-from bench.report.ranktests import (
+from bench.stats.bootstrap import Interval, leave_one_out, order_bounds, quantile_levels
+from bench.stats.power import unpaired_floor
+from bench.stats.ranktests import (
     paired_floor,
     permutation_pvalue,
     prob_improvement,
@@ -35,7 +39,6 @@ from bench.report.ranktests import (
 )
 
 UNSCORED_STATUSES = ("pruned",)
-LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -88,18 +91,22 @@ def is_paired(variant: Outcomes, reference: Outcomes) -> bool:
     return unique and seeds == ref_seeds
 
 
+def _finite_or_tie(values: np.ndarray) -> np.ndarray:
+    """`inf - inf` (both sides diverged) as 0, a tie; infinities kept."""
+    return np.nan_to_num(values, nan=0.0, posinf=np.inf, neginf=-np.inf)
+
+
 def _middle(samples: np.ndarray) -> np.ndarray:
     """Row medians where a +inf and a -inf in the middle (both sides diverged) count as 0."""
-    return np.nan_to_num(np.median(samples, axis=-1), nan=0.0, posinf=np.inf, neginf=-np.inf)
+    with np.errstate(invalid="ignore"):
+        return _finite_or_tie(np.median(samples, axis=-1))
 
 
-def _interval(statistics: np.ndarray) -> tuple[float, float]:
-    """Percentile interval without interpolation (so infinite bounds stay infinite)."""
-    ordered = np.sort(statistics)
-    tail = (1 - LEVEL) / 2
-    low = ordered[math.floor(tail * (len(ordered) - 1))]
-    high = ordered[math.ceil((1 - tail) * (len(ordered) - 1))]
-    return float(low), float(high)
+def _interval(
+    interval: Interval, boot: np.ndarray, estimate: float, jackknife: list[np.ndarray]
+) -> tuple[float, float]:
+    """The CI bounds, as order statistics of the bootstrapped effects `boot`."""
+    return order_bounds(boot, *quantile_levels(interval, boot, estimate, jackknife))
 
 
 def compare_pair(
@@ -108,6 +115,7 @@ def compare_pair(
     sign: int,
     rng: np.random.Generator,
     resamples: int,
+    interval: Interval,
 ) -> dict:
     """The statistics of one comparison (see the module docstring); {} when untestable."""
     if is_paired(variant, reference):
@@ -115,15 +123,17 @@ def compare_pair(
             return {}
         with np.errstate(invalid="ignore"):  # both diverged: inf - inf, a tie (0 below)
             differences = variant.by_seed() - reference.by_seed()
-        differences = np.nan_to_num(differences, nan=0.0, posinf=np.inf, neginf=-np.inf)
+        differences = _finite_or_tie(differences)
         picks = rng.integers(0, len(differences), (resamples, len(differences)))
-        low, high = _interval(_middle(differences[picks]))
+        difference = float(_middle(differences))
+        jackknife = [_middle(leave_one_out(differences))] if interval == "bca" else []
+        low, high = _interval(interval, _middle(differences[picks]), difference, jackknife)
         gain = sign * differences
         finite = differences[np.isfinite(differences)]
         return {
             "analysis": "paired",
             "pairs": len(differences),
-            "difference": float(_middle(differences)),
+            "difference": difference,
             "ci_low": low,
             "ci_high": high,
             "p_improvement": float(np.mean((gain > 0) + 0.5 * (gain == 0))),
@@ -137,11 +147,19 @@ def compare_pair(
     bx = _middle(x[rng.integers(0, len(x), (resamples, len(x)))])
     by = _middle(y[rng.integers(0, len(y), (resamples, len(y)))])
     with np.errstate(invalid="ignore"):
-        low, high = _interval(np.nan_to_num(bx - by, nan=0.0, posinf=np.inf, neginf=-np.inf))
+        boot = _finite_or_tie(bx - by)
+        difference = float(np.nan_to_num(_middle(x) - _middle(y), nan=0.0))
+        jackknife = []
+        if interval == "bca":
+            jackknife = [
+                _finite_or_tie(_middle(leave_one_out(x)) - _middle(y)),
+                _finite_or_tie(_middle(x) - _middle(leave_one_out(y))),
+            ]
+    low, high = _interval(interval, boot, difference, jackknife)
     return {
         "analysis": "unpaired",
         "pairs": 0,
-        "difference": float(np.nan_to_num(_middle(x) - _middle(y), nan=0.0)),
+        "difference": difference,
         "ci_low": low,
         "ci_high": high,
         "p_improvement": prob_improvement(x, y, sign),

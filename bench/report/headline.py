@@ -12,11 +12,11 @@ import pandas as pd
 from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics
 from bench.report.markup import markdown_table
-from bench.report.power import CORRECTIONS, Correction
 from bench.report.stats import (
     ALPHA,
     HELPS,
     HURTS,
+    INTERVAL,
     NO_EVIDENCE,
     better_phrase,
     compare_variants,
@@ -24,6 +24,8 @@ from bench.report.stats import (
 )
 from bench.report.table import load_selection, selection_notes
 from bench.run.selection import SuiteJobs
+from bench.stats.bootstrap import INTERVALS, Interval, check_interval
+from bench.stats.corrections import CORRECTIONS, Correction
 
 VERDICT_RULE = (
     "Seeds are paired (every variant of a seed starts from the same random stream): where both "
@@ -47,10 +49,15 @@ class Analysis:
     correction: Correction = "holm"
     exploratory: str | None = None
     expect: dict[str, dict] = field(default_factory=dict)
+    interval: Interval = INTERVAL
 
     @classmethod
     def of(
-        cls, meta: dict | None, metric: str | None = None, correction: str | None = None
+        cls,
+        meta: dict | None,
+        metric: str | None = None,
+        correction: str | None = None,
+        interval: str | None = None,
     ) -> Analysis:
         meta = meta or {}
         chosen = correction or meta.get("correction") or "holm"
@@ -61,6 +68,7 @@ class Analysis:
             chosen,
             meta.get("exploratory"),
             meta.get("expect") or {},
+            check_interval(interval or INTERVAL),
         )
 
 
@@ -106,7 +114,10 @@ def suite_headline(
     reference = jobs["reference_variant"].iloc[0]
     present = present_metrics(jobs)
     verdicts = {
-        m: compare_variants(jobs, reference, m, correction=analysis.correction) for m in present
+        m: compare_variants(
+            jobs, reference, m, correction=analysis.correction, interval=analysis.interval
+        )
+        for m in present
     }
     table = verdicts[metric]
     finished = jobs[jobs["status"] == "ok"]
@@ -165,20 +176,27 @@ def headline_table(
     metric: str | None = None,
     meta: dict[str, dict] | None = None,
     correction: str | None = None,
+    interval: str | None = None,
 ) -> pd.DataFrame:
-    """`suite_headline` of every suite in `jobs`, stacked, led by `suite` and `metric` columns.
+    """`suite_headline` of every suite in `jobs`, stacked, led by `suite`, `metric`,
+    `correction` and `interval` (the bootstrap CI's method) columns.
 
     `meta`: each suite's suite.json by name (its primary metric, correction, expectations).
     """
     tables = []
     for suite, group in jobs.groupby("suite", sort=True):
-        analysis = Analysis.of((meta or {}).get(suite), metric, correction)
+        analysis = Analysis.of((meta or {}).get(suite), metric, correction, interval)
         table = suite_headline(group, analysis=analysis)
         tables.append(
-            table.assign(suite=suite, metric=table.attrs["metric"], correction=analysis.correction)
+            table.assign(
+                suite=suite,
+                metric=table.attrs["metric"],
+                correction=analysis.correction,
+                interval=analysis.interval,
+            )
         )
     stacked = pd.concat(tables, ignore_index=True)
-    lead = ["suite", "metric", "correction"]
+    lead = ["suite", "metric", "correction", "interval"]
     return stacked[[*lead, *(c for c in stacked.columns if c not in lead)]]
 
 
@@ -226,12 +244,13 @@ def display_table(headline: pd.DataFrame) -> pd.DataFrame:
 
 
 def design_text(headline: pd.DataFrame) -> str:
-    """The analysis of a suite in one paragraph: correction, comparisons, floor, exploratory."""
+    """The analysis of a suite in one paragraph: correction, comparisons, interval, floor,
+    exploratory."""
     attrs = headline.attrs
     comparisons, floor = attrs["comparisons"], attrs["floor"]
     text = (
         f"Correction: {CORRECTIONS[attrs['correction']]} over {comparisons} comparisons "
-        f"(alpha {attrs['alpha']}). Analyses: "
+        f"(alpha {attrs['alpha']}). CIs: {INTERVALS[attrs['interval']]}, 95%. Analyses: "
         + ", ".join(sorted(set(headline["analysis"].dropna())) or ["none"])
         + "."
     )
@@ -266,13 +285,14 @@ def format_markdown(
     meta: dict[str, dict] | None = None,
     correction: str | None = None,
     selections: list[SuiteJobs] | None = None,
+    interval: str | None = None,
 ) -> str:
     """Each suite as a Markdown section: heading, warnings and notes on what was not pooled,
     reading guide, headline, per-metric verdicts."""
     by_suite = {selected.suite: selected for selected in selections or []}
     sections = []
     for suite, group in jobs.groupby("suite", sort=True):
-        analysis = Analysis.of((meta or {}).get(suite), metric, correction)
+        analysis = Analysis.of((meta or {}).get(suite), metric, correction, interval)
         headline = suite_headline(group, analysis=analysis)
         used = headline.attrs["metric"]
         selected = by_suite.get(suite)
@@ -305,17 +325,19 @@ def headline_text(
     correction: str | None = None,
     revision: str | None = None,
     notes: list[str] | None = None,
+    interval: str | None = None,
 ) -> str:
     """The headline tables as Markdown or CSV (for `bench report --format md|csv`).
 
-    `notes`, when given, receives a line for each warning and for what was not pooled.
+    `notes`, when given, receives a line for each warning and for what was not pooled;
+    `interval` is the bootstrap CI's method ("percentile" or "bca"; default `INTERVAL`).
     """
     jobs, selections, skipped = load_selection(results_dir, suites, revision)
     meta = {selected.suite: selected.meta for selected in selections}
     if notes is not None:
         notes += selection_notes(selections, skipped)
     if fmt == "md":
-        return format_markdown(jobs, metric, meta, correction, selections)
+        return format_markdown(jobs, metric, meta, correction, selections, interval)
     if fmt == "csv":
-        return headline_table(jobs, metric, meta, correction).to_csv(index=False)
+        return headline_table(jobs, metric, meta, correction, interval).to_csv(index=False)
     raise ResultsError(f"report format '{fmt}': expected 'md' or 'csv' (or html)")

@@ -31,6 +31,7 @@ from bench.report.trends import HISTORY_FILE, trends_section
 from bench.report.tuning import tuning_section
 from bench.run.selection import SuiteJobs
 from bench.run.store import SAMPLES_FILE, atomic_write_bytes
+from bench.stats.bootstrap import Interval
 
 NUMERIC = {"seeds", "scored", "diverged", "P(improvement)", "adjusted p", "jobs"}
 NUMERIC |= {"CI rules out effects over", "detectable (80% power)"}
@@ -44,13 +45,15 @@ def build_report(
     correction: str | None = None,
     revision: str | None = None,
     notes: list[str] | None = None,
+    interval: str | None = None,
 ) -> Path:
     """Write the report of `suites` (default: all) to `out` (default `reports/<suite|all>.html`).
 
     `metric` is the one in the headline (default: the suite's primary_metric, else FID where
     recorded); `correction` overrides the suites' ("holm" or "bh"); `revision` is the suite
     definition shown (default: the current one); `notes`, when given, receives a line for each
-    warning and for what was not pooled. Returns the file written.
+    warning and for what was not pooled; `interval` is the bootstrap CI's method ("percentile"
+    or "bca"). Returns the file written.
     """
     jobs, selections, skipped = load_selection(results_dir, suites, revision)
     if notes is not None:
@@ -64,7 +67,7 @@ def build_report(
         if meta.get("design") == "tune":
             body.append(trials_section(i, name, meta, results_dir))
             continue
-        analysis = Analysis.of(meta, metric, correction)
+        analysis = Analysis.of(meta, metric, correction, interval)
         suite_jobs = jobs[jobs["suite"] == name]
         body.append(suite_section(i, name, selected[name], suite_jobs, history, analysis))
         body.append(tuning_section(results_dir, name))
@@ -192,7 +195,7 @@ def suite_section(
         *warnings,
         *notes,
         markup.section("Which variants help?", verdicts, level=3),
-        grid_section(jobs, used) if meta.get("design") == "grid" else "",
+        grid_section(jobs, used, analysis.interval) if meta.get("design") == "grid" else "",
         markup.section("Per-seed results and training curves", curves, level=3),
         markup.section("Samples", samples, level=3),
         markup.section("Failure modes", failures, level=3),
@@ -202,9 +205,9 @@ def suite_section(
     return markup.section(f"Suite {name}", parts, anchor=f"suite-{index}")
 
 
-def grid_section(jobs: pd.DataFrame, metric: str) -> markup.Markup:
+def grid_section(jobs: pd.DataFrame, metric: str, interval: Interval) -> markup.Markup:
     """Main effects (table) and pairwise interactions (heatmap) of a grid design."""
-    effects = main_effects(jobs, metric)
+    effects = main_effects(jobs, metric, interval=interval)
     shown = pd.DataFrame(
         {
             "trick": effects["trick"],

@@ -5,7 +5,8 @@ Decisions, stated once here, in docs/statistics.md and on every report page:
 - Seeds are blocks: where both sides have the same seeds the analysis is paired (per-seed
   differences, exact signed-rank test, bootstrap CI of the median difference); otherwise it is
   unpaired (exact rank-sum permutation test, bootstrap CI of the difference in medians). See
-  `bench.report.comparison`.
+  `bench.report.comparison`. The CI is the percentile bootstrap (`INTERVAL`), or BCa on
+  request; the report names the one used.
 - A diverged or failed seed is an outcome, worse than any finished one (never dropped); the
   failure rates are also compared on their own with Fisher's exact test.
 - Verdict: "helps" / "hurts" when the corrected p-value (Holm by default, or Benjamini-Hochberg;
@@ -36,10 +37,9 @@ from bench.report.comparison import (
     is_paired,
     outcomes,
 )
-from bench.report.power import CORRECTIONS, Correction, corrected_floor, detectable_effect
-from bench.report.ranktests import permutation_pvalue, prob_improvement
-
-__all__ = ["permutation_pvalue", "prob_improvement"]
+from bench.stats.bootstrap import RESAMPLES, Interval, bootstrap_ci, check_interval
+from bench.stats.corrections import Correction, adjust
+from bench.stats.power import corrected_floor, detectable_effect
 
 PROVENANCE_KEYS = (
     "backbone",
@@ -53,7 +53,7 @@ PROVENANCE_KEYS = (
     "torch_fidelity_version",
 )
 ALPHA = 0.05
-RESAMPLES = 2000
+INTERVAL: Interval = "percentile"  # docs/statistics.md: coverage of percentile and BCa
 HELPS, HURTS, NO_EVIDENCE, REFERENCE = "helps", "hurts", "no evidence", "reference"
 
 
@@ -74,54 +74,6 @@ def metric_label(name: str) -> str:
 def better_phrase(metric: str) -> str:
     """`lower is better` or `higher is better`, for titles and captions."""
     return "lower is better" if direction(metric) < 0 else "higher is better"
-
-
-def bootstrap_ci(
-    x: np.ndarray,
-    y: np.ndarray,
-    rng: np.random.Generator,
-    statistic: str = "median",
-    resamples: int = RESAMPLES,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of `statistic(x) - statistic(y)`; each side resampled alone."""
-    reduce = np.median if statistic == "median" else np.mean
-    bx = reduce(x[rng.integers(0, len(x), (resamples, len(x)))], axis=1)
-    by = reduce(y[rng.integers(0, len(y), (resamples, len(y)))], axis=1)
-    low, high = np.quantile(bx - by, [(1 - level) / 2, (1 + level) / 2])
-    return float(low), float(high)
-
-
-def holm(pvalues: np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (same order as given): family-wise error control."""
-    pvalues = np.asarray(pvalues, dtype=float)
-    m = len(pvalues)
-    order = np.argsort(pvalues)
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * pvalues[order]))
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
-
-
-def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg (1995) adjusted p-values (same order): false discovery rate control."""
-    pvalues = np.asarray(pvalues, dtype=float)
-    m = len(pvalues)
-    order = np.argsort(pvalues)
-    scaled = pvalues[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
-
-
-def adjust(pvalues: np.ndarray, correction: Correction = "holm") -> np.ndarray:
-    """`pvalues` corrected for multiple comparisons by `correction` ("holm" or "bh")."""
-    if correction not in CORRECTIONS:
-        raise ResultsError(f"correction '{correction}': expected one of {', '.join(CORRECTIONS)}")
-    if not len(pvalues):
-        return np.asarray(pvalues, dtype=float)
-    return holm(pvalues) if correction == "holm" else benjamini_hochberg(pvalues)
 
 
 def check_provenance(jobs: pd.DataFrame, what: str) -> None:
@@ -166,6 +118,7 @@ def compare_variants(
     *,
     alpha: float = ALPHA,
     correction: Correction = "holm",
+    interval: Interval = INTERVAL,
     resamples: int = RESAMPLES,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -173,11 +126,13 @@ def compare_variants(
 
     Columns (`COLUMNS`): counts (seeds, scored = finished with the metric, diverged = failed
     outcomes), the median of the finished values, the analysis that ran (paired or unpaired,
-    with its seed counts), the difference with its 95% CI, P(improvement), the p-value and its
+    with its seed counts), the difference with its 95% `interval` CI (percentile or BCa
+    bootstrap), P(improvement), the p-value and its
     `correction`-adjusted value, the corrected floor, the effect detectable with 80% power, the
     largest effect the CI leaves (`rules_out`), Fisher's test of the failure rates, the verdict
-    and its reason. `.attrs` holds the correction and the number of comparisons.
+    and its reason. `.attrs` holds the correction, the interval and the number of comparisons.
     """
+    check_interval(interval)
     sign = direction(metric)
     finished = metric_values(jobs, metric)
     check_provenance(jobs.loc[finished.index], f"metric '{metric}'")
@@ -202,7 +157,7 @@ def compare_variants(
         }
         if variant != reference:
             rng = np.random.default_rng([seed, zlib.crc32(variant.encode())])
-            row |= compare_pair(mine, ref, sign, rng, resamples)
+            row |= compare_pair(mine, ref, sign, rng, resamples, interval)
             if "p_value" in row:
                 row["divergence_p"] = divergence_pvalue(mine, ref)
                 row["analysis"] = _analysis(mine, ref)
@@ -233,7 +188,12 @@ def compare_variants(
     ]
     table["verdict"] = [verdict for verdict, _ in verdicts]
     table["reason"] = [reason for _, reason in verdicts]
-    table.attrs |= {"correction": correction, "comparisons": tests, "alpha": alpha}
+    table.attrs |= {
+        "correction": correction,
+        "interval": interval,
+        "comparisons": tests,
+        "alpha": alpha,
+    }
     return table
 
 
@@ -333,13 +293,20 @@ def factor_columns(jobs: pd.DataFrame) -> list[str]:
 
 
 def main_effects(
-    jobs: pd.DataFrame, metric: str = "fid", *, resamples: int = RESAMPLES, seed: int = 0
+    jobs: pd.DataFrame,
+    metric: str = "fid",
+    *,
+    interval: Interval = INTERVAL,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Grid designs: per trick level, mean `metric` with it on minus with the trick off.
 
-    Averaged over every setting of the other tricks (finished jobs only), with a percentile
-    bootstrap 95% CI. Columns: trick, level, n_on, n_off, effect, ci_low, ci_high.
+    Averaged over every setting of the other tricks (finished jobs only), with a bootstrap
+    95% CI (`interval`: percentile or BCa). Columns: trick, level, n_on, n_off, effect,
+    ci_low, ci_high; `.attrs["interval"]` names the interval.
     """
+    check_interval(interval)
     finished = jobs.loc[metric_values(jobs, metric).index]
     rows = []
     for column in factor_columns(finished):
@@ -350,11 +317,13 @@ def main_effects(
             row = {"trick": trick, "level": level, "n_on": len(on), "n_off": len(off)}
             if len(on) and len(off):
                 rng = np.random.default_rng([seed, zlib.crc32(level.encode())])
-                low, high = bootstrap_ci(on, off, rng, "mean", resamples)
+                low, high = bootstrap_ci(on, off, rng, "mean", resamples, interval=interval)
                 row |= {"effect": on.mean() - off.mean(), "ci_low": low, "ci_high": high}
             rows.append(row)
     columns = ["trick", "level", "n_on", "n_off", "effect", "ci_low", "ci_high"]
-    return pd.DataFrame(rows).reindex(columns=columns)
+    effects = pd.DataFrame(rows).reindex(columns=columns)
+    effects.attrs["interval"] = interval
+    return effects
 
 
 def interactions(jobs: pd.DataFrame, metric: str = "fid") -> pd.DataFrame:

@@ -11,43 +11,28 @@ import pytest
 from bench.cli import main
 
 PACKAGE = "gan-bench-example-plugin"
-SUITE = """
-[suite]
-name = "bars_plugin"
-design = "one_at_a_time"
-seeds = [0]
-exploratory = "a plugin smoke test: one seed"
-
-[base.data]
-name = "bars"
-
-[base.model]
-arch = "tiny_mlp"
-latent_dim = 8
-g_width = 32
-d_width = 32
-
-[base.train]
-steps = 20
-batch_size = 32
-log_every = 10
-
-[base.eval]
-metrics = ["fid"]
-num_samples = 100
-backbone = "domain"
-
-[tricks.orthogonal_regularization]
+SUITE = {
+    "name": "bars_plugin",
+    "design": "one_at_a_time",
+    "seeds": [0],
+    "exploratory": "a plugin smoke test: one seed",
+}
+BASE = {
+    "data": {"name": "bars"},
+    "model": {"arch": "tiny_mlp", "g_width": 32, "d_width": 32},
+    "train": {"steps": 20, "log_every": 10},
+}
+TRICKS = """[tricks.orthogonal_regularization]
 beta = 1e-3
 """
 
 
 @pytest.fixture
-def example(plugin_path, example_site: Path, tmp_path: Path) -> Path:
+def example(plugin_path, example_site: Path, tmp_path: Path, suite_text) -> Path:
     """The installed example on the path; returns a suite file using all three components."""
     plugin_path(example_site)
     suite = tmp_path / "bars_plugin.toml"
-    suite.write_text(SUITE)
+    suite.write_text(suite_text(SUITE, BASE, TRICKS))
     return suite
 
 

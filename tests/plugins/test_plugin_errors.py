@@ -57,35 +57,20 @@ from bench.metrics.backbones import domain_backbone
 def make(dataset, cache_dir):
     return dataclasses.replace(domain_backbone(dataset, cache_dir), name="domain_copy")
 """
-SUITE = """
-[suite]
-name = "plugged"
-seeds = [0]
-exploratory = "a plugin smoke test: one seed"
-plugins = {plugins}
-
-[base.model]
-arch = "{arch}"
-latent_dim = 8
-
-[base.train]
-steps = 10
-batch_size = 32
-log_every = 5
-
-[base.eval]
-metrics = ["fid"]
-num_samples = 100
-backbone = "domain"
-
-[tricks.{trick}]
-"""
+SUITE = {"name": "plugged", "seeds": [0], "exploratory": "a plugin smoke test: one seed"}
 
 
-def suite_file(tmp_path: Path, plugins=(), arch="dcgan", trick="uniform_latent") -> Path:
-    path = tmp_path / "plugged.toml"
-    path.write_text(SUITE.format(plugins=json.dumps(list(plugins)), arch=arch, trick=trick))
-    return path
+@pytest.fixture
+def suite_file(suite_text):
+    """`suite_file(tmp_path, plugins=(), arch="dcgan", trick="uniform_latent")` -> its path."""
+
+    def write(tmp_path: Path, plugins=(), arch="dcgan", trick="uniform_latent") -> Path:
+        path = tmp_path / "plugged.toml"
+        base = {"data": None, "model": {"arch": arch, "g_width": None, "d_width": None}}
+        path.write_text(suite_text(SUITE | {"plugins": list(plugins)}, base, f"[tricks.{trick}]\n"))
+        return path
+
+    return write
 
 
 def refused(capsys, tmp_path: Path, *argv: str) -> str:
@@ -101,7 +86,7 @@ def refused(capsys, tmp_path: Path, *argv: str) -> str:
 
 
 def test_suite_named_modules_and_builder_run_and_are_recorded(
-    capsys, plugin_folder, tmp_path: Path
+    suite_file, capsys, plugin_folder, tmp_path: Path
 ) -> None:
     plugin_folder.module("my_tricks", TRICK_MODULE.format(name="scaled_g_loss"))
     plugin_folder.module("my_nets", NETS_MODULE)
@@ -122,25 +107,27 @@ def test_suite_named_modules_and_builder_run_and_are_recorded(
     assert all(p["package"] is None for r in records for p in r["plugins"])
 
 
-def test_unknown_backbone_lists_the_known_ones(capsys, tmp_path: Path) -> None:
+def test_unknown_backbone_lists_the_known_ones(suite_file, capsys, tmp_path: Path) -> None:
     suite = suite_file(tmp_path)
     err = refused(capsys, tmp_path, "run", str(suite), "--set", "eval.backbone=clip")
     assert "key 'eval.backbone' = 'clip': unknown; known: auto, domain, inception-v3-compat" in err
 
 
-def test_plugin_that_fails_to_import(capsys, plugin_folder, tmp_path: Path) -> None:
+def test_plugin_that_fails_to_import(suite_file, capsys, plugin_folder, tmp_path: Path) -> None:
     plugin_folder.module("broken_tricks", "raise RuntimeError('needs a GPU library')\n")
     err = refused(capsys, tmp_path, "run", str(suite_file(tmp_path, ["broken_tricks"])))
     assert "plugin 'broken_tricks'" in err and "[suite] plugins" in err
     assert "RuntimeError: needs a GPU library" in err
 
 
-def test_plugin_module_that_does_not_exist(capsys, plugin_folder, tmp_path: Path) -> None:
+def test_plugin_module_that_does_not_exist(
+    suite_file, capsys, plugin_folder, tmp_path: Path
+) -> None:
     err = refused(capsys, tmp_path, "run", str(suite_file(tmp_path, ["no_such_plugin"])))
     assert "plugin 'no_such_plugin'" in err and "No module named 'no_such_plugin'" in err
 
 
-def test_name_registered_by_two_plugins(capsys, plugin_folder, tmp_path: Path) -> None:
+def test_name_registered_by_two_plugins(suite_file, capsys, plugin_folder, tmp_path: Path) -> None:
     plugin_folder.module("first_tricks", TRICK_MODULE.format(name="sharpen"))
     plugin_folder.module("second_tricks", TRICK_MODULE.format(name="sharpen"))
     suite = suite_file(tmp_path, ["first_tricks", "second_tricks"])
@@ -150,7 +137,7 @@ def test_name_registered_by_two_plugins(capsys, plugin_folder, tmp_path: Path) -
     )
 
 
-def test_name_clashing_with_a_builtin(capsys, plugin_folder, tmp_path: Path) -> None:
+def test_name_clashing_with_a_builtin(suite_file, capsys, plugin_folder, tmp_path: Path) -> None:
     plugin_folder.module("my_norm", TRICK_MODULE.format(name="spectral_norm"))
     err = refused(capsys, tmp_path, "run", str(suite_file(tmp_path, ["my_norm"])))
     assert "plugin 'my_norm': trick 'spectral_norm' is also registered by built-in" in err
@@ -165,27 +152,31 @@ def test_name_clashing_with_a_builtin(capsys, plugin_folder, tmp_path: Path) -> 
     ],
 )
 def test_builder_with_wrong_shapes(
-    capsys, plugin_folder, tmp_path: Path, builder: str, message: str
+    suite_file, capsys, plugin_folder, tmp_path: Path, builder: str, message: str
 ) -> None:
     plugin_folder.module("my_nets", NETS_MODULE)
     err = refused(capsys, tmp_path, "run", str(suite_file(tmp_path, arch=f"my_nets:{builder}")))
     assert f"model 'my_nets:{builder}' (plugin 'my_nets')" in err and message in err
 
 
-def test_builder_reference_to_a_missing_name(capsys, plugin_folder, tmp_path: Path) -> None:
+def test_builder_reference_to_a_missing_name(
+    suite_file, capsys, plugin_folder, tmp_path: Path
+) -> None:
     plugin_folder.module("my_nets", NETS_MODULE)
     err = refused(capsys, tmp_path, "run", str(suite_file(tmp_path, arch="my_nets:nowhere")))
     assert "plugin 'my_nets'" in err and "has no 'nowhere'" in err
 
 
-def test_module_surgery_on_a_bare_builder_is_refused(capsys, plugin_folder, tmp_path: Path) -> None:
+def test_module_surgery_on_a_bare_builder_is_refused(
+    suite_file, capsys, plugin_folder, tmp_path: Path
+) -> None:
     plugin_folder.module("my_nets", NETS_MODULE)
     suite = suite_file(tmp_path, arch="my_nets:build", trick="spectral_norm")
     err = refused(capsys, tmp_path, "run", str(suite))
     assert "trick 'spectral_norm' cannot be applied to model 'my_nets:build'" in err
 
 
-def test_unknown_arch_lists_the_models(capsys, tmp_path: Path) -> None:
+def test_unknown_arch_lists_the_models(suite_file, capsys, tmp_path: Path) -> None:
     err = refused(capsys, tmp_path, "run", str(suite_file(tmp_path, arch="stylegan")))
     assert "key 'model.arch' = 'stylegan': unknown model; known models: dcgan, mlp" in err
 
@@ -201,7 +192,9 @@ def test_installed_plugin_that_fails_to_import(capsys, plugin_folder) -> None:
     assert "No module named 'a_library_that_is_not_installed'" in err
 
 
-def test_dataset_name_two_installed_plugins_register(capsys, plugin_folder, tmp_path) -> None:
+def test_dataset_name_two_installed_plugins_register(
+    suite_file, capsys, plugin_folder, tmp_path
+) -> None:
     for package in ("alpha", "beta"):
         plugin_folder.module(
             f"{package}_data",
@@ -245,7 +238,7 @@ class LabelledOnly(Trick):
     ],
 )
 def test_plugin_trick_needs_and_conflicts_are_checked_before_anything_runs(
-    capsys, plugin_folder, tmp_path: Path, sets: list[str], message: str
+    suite_file, capsys, plugin_folder, tmp_path: Path, sets: list[str], message: str
 ) -> None:
     plugin_folder.module("needy", NEEDY_TRICK)
     suite = suite_file(tmp_path, ["needy"], trick="labelled_only")

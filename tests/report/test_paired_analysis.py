@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bench.report.power import detectable_shift
-from bench.report.ranktests import paired_floor, permutation_pvalue, signed_rank_pvalue
-from bench.report.stats import adjust, benjamini_hochberg, compare_variants
+from bench.report.stats import compare_variants
+from bench.stats.corrections import adjust, benjamini_hochberg
+from bench.stats.power import detectable_shift
+from bench.stats.ranktests import paired_floor, permutation_pvalue, signed_rank_pvalue
 
 
 def paired_jobs(values: dict[str, np.ndarray], metric: str = "fid", **by_variant) -> pd.DataFrame:

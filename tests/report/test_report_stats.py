@@ -1,17 +1,16 @@
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from bench.cli import main
 from bench.errors import ResultsError
-from bench.report.stats import (
-    bootstrap_ci,
-    compare_variants,
-    holm,
-    interactions,
-    main_effects,
-    permutation_pvalue,
-    prob_improvement,
-)
+from bench.report import headline_text
+from bench.report.stats import compare_variants, interactions, main_effects
+from bench.stats.bootstrap import bootstrap_ci
+from bench.stats.corrections import holm
+from bench.stats.ranktests import permutation_pvalue, prob_improvement
 
 
 def jobs_frame(values: dict[str, list[float]], metric: str = "fid", **columns) -> pd.DataFrame:
@@ -155,3 +154,28 @@ def test_grid_main_effects_and_interaction() -> None:
     assert matrix.loc["a", "b"] == pytest.approx(3.0)
     assert matrix.loc["b", "a"] == pytest.approx(3.0)
     assert np.isnan(matrix.loc["a", "a"])
+
+
+def test_the_report_names_its_interval_and_bench_report_chooses_it(results, capsys) -> None:
+    results.planted("skewed", {"baseline": 50.0, "better": 45.0})
+    folder = str(results.root)
+    default = headline_text(folder, fmt="csv")
+    assert set(pd.read_csv(io.StringIO(default))["interval"]) == {"percentile"}
+    assert "CIs: percentile bootstrap, 95%." in headline_text(folder)
+    assert main(["report", "--results", folder, "--format", "csv", "--interval", "bca"]) == 0
+    assert set(pd.read_csv(io.StringIO(capsys.readouterr().out))["interval"]) == {"bca"}
+    assert "CIs: BCa bootstrap" in headline_text(folder, interval="bca")
+    with pytest.raises(SystemExit):
+        main(["report", "--results", folder, "--interval", "studentized"])
+    error = capsys.readouterr().err
+    assert "--interval: invalid choice: 'studentized'" in error
+    assert "percentile" in error and "bca" in error
+    with pytest.raises(ResultsError, match="interval 'studentized': expected one of percentile"):
+        headline_text(folder, interval="studentized")
+
+
+def test_grid_main_effects_use_the_chosen_interval() -> None:
+    effects = main_effects(grid_jobs(), interval="bca")
+    assert effects.attrs["interval"] == "bca"
+    row = effects.set_index("trick").loc["a"]
+    assert row["ci_low"] <= row["effect"] <= row["ci_high"]

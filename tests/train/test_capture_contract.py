@@ -17,14 +17,12 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from bench.data import load_dataset
-from bench.errors import ConfigError
 from bench.train.capture import WARMUP_ITERATIONS
 from bench.train.loop import GANStep, TrainContext
 from bench.tricks.registry import all_tricks, build_tricks
 
 CPU = torch.device("cpu")
 CHECKED_ITERATIONS = 2
-FAST = {"langevin_refinement": {"steps": 2}, "pix2pix": {"width": 8}}
 ATEN = torch.ops.aten
 INTEGER_INDEXING = {ATEN.index.Tensor, ATEN.index_put.default, ATEN.index_put_.default}
 HOST_METHODS = ("tolist", "numpy", "cpu")
@@ -186,28 +184,18 @@ def test_the_plain_loop_keeps_the_contract(tiny_job) -> None:
 
 
 @pytest.mark.parametrize("name", CAPTURABLE)
-def test_each_capturable_trick_keeps_the_contract(tiny_job, name: str) -> None:
-    check_contract(tiny_job, {name: FAST.get(name, {})})
-
-
-def capturable_combination(names: list[str], capabilities: frozenset[str]) -> dict[str, dict]:
-    chosen: dict[str, dict] = {}
-    for name in names:
-        candidate = {**chosen, name: FAST.get(name, {})}
-        try:
-            build_tricks(candidate, "test", capabilities)
-        except ConfigError:
-            continue
-        chosen = candidate
-    return chosen
+def test_each_capturable_trick_keeps_the_contract(tiny_job, trick_settings, name: str) -> None:
+    check_contract(tiny_job, {name: trick_settings(name)})
 
 
 @pytest.mark.parametrize("order", ["every third from 1", "every third from 2", "reverse"])
-def test_mixed_capturable_combinations_keep_the_contract(tiny_job, order: str) -> None:
+def test_mixed_capturable_combinations_keep_the_contract(
+    tiny_job, compatible_combination, order: str
+) -> None:
     """Greedy valid combinations of ~30 tricks each, starting from different tricks."""
     names = CAPTURABLE[::-1] if order == "reverse" else CAPTURABLE[int(order[-1]) :: 3]
     names += CAPTURABLE
-    spec = capturable_combination(names, load_dataset(tiny_job().data).capabilities)
+    spec = compatible_combination(names, load_dataset(tiny_job().data).capabilities)
     assert len(spec) >= 6, spec
     check_contract(tiny_job, spec)
 

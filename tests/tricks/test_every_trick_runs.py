@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from bench.data import load_dataset
-from bench.errors import ConfigError
 from bench.expand import Job
 from bench.run.job import run_job
 from bench.run.sampling import Sampler
@@ -15,7 +14,6 @@ from bench.train.loop import train
 from bench.tricks.registry import all_tricks, build_tricks
 
 CPU = torch.device("cpu")
-FAST = {"langevin_refinement": {"steps": 2}, "pix2pix": {"width": 8}}  # smaller, same code
 
 
 def run_briefly(tiny_job, spec: dict[str, dict]) -> None:
@@ -41,25 +39,12 @@ def run_briefly(tiny_job, spec: dict[str, dict]) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(all_tricks()))
-def test_each_trick_alone(tiny_job, name: str) -> None:
-    run_briefly(tiny_job, {name: FAST.get(name, {})})
-
-
-def compatible_combination(names: list[str], capabilities: frozenset[str]) -> dict[str, dict]:
-    """Greedily add tricks in `names` order while the set stays valid."""
-    chosen: dict[str, dict] = {}
-    for name in names:
-        candidate = {**chosen, name: FAST.get(name, {})}
-        try:
-            build_tricks(candidate, "test", capabilities)
-        except ConfigError:
-            continue
-        chosen = candidate
-    return chosen
+def test_each_trick_alone(tiny_job, trick_settings, name: str) -> None:
+    run_briefly(tiny_job, {name: trick_settings(name)})
 
 
 @pytest.mark.parametrize("direction", ["forward", "reverse"])
-def test_large_mixed_combinations(tiny_job, direction: str) -> None:
+def test_large_mixed_combinations(tiny_job, compatible_combination, direction: str) -> None:
     names = sorted(all_tricks(), reverse=direction == "reverse")
     spec = compatible_combination(names, load_dataset(tiny_job().data).capabilities)
     assert len(spec) >= 10, spec

@@ -20,32 +20,13 @@ from bench.expand import Job
 from bench.run.job import run_job
 from bench.run.store import ResultsStore
 
-TUNE_SUITE = """
-[suite]
-name = "tinytune"
-design = "variants"
-seeds = [0]
-exploratory = "a seconds-long test fixture; one seed cannot reach a verdict"
-
-[base.data]
-name = "digits"
-
-[base.model]
-latent_dim = 8
-g_width = 8
-d_width = 8
-
-[base.train]
-steps = {steps}
-batch_size = 32
-log_every = 5
-
-[base.eval]
-metrics = ["fid"]
-num_samples = 100
-backbone = "domain"
-{every}
-
+TUNE_HEADER = {
+    "name": "tinytune",
+    "design": "variants",
+    "seeds": [0],
+    "exploratory": "a seconds-long test fixture; one seed cannot reach a verdict",
+}
+TUNE_TABLES = """
 [variants.noise]
 tricks = {{ instance_noise = {{ sigma = 0.1 }} }}
 
@@ -65,23 +46,25 @@ grace_s = 2
 """
 
 
-def write_suite(folder: Path, steps: int = 10, pruner: str = "none", every: int | None = 5) -> Path:
+def write_suite(
+    folder: Path, suite_text, steps: int = 10, pruner: str = "none", every: int | None = 5
+) -> Path:
     """A tuning suite: baseline and instance noise, lr_g, D/G steps and the noise sigma."""
     path = folder / "tinytune.toml"
-    every_line = f"every = {every}" if every else ""
-    path.write_text(TUNE_SUITE.format(steps=steps, pruner=pruner, every=every_line))
+    base = {"train": {"steps": steps}, "eval": {"every": every or None}}
+    path.write_text(suite_text(TUNE_HEADER, base, TUNE_TABLES.format(pruner=pruner)))
     return path
 
 
 @pytest.fixture
-def make_tune_suite(tmp_path: Path):
+def make_tune_suite(tmp_path: Path, suite_text):
     """Factory: `make_tune_suite(steps=10, pruner="none", every=5)` -> the suite file."""
-    return lambda **kwargs: write_suite(tmp_path, **kwargs)
+    return lambda **kwargs: write_suite(tmp_path, suite_text, **kwargs)
 
 
 @pytest.fixture
-def tune_suite_file(tmp_path: Path) -> Path:
-    return write_suite(tmp_path)
+def tune_suite_file(tmp_path: Path, suite_text) -> Path:
+    return write_suite(tmp_path, suite_text)
 
 
 def sqlite_url(results: Path) -> str:
@@ -138,18 +121,10 @@ def tuning():
 
 
 @pytest.fixture(scope="session")
-def warm_cache(isolated_cache: Path) -> Path:
+def warm_cache(isolated_cache: Path, tiny_job) -> Path:
     """Train the digits backbone once, before worker processes would each train it."""
-    from bench.config import DataConfig, EvalConfig, JobConfig, ModelConfig, TrainConfig
-
-    config = JobConfig(
-        data=DataConfig(name="digits"),
-        model=ModelConfig(latent_dim=8, g_width=8, d_width=8),
-        train=TrainConfig(steps=5, batch_size=32, log_every=5),
-        eval=EvalConfig(metrics=("fid",), num_samples=100, backbone="domain"),
-    )
     run_job(
-        Job("warm", "baseline", 0, config),
+        Job("warm", "baseline", 0, tiny_job(steps=5)),
         ResultsStore(isolated_cache / "warm"),
         torch.device("cpu"),
     )

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Literal
 
 import numpy as np
 
-from bench.report.ranktests import paired_floor, rank_sum_rejects, signed_rank_rejects
+from bench.stats.corrections import Correction
+from bench.stats.ranktests import paired_floor, rank_sum_rejects, signed_rank_rejects
 
-Correction = Literal["holm", "bh"]
-CORRECTIONS: dict[str, str] = {"holm": "Holm-Bonferroni", "bh": "Benjamini-Hochberg"}
 POWER = 0.8
 POWER_DRAWS = 4000
 MAX_SEEDS = 200
