@@ -100,7 +100,7 @@ class Event:
 
 
 class SampleProbe:
-    """A fixed batch of latents (with labels and paired sources) and two of real data.
+    """A fixed batch of latents (with labels and paired input images) and two of real data.
 
     `measure(G)` gives `diversity_ratio` and `nearest_real_ratio` (see the module docstring)
     for G's current fakes of the fixed latents, with G in evaluation mode.
@@ -112,9 +112,10 @@ class SampleProbe:
         held_out: Tensor,
         latent: Tensor,
         labels: Tensor | None,
-        source: Tensor | None,
+        condition_image: Tensor | None,
     ) -> None:
-        self.reference, self.latent, self.labels, self.source = reference, latent, labels, source
+        self.reference, self.latent, self.labels = reference, latent, labels
+        self.condition_image = condition_image
         self.real_spread = _mean_pairwise(held_out)
         self.real_nearest = _mean_nearest(held_out, reference)
 
@@ -122,7 +123,7 @@ class SampleProbe:
     def measure(self, generator: nn.Module) -> Row:
         was_training = generator.training
         generator.eval()
-        fake = call_net(generator, self.latent, self.labels, self.source).float()
+        fake = call_net(generator, self.latent, self.labels, self.condition_image).float()
         generator.train(was_training)
         return {
             "diversity_ratio": (_mean_pairwise(fake) / self.real_spread).item(),
@@ -150,7 +151,7 @@ def collapse_floor(
     if objective.objective.floor is None:
         return None
     rng = torch.Generator(device=ctx.device).manual_seed(FLOOR_SEED)
-    probe = dataclasses.replace(ctx, generator=rng, phase="d")
+    probe = dataclasses.replace(ctx, rng=rng, phase="d")
     real = torch.ones(FLOOR_TARGETS, device=ctx.device)
     fake = torch.zeros(FLOOR_TARGETS, device=ctx.device)
     for trick in tricks:

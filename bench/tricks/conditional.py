@@ -115,6 +115,8 @@ class GeneratorConditioning(Trick):
     """Shared by the tricks that make G class-conditional (not registered itself)."""
 
     needs = frozenset({"labels"})
+    conditions_on = frozenset({"labels"})
+    refuses_conditioning = {"labels": ONE_CONDITIONING}
     order = 95
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
@@ -135,12 +137,8 @@ class ConditionalGAN(GeneratorConditioning):
 
     name = "conditional_gan"
     family = "conditional"
-    source = "Mirza & Osindero 2014, Conditional Generative Adversarial Nets"
+    citation = "Mirza & Osindero 2014, Conditional Generative Adversarial Nets"
     Params = ConditionalParams
-    conflicts = {
-        "auxiliary_classifier": ONE_CONDITIONING,
-        "projection_discriminator": ONE_CONDITIONING,
-    }
     capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
@@ -181,9 +179,8 @@ class AuxiliaryClassifier(GeneratorConditioning):
 
     name = "auxiliary_classifier"
     family = "conditional"
-    source = "Odena et al. 2017, AC-GAN"
+    citation = "Odena et al. 2017, AC-GAN"
     Params = ACGANParams
-    conflicts = {"projection_discriminator": ONE_CONDITIONING}
     capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
@@ -237,7 +234,7 @@ class ProjectionDiscriminatorTrick(GeneratorConditioning):
 
     name = "projection_discriminator"
     family = "conditional"
-    source = "Miyato & Koyama 2018, cGANs with Projection Discriminator"
+    citation = "Miyato & Koyama 2018, cGANs with Projection Discriminator"
     Params = ProjectionParams
     capturable = True
 

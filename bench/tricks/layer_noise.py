@@ -33,7 +33,7 @@ class GeneratorDropout(Trick):
 
     name = "generator_dropout"
     family = "architecture"
-    source = "Isola et al. 2017 (pix2pix), sec. 3.1; ganhacks tip 17"
+    citation = "Isola et al. 2017 (pix2pix), sec. 3.1; ganhacks tip 17"
     Params = DropoutParams
     order = 50
     capturable = True
@@ -58,7 +58,7 @@ class GeneratorLayerNoise(Trick):
 
     name = "generator_layer_noise"
     family = "architecture"
-    source = "ganhacks (Chintala et al. 2016), tip 13; Zhao et al. 2017 (EBGAN)"
+    citation = "ganhacks (Chintala et al. 2016), tip 13; Zhao et al. 2017 (EBGAN)"
     Params = LayerNoiseParams
     order = 50
     capturable = True

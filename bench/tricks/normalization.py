@@ -52,7 +52,7 @@ class GeneratorNorm(Trick):
 
     name = "generator_norm"
     family = "normalization"
-    source = "Ulyanov et al. 2016 (instance norm); Kurach et al. 2019 (norms in GANs compared)"
+    citation = "Ulyanov et al. 2016 (instance norm); Kurach et al. 2019 (norms in GANs compared)"
     Params = GeneratorNormParams
     needs = frozenset({"images"})
     conflicts = {"virtual_batch_norm": "both replace G's batch norm layers"}
@@ -78,7 +78,7 @@ class DiscriminatorNorm(Trick):
 
     name = "discriminator_norm"
     family = "normalization"
-    source = "Gulrajani et al. 2017, Improved Training of Wasserstein GANs, sec. 4"
+    citation = "Gulrajani et al. 2017, Improved Training of Wasserstein GANs, sec. 4"
     Params = DiscriminatorNormParams
     needs = frozenset({"images"})
     order = 40
@@ -104,7 +104,7 @@ class BatchNormEverywhere(Trick):
 
     name = "batchnorm_everywhere"
     family = "normalization"
-    source = "Radford et al. 2016, DCGAN, sec. 3 (no batch norm at G output and D input)"
+    citation = "Radford et al. 2016, DCGAN, sec. 3 (no batch norm at G output and D input)"
     Params = BatchNormEverywhereParams
     needs = frozenset({"images"})
     order = 35

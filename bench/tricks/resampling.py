@@ -58,7 +58,7 @@ class GeneratorUpsampling(Trick):
 
     name = "generator_upsampling"
     family = "architecture"
-    source = "Odena et al. 2016, Deconvolution and Checkerboard Artifacts (Distill)"
+    citation = "Odena et al. 2016, Deconvolution and Checkerboard Artifacts (Distill)"
     Params = UpsamplingParams
     needs = frozenset({"images"})
     conflicts = {"generator_kernel_size": REMOVES_TRANSPOSED}
@@ -92,7 +92,7 @@ class DiscriminatorDownsampling(Trick):
 
     name = "discriminator_downsampling"
     family = "architecture"
-    source = "Radford et al. 2016, DCGAN, sec. 3; Springenberg et al. 2015"
+    citation = "Radford et al. 2016, DCGAN, sec. 3; Springenberg et al. 2015"
     Params = DownsamplingParams
     needs = frozenset({"images"})
     order = 25
@@ -141,7 +141,7 @@ class GeneratorKernelSize(Trick):
 
     name = "generator_kernel_size"
     family = "architecture"
-    source = "Odena et al. 2016, Deconvolution and Checkerboard Artifacts (Distill)"
+    citation = "Odena et al. 2016, Deconvolution and Checkerboard Artifacts (Distill)"
     Params = KernelSizeParams
     needs = frozenset({"images"})
     conflicts = {"generator_upsampling": REMOVES_TRANSPOSED}

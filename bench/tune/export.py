@@ -62,7 +62,7 @@ def tuned_suite_raw(
         "seeds": seeds,
     }
     if not others:
-        raw = apply_overrides(read_toml(plan.source), plan.overrides, str(plan.source))
+        raw = apply_overrides(read_toml(plan.source), plan.overrides)
         raw.pop("tune", None)
         return {**raw, "suite": {**raw["suite"], **suite}, "base": base.model_dump(mode="json")}
     return {
