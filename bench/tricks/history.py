@@ -15,13 +15,20 @@ State = dict[str, Tensor]
 LABELLED_FAKES = "replayed fakes would need the labels (or input images) they were drawn with"
 
 
+class HistoryTrick(Trick):
+    """Shared by the tricks that keep something of the past (not registered itself)."""
+
+    family = "history"
+    capturable = True
+
+
 class ReplayParams(TrickParams):
     ratio: float = Field(0.5, ge=0.0, le=1.0, description="fraction of D's fakes from the buffer")
     buffer_batches: int = Field(50, ge=1, le=10_000, description="buffer size, in batches")
 
 
 @register
-class ExperienceReplay(Trick):
+class ExperienceReplay(HistoryTrick):
     """Show D a `ratio` of past fakes from a buffer, refreshed with current fakes.
 
     Shrivastava et al. (2017), "Learning from Simulated and Unsupervised Images through
@@ -34,12 +41,10 @@ class ExperienceReplay(Trick):
     """
 
     name = "experience_replay"
-    family = "history"
     citation = "Shrivastava et al. 2017, sec. 2.3; Pfau & Vinyals 2016; ganhacks tip 12"
     Params = ReplayParams
     refuses_conditioning = dict.fromkeys(("labels", "condition_image"), LABELLED_FAKES)
     order = 30  # before instance noise, so replayed fakes get fresh noise
-    capturable = True
 
     def setup(self, ctx: TrainContext) -> None:
         self.capacity = self.params.buffer_batches * ctx.batch_size
@@ -86,7 +91,7 @@ class SwapParams(TrickParams):
 
 
 @register
-class CheckpointSwapping(Trick):
+class CheckpointSwapping(HistoryTrick):
     """Every `every` iterations snapshot the net, and maybe swap an old snapshot in for a while.
 
     ganhacks (Chintala et al. 2016), tip 12: "Keep checkpoints from the past of G and D and
@@ -96,10 +101,9 @@ class CheckpointSwapping(Trick):
     """
 
     name = "checkpoint_swapping"
-    family = "history"
     citation = "ganhacks (Chintala et al. 2016), tip 12"
     Params = SwapParams
-    capturable = False
+    capturable = False  # decides swaps on the host
 
     def setup(self, ctx: TrainContext) -> None:
         self.iteration = 0
@@ -144,7 +148,7 @@ class HistoricalAveragingParams(TrickParams):
 
 
 @register
-class HistoricalAveraging(Trick):
+class HistoricalAveraging(HistoryTrick):
     """Add weight * ||theta - mean of past thetas||^2 to each player's loss.
 
     Salimans et al. (2016), "Improved Techniques for Training GANs", sec. 3.3. The paper
@@ -154,10 +158,8 @@ class HistoricalAveraging(Trick):
     """
 
     name = "historical_averaging"
-    family = "history"
     citation = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.3"
     Params = HistoricalAveragingParams
-    capturable = True
 
     def setup(self, ctx: TrainContext) -> None:
         self.count = torch.zeros((), device=ctx.device)  # parameter snapshots averaged
@@ -208,7 +210,7 @@ def warmup_decay(decay: float, updates: Tensor) -> Tensor:
 
 
 @register
-class EMAGenerator(Trick):
+class EMAGenerator(HistoryTrick):
     """Keep an exponential moving average of G's weights and score that average instead of G.
 
     Yazıcı et al. (2019), "The Unusual Effectiveness of Averaging in GAN Training"; Karras
@@ -222,10 +224,8 @@ class EMAGenerator(Trick):
     """
 
     name = "ema_generator"
-    family = "history"
     citation = "Yazıcı et al. 2019; Karras et al. 2018 (decay 0.999); TF EMA num_updates warm-up"
     Params = EMAParams
-    capturable = True
 
     def setup(self, ctx: TrainContext) -> None:
         self.average: nn.Module | None = None
