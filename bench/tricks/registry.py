@@ -12,7 +12,7 @@ dataset has labels; fakes get labels drawn uniformly):
 
 ========================  ===============================================================
 `setup`                   once, before training: sees the `TrainContext` (shapes, steps).
-`prepare_data`            once: transform the training data (and evaluation sources).
+`prepare_data`            once: transform training data (and evaluation's input images).
 `build_generator`         wrap or modify G (e.g. spectral norm, noise layers); returns G.
 `build_discriminator`     wrap or modify D; returns D.
 `optimizer`               replace or adjust G's or D's optimiser (Adam from `[train]`).
