@@ -34,7 +34,7 @@ class Components:
     capabilities: frozenset[str]
 
 
-def import_suite_plugins(modules: tuple[str, ...], source: str) -> list[Origin]:
+def import_suite_plugins(modules: tuple[str, ...], where: str) -> list[Origin]:
     """Import the modules a suite names in `[suite] plugins` (the only code a suite can run).
 
     The built-in tricks are registered first, so a plugin reusing one of their names is the
@@ -42,21 +42,21 @@ def import_suite_plugins(modules: tuple[str, ...], source: str) -> list[Origin]:
     """
     if modules:
         builtin_tricks()
-    return [import_plugin(module, f"{source}: [suite] plugins") for module in modules]
+    return [import_plugin(module, f"{where}: [suite] plugins") for module in modules]
 
 
-def resolve_components(config: JobConfig, source: str) -> Components:
+def resolve_components(config: JobConfig, where: str) -> Components:
     """Look up and cross-check a job's components; raises before anything runs."""
     try:
         dataset = dataset_spec(config.data.name)
     except DataError as err:
-        raise ConfigError(f"{source}: key 'data.name' = '{config.data.name}': {err}") from None
+        raise ConfigError(f"{where}: key 'data.name' = '{config.data.name}': {err}") from None
     capabilities = dataset_capabilities(config.data.name, config.data.root)
-    tricks = build_tricks(config.tricks, source, capabilities)
-    model = model_spec(config.model.arch, source)
+    tricks = build_tricks(config.tricks, where, capabilities)
+    model = model_spec(config.model.arch, where)
     image_size = config.data.image_size or default_image_size(config.data.name)
-    check_model(model, tricks, capabilities, image_size, source)
-    backbone = backbone_spec(config.eval.backbone, source)
+    check_model(model, tricks, capabilities, image_size, where)
+    backbone = backbone_spec(config.eval.backbone, where)
     return Components(config.data.name, dataset, model, tricks, backbone, capabilities)
 
 

@@ -17,6 +17,7 @@ Every error names the file, the dotted key, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import copy
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -291,34 +292,29 @@ def override_path(key: str) -> list[str]:
     return ["base", *parts]
 
 
-def set_dotted(tree: dict[str, Any], path: list[str], value: Any, source: str) -> None:
-    """Set `tree[a][b][c] = value` for path a.b.c, creating tables on the way."""
+def set_dotted(tree: dict[str, Any], path: list[str], value: Any, where: str) -> None:
+    """Set `tree[a][b][c] = value` for path a.b.c, creating tables on the way.
+
+    `where` (the suite file, the option or the variant being set) begins an error message.
+    """
     node = tree
     for depth, part in enumerate(path[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            where = ".".join(path[: depth + 1])
-            raise ConfigError(f"{source}: key '{where}' is a value, not a table")
+            key = ".".join(path[: depth + 1])
+            raise ConfigError(f"{where}: key '{key}' is a value, not a table")
         node = child
     node[path[-1]] = value
 
 
-def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply `KEY=VALUE` strings to a raw suite dict (a deep copy is returned)."""
-    tree = _deep_copy(raw)
+    tree = copy.deepcopy(raw)
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set '{item}': expected KEY=VALUE, e.g. train.steps=200")
         set_dotted(tree, override_path(key.strip()), parse_value(text.strip()), "--set")
-    return tree
-
-
-def _deep_copy(tree: Any) -> Any:
-    if isinstance(tree, dict):
-        return {k: _deep_copy(v) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [_deep_copy(v) for v in tree]
     return tree
 
 
@@ -339,30 +335,33 @@ def read_toml(path: Path) -> dict[str, Any]:
 def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
     """Read, override and validate a suite file (trick names are checked by `bench.expand`)."""
     path = Path(path)
-    raw = apply_overrides(read_toml(path), overrides or [], str(path))
+    raw = apply_overrides(read_toml(path), overrides or [])
     return validate(Suite, raw, str(path))
 
 
-def validate(model: type[ModelT], raw: dict[str, Any], source: str, prefix: str = "") -> ModelT:
-    """Validate `raw` as `model`; the first problem becomes one `ConfigError` line."""
+def validate(model: type[ModelT], raw: dict[str, Any], where: str, prefix: str = "") -> ModelT:
+    """Validate `raw` as `model`; the first problem becomes one `ConfigError` line.
+
+    `where` (the suite file, or the record or option being checked) begins the message.
+    """
     try:
         return model.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(describe_error(model, err, source, prefix)) from None
+        raise ConfigError(describe_error(model, err, where, prefix)) from None
 
 
-def describe_error(model: type[BaseModel], err: ValidationError, source: str, prefix: str) -> str:
+def describe_error(model: type[BaseModel], err: ValidationError, where: str, prefix: str) -> str:
     first = err.errors()[0]
     loc = [str(p) for p in first["loc"]]
     key = ".".join([prefix, *loc] if prefix else loc)
     if first["type"] == "extra_forbidden":
         allowed = ", ".join(sorted(allowed_keys(model, loc[:-1]))) or "none"
-        return f"{source}: unknown key '{key}'; allowed here: {allowed}"
+        return f"{where}: unknown key '{key}'; allowed here: {allowed}"
     if first["type"] == "missing":
-        return f"{source}: missing key '{key}'"
+        return f"{where}: missing key '{key}'"
     shown = first.get("input")
     more = f" (and {err.error_count() - 1} more problems)" if err.error_count() > 1 else ""
-    return f"{source}: key '{key}' = {shown!r}: {first['msg']}{more}"
+    return f"{where}: key '{key}' = {shown!r}: {first['msg']}{more}"
 
 
 def allowed_keys(model: type[BaseModel], loc: list[str]) -> list[str]:

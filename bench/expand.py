@@ -61,10 +61,10 @@ class Job:
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], source: str) -> Job:
+    def from_record(cls, record: dict[str, Any], where: str) -> Job:
         """The job a `job.json` (or `result.json`) describes; its config validated again."""
         try:
-            config = validate(JobConfig, record["config"], source, prefix="config")
+            config = validate(JobConfig, record["config"], where, prefix="config")
             return cls(
                 str(record["suite"]),
                 str(record["variant"]),
@@ -75,7 +75,7 @@ class Job:
                 revision=str(record.get("suite_revision") or ""),
             )
         except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"{source}: not a job record (bad or missing {err})") from None
+            raise ConfigError(f"{where}: not a job record (bad or missing {err})") from None
 
     def record(self) -> dict[str, Any]:
         """The job as plain JSON-able data (what `job.json` holds)."""
@@ -100,7 +100,7 @@ class Level:
     params: dict[str, Any]
 
 
-def trick_levels(name: str, table: dict[str, Any], source: str = "suite") -> list[Level]:
+def trick_levels(name: str, table: dict[str, Any], where: str = "suite") -> list[Level]:
     """A `[tricks.NAME]` table -> its levels (`levels = [{...}, ...]` or the table itself)."""
     if "levels" not in table:
         return [Level(name, name, dict(table))]
@@ -108,11 +108,11 @@ def trick_levels(name: str, table: dict[str, Any], source: str = "suite") -> lis
     extra = set(table) - {"levels"}
     if extra:
         raise ConfigError(
-            f"{source}: tricks.{name}: put parameters inside `levels`, not beside it: "
+            f"{where}: tricks.{name}: put parameters inside `levels`, not beside it: "
             f"{sorted(extra)}"
         )
     if not isinstance(levels, list) or not levels or not all(isinstance(x, dict) for x in levels):
-        raise ConfigError(f"{source}: tricks.{name}.levels: expected a non-empty list of tables")
+        raise ConfigError(f"{where}: tricks.{name}.levels: expected a non-empty list of tables")
     return [Level(name, _level_label(name, params), dict(params)) for params in levels]
 
 
@@ -122,15 +122,15 @@ def _level_label(name: str, params: dict[str, Any]) -> str:
 
 
 def design_variants(
-    suite: Suite, source: str = "suite", max_jobs: int | None = None
+    suite: Suite, where: str = "suite", max_jobs: int | None = None
 ) -> list[tuple[str, dict[str, Level], dict[str, Any]]]:
     """(variant name, enabled ablated tricks, base overrides) for the suite's design.
 
     The number of jobs is checked against `max_jobs` before any variant is built.
     """
-    levels = {name: trick_levels(name, table, source) for name, table in suite.tricks.items()}
+    levels = {name: trick_levels(name, table, where) for name, table in suite.tricks.items()}
     design = suite.suite.design
-    check_job_count(suite, [len(options) for options in levels.values()], source, max_jobs)
+    check_job_count(suite, [len(options) for options in levels.values()], where, max_jobs)
     if design == "variants":
         if suite.tricks:
             raise ConfigError(
@@ -140,7 +140,7 @@ def design_variants(
             raise ConfigError("[variants]: design 'variants' needs at least one [variants.NAME]")
         if BASELINE in suite.variants:
             raise ConfigError(
-                f"{source}: [variants.{BASELINE}]: '{BASELINE}' is the reference variant, built "
+                f"{where}: [variants.{BASELINE}]: '{BASELINE}' is the reference variant, built "
                 "from [base]; change [base] instead, or give this variant another name"
             )
         named = [
@@ -171,7 +171,7 @@ def design_variants(
 
 
 def check_job_count(
-    suite: Suite, level_counts: list[int], source: str, max_jobs: int | None
+    suite: Suite, level_counts: list[int], where: str, max_jobs: int | None
 ) -> None:
     """Refuse a suite that expands to more than `max_jobs` (default `MAX_JOBS`) jobs, counted
     without building any."""
@@ -188,7 +188,7 @@ def check_job_count(
     jobs = variants * len(suite.suite.seeds)
     if jobs > max_jobs:
         raise ConfigError(
-            f"{source}: the suite expands to {jobs} jobs ({variants} variants x "
+            f"{where}: the suite expands to {jobs} jobs ({variants} variants x "
             f"{len(suite.suite.seeds)} seeds), more than the cap of {max_jobs}; raise the cap "
             "with --max-jobs N if you mean it"
         )
@@ -199,47 +199,47 @@ def reference_variant(suite: Suite) -> str:
     return ALL_TRICKS if suite.suite.design == "leave_one_out" else BASELINE
 
 
-def expand(suite: Suite, source: str = "suite", max_jobs: int | None = None) -> list[Job]:
+def expand(suite: Suite, where: str = "suite", max_jobs: int | None = None) -> list[Job]:
     """All jobs of a suite (variants x seeds), validated; refuses duplicates and bad tricks.
 
     The suite's `[suite] plugins` are imported first, so their names resolve like built-ins.
     """
     modules = suite.suite.plugins
-    import_suite_plugins(modules, source)
+    import_suite_plugins(modules, where)
     base = suite.base.model_dump(mode="json")
     jobs: list[Job] = []
     seen: dict[str, str] = {}
-    for variant, enabled, overrides in design_variants(suite, source, max_jobs):
+    for variant, enabled, overrides in design_variants(suite, where, max_jobs):
         raw = copy.deepcopy(base)
         for key, value in overrides.items():
-            set_dotted(raw, key.split("."), value, f"{source}: variants.{variant}.set")
+            set_dotted(raw, key.split("."), value, f"{where}: variants.{variant}.set")
         for level in enabled.values():
             if level.trick in raw["tricks"]:
                 raise ConfigError(
-                    f"{source}: trick '{level.trick}' is both in [base.tricks] and ablated"
+                    f"{where}: trick '{level.trick}' is both in [base.tricks] and ablated"
                 )
             raw["tricks"][level.trick] = level.params
-        config = validate(JobConfig, raw, source, prefix=f"variants.{variant}")
-        where = f"{source}: variant '{variant}'"
+        config = validate(JobConfig, raw, where, prefix=f"variants.{variant}")
+        in_variant = f"{where}: variant '{variant}'"
         try:
-            resolve_components(config, where)
+            resolve_components(config, in_variant)
         except DataError as err:
-            raise DataError(f"{source}: {err}") from None
-        check_model_fit(config, where)
-        config = config.model_copy(update={"tricks": resolve_params(config.tricks, where)})
+            raise DataError(f"{where}: {err}") from None
+        check_model_fit(config, in_variant)
+        config = config.model_copy(update={"tricks": resolve_params(config.tricks, in_variant)})
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})
         for seed in suite.suite.seeds:
             job = Job(suite.suite.name, variant, seed, config, factors, modules)
             if job.id in seen:
                 raise ConfigError(
-                    f"{source}: variants '{seen[job.id]}' and '{variant}' resolve to the same "
+                    f"{where}: variants '{seen[job.id]}' and '{variant}' resolve to the same "
                     "config; give them different settings"
                 )
             seen[job.id] = variant
             jobs.append(job)
-    _check_expectations(suite, {job.variant for job in jobs}, source)
-    _check_metrics(suite, jobs, source)
+    _check_expectations(suite, {job.variant for job in jobs}, where)
+    _check_metrics(suite, jobs, where)
     return with_revision(jobs, design=suite.suite.design, reference=reference_variant(suite))
 
 
@@ -260,28 +260,28 @@ def with_revision(jobs: list[Job], design: str, reference: str) -> list[Job]:
     return [dataclasses.replace(job, revision=revision) for job in jobs]
 
 
-def check_model_fit(config: JobConfig, source: str) -> None:
+def check_model_fit(config: JobConfig, where: str) -> None:
     """Refuse an image size the architecture cannot build, or a trick it does not take."""
     size = config.data.image_size or default_image_size(config.data.name)
-    check_fit(config.model.arch, size, config.tricks, source)
+    check_fit(config.model.arch, size, config.tricks, where)
 
 
-def _check_expectations(suite: Suite, variants: set[str], source: str) -> None:
+def _check_expectations(suite: Suite, variants: set[str], where: str) -> None:
     """Every `[expect.NAME]` must name a variant the design produces, and not the reference."""
     reference = reference_variant(suite)
     for name in suite.expect:
         if name == reference:
             raise ConfigError(
-                f"{source}: expect.{name}: the reference variant is what others are compared "
+                f"{where}: expect.{name}: the reference variant is what others are compared "
                 "with; state expectations for the other variants"
             )
         if name not in variants:
             raise ConfigError(
-                f"{source}: expect.{name}: no such variant; variants: {sorted(variants)}"
+                f"{where}: expect.{name}: no such variant; variants: {sorted(variants)}"
             )
 
 
-def _check_metrics(suite: Suite, jobs: list[Job], source: str) -> None:
+def _check_metrics(suite: Suite, jobs: list[Job], where: str) -> None:
     """`[suite] primary_metric` and `expect.*.metric` must name a metric every job scores."""
     scored: set[str] | None = None
     for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
@@ -293,7 +293,7 @@ def _check_metrics(suite: Suite, jobs: list[Job], source: str) -> None:
     for key, metric in chosen:
         if metric is not None and metric not in allowed:
             raise ConfigError(
-                f"{source}: {key} = '{metric}': not a metric this suite scores; "
+                f"{where}: {key} = '{metric}': not a metric this suite scores; "
                 f"allowed: {', '.join(allowed)}"
             )
 

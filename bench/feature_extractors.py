@@ -50,12 +50,12 @@ def register_backbone(name: str) -> Callable[[BackboneFactory], BackboneFactory]
     return decorate
 
 
-def backbone_spec(name: str, source: str = "eval.backbone") -> BackboneSpec | None:
+def backbone_spec(name: str, where: str = "eval.backbone") -> BackboneSpec | None:
     """The plugin backbone `name`; None for a built-in one; refuses an unknown name."""
     if name in BUILTIN_BACKBONES:
         return None
     load_entry_points("backbones")
     if name not in REGISTRY:
         known = ", ".join([*BUILTIN_BACKBONES, *sorted(REGISTRY)])
-        raise ConfigError(f"{source}: key 'eval.backbone' = '{name}': unknown; known: {known}")
+        raise ConfigError(f"{where}: key 'eval.backbone' = '{name}': unknown; known: {known}")
     return REGISTRY[name]

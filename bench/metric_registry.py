@@ -53,7 +53,7 @@ class Metric:
     fidelity_key: str | None = None
     tunable: bool = False
     regressed: bool = False
-    source: str = ""
+    citation: str = ""
 
     @property
     def comparable(self) -> bool:
@@ -67,33 +67,33 @@ class Metric:
 
 ON_IMAGES, ON_TOYS, ON_STACKED, ON_LABELS = (IMAGE,), (TOY2D,), (STACKED,), (LABELS,)
 ON_MODES = (TOY2D, STACKED)
-MODE_KL_SOURCE = "Srivastava et al. 2017; Lin et al. 2018"  # VEEGAN's and PacGAN's KL
+MODE_KL_CITATION = "Srivastava et al. 2017; Lin et al. 2018"  # VEEGAN's and PacGAN's KL
 
 # fmt: off
 METRICS: tuple[Metric, ...] = (
     Metric("fid", "FID", LOWER, "FID", ON_IMAGES, FIDELITY, "fid", "frechet_inception_distance",
-           tunable=True, regressed=True, source="Heusel et al. 2017"),
+           tunable=True, regressed=True, citation="Heusel et al. 2017"),
     Metric("isc", "IS", HIGHER, "IS", ON_IMAGES, FIDELITY, "isc", "inception_score_mean",
-           source="Salimans et al. 2016"),
+           citation="Salimans et al. 2016"),
     Metric("kid", "KID", LOWER, "KID", ON_IMAGES, FIDELITY, "kid", "kernel_inception_distance_mean",
-           tunable=True, source="Binkowski et al. 2018"),
+           tunable=True, citation="Binkowski et al. 2018"),
     Metric("precision", "precision", HIGHER, "fraction", ON_IMAGES, FIDELITY, "prc", "precision",
-           source="Kynkaanniemi et al. 2019"),
+           citation="Kynkaanniemi et al. 2019"),
     Metric("recall", "recall", HIGHER, "fraction", ON_IMAGES, FIDELITY, "prc", "recall",
-           source="Kynkaanniemi et al. 2019"),
+           citation="Kynkaanniemi et al. 2019"),
     Metric("modes_covered", "modes covered", HIGHER, "modes", ON_MODES, None,
-           source="Metz et al. 2017; Srivastava et al. 2017; Lin et al. 2018"),
+           citation="Metz et al. 2017; Srivastava et al. 2017; Lin et al. 2018"),
     Metric("high_quality_fraction", "high quality fraction", HIGHER, "fraction", ON_TOYS, None,
-           source="Srivastava et al. 2017"),
+           citation="Srivastava et al. 2017"),
     Metric("kl_to_uniform", "kl to uniform", LOWER, "nats", ON_STACKED, None,
-           source=MODE_KL_SOURCE),
-    Metric("mode_kl", "mode kl", LOWER, "nats", ON_TOYS, None, source=MODE_KL_SOURCE),
+           citation=MODE_KL_CITATION),
+    Metric("mode_kl", "mode kl", LOWER, "nats", ON_TOYS, None, citation=MODE_KL_CITATION),
     Metric("class_coverage", "class coverage", HIGHER, "fraction", ON_LABELS, None),
     Metric("class_kl_to_real", "class kl to real", LOWER, "nats", ON_LABELS, None),
     Metric("density", "density", HIGHER, "ratio", ON_IMAGES, DENSITY_COVERAGE, "density_coverage",
-           source="Naeem et al. 2020"),
+           citation="Naeem et al. 2020"),
     Metric("coverage", "coverage", HIGHER, "fraction", ON_IMAGES, DENSITY_COVERAGE,
-           "density_coverage", source="Naeem et al. 2020"),
+           "density_coverage", citation="Naeem et al. 2020"),
     # Spreads and counts, recorded beside the values above and never compared.
     Metric("isc_std", "IS std", NOT_COMPARED, "IS", ON_IMAGES, FIDELITY, "isc",
            "inception_score_std"),

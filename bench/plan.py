@@ -89,7 +89,7 @@ def design_floor(
     )
 
 
-def require_reachable(floor: DesignFloor, source: str, what: str = "suite.seeds") -> None:
+def require_reachable(floor: DesignFloor, where: str, what: str = "suite.seeds") -> None:
     """Refuse a design that cannot reach a verdict, unless it is marked exploratory."""
     if floor.reachable or floor.exploratory:
         return
@@ -99,7 +99,7 @@ def require_reachable(floor: DesignFloor, source: str, what: str = "suite.seeds"
         if corrected_floor(paired_floor(n), floor.comparisons, floor.correction) < floor.alpha
     )
     raise ConfigError(
-        f"{source}: {what} = {floor.seeds} seeds cannot reach a verdict: the exact paired test's "
+        f"{where}: {what} = {floor.seeds} seeds cannot reach a verdict: the exact paired test's "
         f"smallest p, corrected for {floor.comparisons} comparisons ({floor.correction}), is "
         f"{floor.adjusted:.3g} >= {floor.alpha}; use at least {needed} seeds, or set "
         '[suite] exploratory = "why" to run it anyway'

@@ -29,19 +29,19 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(layer.bias)
 
 
-def check_fit(arch: str, image_size: int | None, tricks: Iterable[str], source: str) -> None:
+def check_fit(arch: str, image_size: int | None, tricks: Iterable[str], where: str) -> None:
     """Refuse, before anything runs, an image size `arch` cannot build or a trick it refuses."""
     sizes = IMAGE_ARCHS.get(arch)
     if sizes is not None and image_size is not None and image_size not in sizes:
         raise ConfigError(
-            f"{source}: model.arch = '{arch}' supports image sizes {sizes}, got "
+            f"{where}: model.arch = '{arch}' supports image sizes {sizes}, got "
             f"data.image_size = {image_size}; set data.image_size to one of them"
         )
     refused = REFUSED_TRICKS.get(arch, {})
     for name in tricks:
         if name in refused:
             raise ConfigError(
-                f"{source}: trick '{name}' does not apply to model.arch = '{arch}': {refused[name]}"
+                f"{where}: trick '{name}' does not apply to model.arch = '{arch}': {refused[name]}"
             )
 
 

@@ -102,10 +102,10 @@ REGISTRY["mlp"] = ModelSpec("mlp", builtin_build, "toy2d", surgery=None)
 REGISTRY["resnet"] = ModelSpec("resnet", builtin_build, "images", RESNET_SIZES, surgery=None)
 
 
-def model_spec(arch: str, source: str = "model.arch") -> ModelSpec:
+def model_spec(arch: str, where: str = "model.arch") -> ModelSpec:
     """The model `arch` names: registered (built-in or installed plugin), or a builder reference."""
     if BUILDER_REFERENCE.match(arch):
-        target, origin = resolve_object(arch, f"{source} = '{arch}'")
+        target, origin = resolve_object(arch, f"{where} = '{arch}'")
         spec = getattr(target, "model_spec", None)
         if isinstance(spec, ModelSpec):
             return spec
@@ -116,7 +116,7 @@ def model_spec(arch: str, source: str = "model.arch") -> ModelSpec:
     if arch not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
         raise ConfigError(
-            f"{source}: key 'model.arch' = '{arch}': unknown model; known models: {known}, "
+            f"{where}: key 'model.arch' = '{arch}': unknown model; known models: {known}, "
             "or 'package.module:builder'"
         )
     return REGISTRY[arch]
@@ -127,13 +127,13 @@ def check_model(
     tricks: Iterable[Trick],
     capabilities: frozenset[str],
     image_size: int | None,
-    source: str,
+    where: str,
 ) -> None:
     """Refuse a model that cannot train on this data or with these tricks, naming both."""
     kind = "images" if "images" in capabilities else "toy2d"
     if spec.data != kind:
         raise ConfigError(
-            f"{source}: {spec.describe()} trains on {spec.data}, this dataset is {kind}"
+            f"{where}: {spec.describe()} trains on {spec.data}, this dataset is {kind}"
         )
     if (
         spec.data == "images"
@@ -141,18 +141,18 @@ def check_model(
         and image_size not in spec.image_sizes
     ):
         raise ConfigError(
-            f"{source}: {spec.describe()} supports image sizes {spec.image_sizes}, got "
+            f"{where}: {spec.describe()} supports image sizes {spec.image_sizes}, got "
             f"{image_size}; set data.image_size to one of them"
         )
     if spec.conditional and "labels" not in capabilities:
-        raise ConfigError(f"{source}: {spec.describe()} is conditional; this dataset has no labels")
+        raise ConfigError(f"{where}: {spec.describe()} is conditional; this dataset has no labels")
     if spec.surgery is None:
         return
     for trick in tricks:
         if trick.modifies_networks() and trick.name not in spec.surgery:
             allowed = ", ".join(sorted(spec.surgery)) or "none"
             raise ConfigError(
-                f"{source}: trick '{trick.name}' cannot be applied to {spec.describe()}: it "
+                f"{where}: trick '{trick.name}' cannot be applied to {spec.describe()}: it "
                 f"rewrites G or D, and this model supports only these such tricks: {allowed}"
             )
 

@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from bench.report.stats import better_phrase, metric_label
+from bench.train.monitor import GRAD_NORM_LIMIT
 
-GRAD_NORM_LIMIT = 100.0
 WIDTH = 9.0
 
 

@@ -62,7 +62,7 @@ class Case:
     caught_by: frozenset[str] = frozenset(FAILED)  # detectors that count as catching it
 
     def config(self) -> JobConfig:
-        raw = apply_overrides({"base": self.base}, list(self.overrides), self.name)["base"]
+        raw = apply_overrides({"base": self.base}, list(self.overrides))["base"]
         return validate(JobConfig, raw, self.name)
 
 

@@ -3,7 +3,7 @@
 G is the one `evaluation_generator` picks (e.g. an EMA copy). Latents pass through
 `sample_latent` (e.g. a uniform latent trick) and, when asked, through `sample` (truncation,
 rejection sampling, Langevin refinement); a conditional G gets uniformly drawn labels, a
-paired G a source image from `sources` (the test split, after `prepare_data`);
+paired G an input image from `condition_images` (the test split, after `prepare_data`);
 `evaluation_output` maps outputs back to [-1, 1]. G and D are in eval mode while sampling and
 return to the mode they were in.
 """
@@ -39,10 +39,12 @@ def evaluation_mode(*nets: nn.Module) -> Iterator[None]:
 class Sampler:
     """Seeded draws from `outcome`'s generator, as evaluation sees it."""
 
-    def __init__(self, outcome: TrainOutcome, seed: int, sources: Tensor | None = None) -> None:
+    def __init__(
+        self, outcome: TrainOutcome, seed: int, condition_images: Tensor | None = None
+    ) -> None:
         ctx = dataclasses.replace(
             outcome.context,
-            generator=torch.Generator(device=outcome.context.device).manual_seed(seed),
+            rng=torch.Generator(device=outcome.context.device).manual_seed(seed),
             phase="sample",
         )
         generator = outcome.generator
@@ -52,36 +54,27 @@ class Sampler:
         ctx.latent_prior = self.prior
         self.ctx, self.tricks = ctx, outcome.tricks
         self.generator, self.discriminator = generator, outcome.discriminator
-        self.sources = None
-        if sources is not None and "source" in conditioning(generator):
-            self.sources = sources.to(ctx.device)
+        self.condition_images = None
+        if condition_images is not None and "condition_image" in conditioning(generator):
+            self.condition_images = condition_images.to(ctx.device)
             for trick in self.tricks:
-                self.sources = trick.prepare_data(self.sources, ctx)
+                self.condition_images = trick.prepare_data(self.condition_images, ctx)
 
-    def labels(self, n: int) -> Tensor | None:
-        """Uniformly drawn class labels for a conditional G, else None."""
-        ctx = self.ctx
-        if ctx.num_classes is None:
-            return None
-        return torch.randint(0, ctx.num_classes, (n,), generator=ctx.generator, device=ctx.device)
-
-    def latent(self, n: int, labels: Tensor | None) -> Tensor:
-        """N(0, I) latents through every `sample_latent` hook."""
-        ctx = self.ctx
-        z = torch.randn(n, ctx.latent_dim, generator=ctx.generator, device=ctx.device)
+    def through_hooks(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        """`z` through every `sample_latent` hook."""
         for trick in self.tricks:
-            z = trick.sample_latent(z, labels, ctx)
+            z = trick.sample_latent(z, labels, self.ctx)
         return z
 
     def prior(self, n: int) -> tuple[Tensor, Tensor | None]:
         """Latents and labels as training draws them (what `ctx.latent_prior` gives tricks)."""
-        labels = self.labels(n)
-        return self.latent(n, labels), labels
+        z, labels = self.ctx.draw_prior(n)
+        return self.through_hooks(z, labels), labels
 
     @torch.no_grad()
-    def render(self, z: Tensor, labels: Tensor | None, source: Tensor | None) -> Tensor:
+    def render(self, z: Tensor, labels: Tensor | None, condition_image: Tensor | None) -> Tensor:
         """G's outputs for these inputs, mapped back to [-1, 1], as floats on the CPU."""
-        images = call_net(self.generator, z, labels, source)
+        images = call_net(self.generator, z, labels, condition_image)
         for trick in self.tricks:
             images = trick.evaluation_output(images, self.ctx)
         return images.float().cpu()
@@ -101,28 +94,28 @@ class Sampler:
         if sampling_tricks:
             for trick in self.tricks:
                 z, labels = trick.sample(z, labels, self.ctx)
-        source = None
-        if self.sources is not None:
-            pick = torch.randint(
-                0, len(self.sources), (size,), generator=self.ctx.generator, device=self.ctx.device
-            )
-            source = self.sources[pick]
-        return self.render(z, labels, source)
+        condition_image = None
+        if self.condition_images is not None:
+            count = len(self.condition_images)
+            pick = torch.randint(0, count, (size,), generator=self.ctx.rng, device=self.ctx.device)
+            condition_image = self.condition_images[pick]
+        return self.render(z, labels, condition_image)
 
     def interpolate(self, rows: int, steps: int) -> Tensor:
-        """`rows` slerp paths of `steps` images between two latents, one label/source per row.
+        """`rows` slerp paths of `steps` images between two latents, one label/input per row.
 
         `sample` hooks (truncation, rejection) do not apply: the strip shows G itself.
         """
-        labels = self.labels(rows)
-        start, end = self.latent(rows, labels), self.latent(rows, labels)
+        start, labels = self.prior(rows)
+        end = torch.randn(rows, self.ctx.latent_dim, generator=self.ctx.rng, device=self.ctx.device)
+        end = self.through_hooks(end, labels)
         path = slerp(start, end, torch.linspace(0, 1, steps)).flatten(0, 1)
-        source = None
-        if self.sources is not None:
-            source = self.sources[:rows].repeat_interleave(steps, dim=0)
+        condition_image = None
+        if self.condition_images is not None:
+            condition_image = self.condition_images[:rows].repeat_interleave(steps, dim=0)
         row_labels = None if labels is None else labels.repeat_interleave(steps)
         with evaluation_mode(self.generator, self.discriminator):
-            return self.render(path, row_labels, source)
+            return self.render(path, row_labels, condition_image)
 
 
 def slerp(start: Tensor, end: Tensor, fractions: Tensor) -> Tensor:

@@ -135,13 +135,13 @@ class CudaGraphs:
 
     `iteration(pattern)` is the job's training iteration (`GANStep.iteration`). Warm-up runs
     on a side stream (lazy cuDNN and allocator set-up happen outside the capture); each
-    graph registers `generator` (the job's RNG; torch registers its default CUDA generator
+    graph registers `rng` (the job's RNG; torch registers its default CUDA generator
     itself) so that replays advance it. The statistics tensor a graph returns is static:
     every replay overwrites it in place.
     """
 
-    def __init__(self, iteration: Callable[[Pattern], Tensor], generator: torch.Generator):
-        self.iteration, self.generator = iteration, generator
+    def __init__(self, iteration: Callable[[Pattern], Tensor], rng: torch.Generator):
+        self.iteration, self.rng = iteration, rng
         self.graphs: dict[Pattern, torch.cuda.CUDAGraph] = {}
         self.outputs: dict[Pattern, Tensor] = {}
         self.side = torch.cuda.Stream()
@@ -155,7 +155,7 @@ class CudaGraphs:
 
     def capture(self, pattern: Pattern) -> None:
         graph = torch.cuda.CUDAGraph()
-        graph.register_generator_state(self.generator)
+        graph.register_generator_state(self.rng)
         torch.cuda.synchronize()
         with torch.cuda.graph(graph):
             self.outputs[pattern] = self.iteration(pattern)

@@ -26,6 +26,7 @@ import random
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import ParamSpec
 
 import numpy as np
 import torch
@@ -164,18 +165,19 @@ class GANStep:
         fake: Tensor,
         real_labels: Tensor | None,
         fake_labels: Tensor | None,
-        source: Tensor,
+        condition_image: Tensor,
     ) -> tuple[Tensor, Tensor]:
         """D's logits on the real and the fake batch: two batches (DCGAN's rule, so BatchNorm
         sees all-real and all-fake statistics), or one mixed batch when a trick asks for it."""
         if not any(trick.mixes_d_batches for trick in self.tricks):
             return (
-                call_net(self.discriminator, real, real_labels, source),
-                call_net(self.discriminator, fake, fake_labels, source),
+                call_net(self.discriminator, real, real_labels, condition_image),
+                call_net(self.discriminator, fake, fake_labels, condition_image),
             )
         labels = None if real_labels is None else torch.cat([real_labels, fake_labels])
         both = torch.cat([real, fake])
-        logits = call_net(self.discriminator, both, labels, torch.cat([source, source]))
+        conditions = torch.cat([condition_image, condition_image])
+        logits = call_net(self.discriminator, both, labels, conditions)
         return logits.split([len(real), len(fake)])
 
     def discriminator_step(self) -> tuple[Tensor, ...]:
@@ -194,9 +196,10 @@ class GANStep:
         for trick in tricks:
             real_target, fake_target = trick.d_targets(real_target, fake_target, ctx)
         loss = self.objective.discriminator(real_logits, fake_logits, real_target, fake_target)
-        terms = LossTerms(
-            real_logits, fake_logits, real, fake, generated, z, real_labels, fake_labels,
-            self.generator, self.discriminator, self.objective, real_raw,
+        terms = self.loss_terms(
+            real_logits=real_logits, fake_logits=fake_logits, real=real, fake=fake,
+            generated=generated, latent=z, real_labels=real_labels, fake_labels=fake_labels,
+            condition_image=real_raw,
         )  # fmt: skip
         for trick in tricks:
             loss = trick.d_loss(loss, terms, ctx)
@@ -218,9 +221,10 @@ class GANStep:
             _, fake = trick.d_inputs(None, fake, ctx)
         fake_logits = call_net(self.discriminator, fake, fake_labels, real)
         loss = self.objective.generator(fake_logits).mean()
-        terms = LossTerms(
-            None, fake_logits, real, fake, generated, z, real_labels, fake_labels,
-            self.generator, self.discriminator, self.objective, real,
+        terms = self.loss_terms(
+            real_logits=None, fake_logits=fake_logits, real=real, fake=fake,
+            generated=generated, latent=z, real_labels=real_labels, fake_labels=fake_labels,
+            condition_image=real,
         )  # fmt: skip
         for trick in tricks:
             loss = trick.g_loss(loss, terms, ctx)
@@ -228,6 +232,15 @@ class GANStep:
         with torch.no_grad():
             ctx.last_g_loss.copy_(loss)
         return loss.detach(), grad_norm  # the order of `G_FIELDS`
+
+    def loss_terms(self, **batches: Tensor | None) -> LossTerms:
+        """`LossTerms` of this update's `batches`, with the step's nets and objective."""
+        return LossTerms(
+            **batches,
+            generator=self.generator,
+            discriminator=self.discriminator,
+            objective=self.objective,
+        )
 
     def schedule(self) -> tuple[int, int]:
         """This iteration's (D updates, G updates): the schedule pattern a graph is kept for."""
@@ -293,7 +306,7 @@ class Draws:
             self.z_labels = torch.zeros(n, dtype=torch.long, device=device)
 
     def real(self) -> tuple[Tensor, Tensor | None]:
-        self.index.random_(0, self.data.shape[0], generator=self.ctx.generator)  # = randint
+        self.index.random_(0, self.data.shape[0], generator=self.ctx.rng)  # = randint
         torch.index_select(self.data, 0, self.index, out=self.images)
         if self.labels is None:
             return self.images, None
@@ -302,59 +315,25 @@ class Draws:
     def latents(self, n: int) -> tuple[Tensor, Tensor | None]:
         ctx = self.ctx
         if n != ctx.batch_size:
-            labels = None
-            if ctx.num_classes is not None:
-                labels = torch.randint(
-                    0, ctx.num_classes, (n,), generator=ctx.generator, device=ctx.device
-                )
-            return torch.randn(
-                n, ctx.latent_dim, generator=ctx.generator, device=ctx.device
-            ), labels
+            return ctx.draw_prior(n)
         if self.z_labels is not None:  # in place: the same numbers as randint / randn
-            self.z_labels.random_(0, ctx.num_classes, generator=ctx.generator)
-        return self.z.normal_(generator=ctx.generator), self.z_labels
+            self.z_labels.random_(0, ctx.num_classes, generator=ctx.rng)
+        return self.z.normal_(generator=ctx.rng), self.z_labels
 
 
-def sample_probe(step_fn: GANStep, seed: int) -> SampleProbe:
+def sample_probe(gan_step: GANStep, seed: int) -> SampleProbe:
     """A fixed batch of latents and two of real data, drawn from a seed of their own."""
-    ctx, data = step_fn.ctx, step_fn.data
+    ctx, data = gan_step.ctx, gan_step.data
     rng = torch.Generator(device=ctx.device).manual_seed(seed + PROBE_SEED_OFFSET)
     size = min(PROBE_SIZE, data.shape[0] // 2)
     order = torch.randperm(data.shape[0], generator=rng, device=ctx.device)
     reference, held_out = data[order[:size]], data[order[size : 2 * size]]
-    z = torch.randn(size, ctx.latent_dim, generator=rng, device=ctx.device)
-    labels = None
-    if ctx.num_classes is not None:
-        labels = torch.randint(0, ctx.num_classes, (size,), generator=rng, device=ctx.device)
-    return SampleProbe(reference, held_out, z, labels, source=held_out)
-
-
-def train(
-    cfg: JobConfig,
-    seed: int,
-    data: Tensor,
-    tricks: list[Trick],
-    device: torch.device | str,
-    on_log: Callable[[dict[str, float], TrainOutcome], None] | None = None,
-    labels: Tensor | None = None,
-    num_classes: int | None = None,
-    capture: bool = True,
-) -> TrainOutcome:
-    """Train a GAN on `data` (already on `device`) for `cfg.train.steps` iterations.
-
-    `labels` (on `device`) and `num_classes` let conditional nets see class labels.
-    `on_log(row, outcome so far)` runs at each log point unless the run diverged there; it
-    may raise `StopTraining` to end the run with that status. On CUDA the step is captured
-    as a graph when every trick allows it, unless `capture=False` (`--no-capture`);
-    `outcome.execution` says how it ran. Same config, seed and device -> the same numbers
-    (CPU is bit-reproducible).
-    """
-    return run_to_end(
-        training(cfg, seed, data, tricks, device, on_log, labels, num_classes, capture)
-    )
+    z, labels = ctx.draw_prior(size, rng)
+    return SampleProbe(reference, held_out, z, labels, condition_image=held_out)
 
 
 Steps = Generator[None, None, TrainOutcome]
+P = ParamSpec("P")
 
 
 def run_to_end(steps: Steps) -> TrainOutcome:
@@ -364,6 +343,15 @@ def run_to_end(steps: Steps) -> TrainOutcome:
             next(steps)
         except StopIteration as done:
             return done.value
+
+
+def to_end(stepwise: Callable[P, Steps]) -> Callable[P, TrainOutcome]:
+    """`stepwise` with the same arguments, driven to its end (`run_to_end`)."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> TrainOutcome:
+        return run_to_end(stepwise(*args, **kwargs))
+
+    return run
 
 
 def training(
@@ -377,15 +365,22 @@ def training(
     num_classes: int | None = None,
     capture: bool = True,
 ) -> Steps:
-    """`train`, one iteration per `next()`: a generator that returns the `TrainOutcome`.
+    """Train a GAN on `data` (already on `device`) for `cfg.train.steps` iterations, one
+    iteration per `next()`: a generator that returns the `TrainOutcome` (`train` runs it to
+    the end; packed runs, `bench.run.packed`, interleave several jobs' on one GPU).
 
-    Packed runs (`bench.run.packed`) interleave several jobs' generators on one GPU.
+    `labels` (on `device`) and `num_classes` let conditional nets see class labels.
+    `on_log(row, outcome so far)` runs at each log point unless the run diverged there; it
+    may raise `StopTraining` to end the run with that status. On CUDA the step is captured
+    as a graph when every trick allows it, unless `capture=False` (`--no-capture`);
+    `outcome.execution` says how it ran. Same config, seed and device -> the same numbers
+    (CPU is bit-reproducible).
     """
     device = torch.device(device)
     seed_everything(seed)
     ctx = TrainContext(
         device=device,
-        generator=torch.Generator(device=device).manual_seed(seed),
+        rng=torch.Generator(device=device).manual_seed(seed),
         total_steps=cfg.train.steps,
         batch_size=cfg.train.batch_size,
         latent_dim=cfg.model.latent_dim,
@@ -399,28 +394,28 @@ def training(
         trick.setup(ctx)
     for trick in tricks:
         data = trick.prepare_data(data, ctx)
-    step_fn = GANStep(cfg, data, tricks, ctx, labels)
-    probe = sample_probe(step_fn, seed)
-    monitor = Monitor(device, collapse_floor(step_fn.objective, tricks, ctx))
+    gan_step = GANStep(cfg, data, tricks, ctx, labels)
+    probe = sample_probe(gan_step, seed)
+    monitor = Monitor(device, collapse_floor(gan_step.objective, tricks, ctx))
     outcome = TrainOutcome(
-        step_fn.generator, step_fn.discriminator, ctx, tricks, [], [], 0, 0.0
+        gan_step.generator, gan_step.discriminator, ctx, tricks, [], [], 0, 0.0
     )  # fmt: skip
     chosen = choose_execution(tricks, device, capture)
     outcome.execution = chosen.record()
-    run_iteration, scheduler = step_fn.iteration, None
+    run_iteration, scheduler = gan_step.iteration, None
     if chosen.mode == "graph":
-        graphs = CudaGraphs(step_fn.iteration, ctx.generator)
+        graphs = CudaGraphs(gan_step.iteration, ctx.rng)
         scheduler = ReplayScheduler(graphs.eager, graphs.capture, graphs.replay)
         run_iteration = scheduler.run
     start = time.perf_counter()
     for step in range(cfg.train.steps):
         ctx.step.fill_(step)
-        monitor.record(step, run_iteration(step_fn.schedule()))
+        monitor.record(step, run_iteration(gan_step.schedule()))
         completed = step + 1
         yield
         if completed % cfg.train.log_every and completed != cfg.train.steps:
             continue
-        row, warnings, divergence = monitor.flush(completed, probe.measure(step_fn.generator))
+        row, warnings, divergence = monitor.flush(completed, probe.measure(gan_step.generator))
         outcome.history.append(row)
         outcome.events.extend(warnings)
         outcome.steps_completed = completed
@@ -439,3 +434,6 @@ def training(
     outcome.train_time_s = time.perf_counter() - start
     outcome.execution = (scheduler.execution(chosen) if scheduler else chosen).record()
     return outcome
+
+
+train = to_end(training)  # `training` run to its end: returns the `TrainOutcome`

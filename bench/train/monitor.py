@@ -23,7 +23,8 @@ Divergence (training stops, the job is recorded as `diverged` with the step and 
   a grey blur. A G collapsed onto modes of the data that it hops between moves, so it is not
   "stuck" (that is `diversity_collapse`).
 Warnings (recorded as events when they start to hold, training goes on):
-- `gradient_explosion`: a gradient norm above 100 (ganhacks #13);
+- `gradient_explosion`: a gradient norm above `GRAD_NORM_LIMIT` (ganhacks: "track failures
+  early");
 - `d_loss_spike`: the interval's largest D loss is `SPIKE_SIGMAS` standard deviations above
   the preceding intervals' mean;
 - `d_loss_variance`: the D loss variance within an interval grew `VARIANCE_GROWTH`-fold over
@@ -56,25 +57,29 @@ from bench.train.losses import ConfiguredObjective
 from bench.tricks.registry import TrainContext, Trick, call_net
 
 FIELDS = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
-D_LOSS_COLLAPSE = 1e-3  # excess D loss over the objective's floor, in nats (BCE)
+# Every threshold below is a guideline's (cited) or calibrated: its false-alarm rate on
+# healthy runs and hit rate on broken ones are measured and tested, on recorded runs
+# (tests/train/test_detector_calibration.py) and on many synthetic healthy runs with planted
+# failures (tests/train/test_detector_false_alarms.py); docs/failure_detectors.md has the rates.
+D_LOSS_COLLAPSE = 1e-3  # excess D loss over the objective's floor, in nats (BCE): calibrated
 FLOOR_TARGETS = 4096  # targets drawn to measure the floor
 FLOOR_SEED = 104729  # their own RNG, so measuring never shifts the training stream
 DEAD_WINDOW = 3
 DEAD_GRADIENT = 1e-6
-DEAD_DIVERSITY = 1e-3
+DEAD_DIVERSITY = 1e-3  # G's output constant: calibrated (lr x1000 saturates to exactly 0)
 STUCK_STEPS = 200  # steps, not log points: early on, G moves little per log point
 STUCK_POINTS = 3
 STUCK_DIVERSITY = 0.1
 STUCK_DISTANCE = 1.5
 STUCK_MOTION = 0.05
-GRAD_NORM_LIMIT = 100.0
+GRAD_NORM_LIMIT = 100.0  # ganhacks (Chintala et al. 2016), "track failures early": over 100
 SPIKE_WINDOW = 4
-SPIKE_SIGMAS = 20.0  # healthy runs reach ~10 (docs/failure_detectors.md)
-VARIANCE_GROWTH = 10.0
+SPIKE_SIGMAS = 20.0  # calibrated: healthy runs reach ~10; false alarms 0/15, 0.3% synthetic
+VARIANCE_GROWTH = 10.0  # calibrated: false alarms 1/15, 12% synthetic (the noisiest: 33%)
 TREND_WINDOW = 8
-DIVERSITY_COLLAPSE = 0.1
+DIVERSITY_COLLAPSE = 0.1  # calibrated: healthy rings dip to 0.06 for a point; collapsed stay ~0.01
 DIVERSITY_WINDOW = 3
-OSCILLATION_WINDOW = 6
+OSCILLATION_WINDOW = 6  # calibrated with the amplitude: false alarms 0/15, 0.2% synthetic
 OSCILLATION_AMPLITUDE = 0.1
 PROBE_SIZE = 64
 FAILED = ("non_finite", "d_loss_collapse", "dead_training")  # end a job as diverged
@@ -100,7 +105,7 @@ class Event:
 
 
 class SampleProbe:
-    """A fixed batch of latents (with labels and paired sources) and two of real data.
+    """A fixed batch of latents (with labels and paired input images) and two of real data.
 
     `measure(G)` gives `diversity_ratio` and `nearest_real_ratio` (see the module docstring)
     for G's current fakes of the fixed latents, with G in evaluation mode.
@@ -112,9 +117,10 @@ class SampleProbe:
         held_out: Tensor,
         latent: Tensor,
         labels: Tensor | None,
-        source: Tensor | None,
+        condition_image: Tensor | None,
     ) -> None:
-        self.reference, self.latent, self.labels, self.source = reference, latent, labels, source
+        self.reference, self.latent, self.labels = reference, latent, labels
+        self.condition_image = condition_image
         self.real_spread = _mean_pairwise(held_out)
         self.real_nearest = _mean_nearest(held_out, reference)
 
@@ -122,7 +128,7 @@ class SampleProbe:
     def measure(self, generator: nn.Module) -> Row:
         was_training = generator.training
         generator.eval()
-        fake = call_net(generator, self.latent, self.labels, self.source).float()
+        fake = call_net(generator, self.latent, self.labels, self.condition_image).float()
         generator.train(was_training)
         return {
             "diversity_ratio": (_mean_pairwise(fake) / self.real_spread).item(),
@@ -150,7 +156,7 @@ def collapse_floor(
     if objective.objective.floor is None:
         return None
     rng = torch.Generator(device=ctx.device).manual_seed(FLOOR_SEED)
-    probe = dataclasses.replace(ctx, generator=rng, phase="d")
+    probe = dataclasses.replace(ctx, rng=rng, phase="d")
     real = torch.ones(FLOOR_TARGETS, device=ctx.device)
     fake = torch.zeros(FLOOR_TARGETS, device=ctx.device)
     for trick in tricks:

@@ -23,7 +23,7 @@ class LeakyReLUGenerator(Trick):
 
     name = "leaky_relu_generator"
     family = "architecture"
-    source = "ganhacks (Chintala et al. 2016), tip 5; Radford et al. 2016 (ReLU in G)"
+    citation = "ganhacks (Chintala et al. 2016), tip 5; Radford et al. 2016 (ReLU in G)"
     Params = LeakyReLUParams
     order = 30
     capturable = True
@@ -44,7 +44,7 @@ class ReLUDiscriminator(Trick):
 
     name = "relu_discriminator"
     family = "architecture"
-    source = "Radford et al. 2016, DCGAN, sec. 3 (LeakyReLU in D)"
+    citation = "Radford et al. 2016, DCGAN, sec. 3 (LeakyReLU in D)"
     order = 30
     capturable = True
 

@@ -17,6 +17,6 @@ class MixedBatches(Trick):
 
     name = "mixed_batches"
     family = "normalization"
-    source = "ganhacks (Chintala et al. 2016), tip 4: separate real and fake batches (ablated)"
+    citation = "ganhacks (Chintala et al. 2016), tip 4: separate real and fake batches (ablated)"
     mixes_d_batches = True
     capturable = True

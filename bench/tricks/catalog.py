@@ -8,7 +8,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 
 from bench.errors import ConfigError
-from bench.tricks.registry import Trick, all_tricks, builtin_tricks, trick_origin
+from bench.tricks.registry import Trick, all_tricks, builtin_tricks, trick_conflicts, trick_origin
 
 
 def parameter_lines(cls: type[Trick]) -> list[str]:
@@ -36,12 +36,13 @@ def _about(info: FieldInfo) -> str:
 
 
 def trick_table() -> str:
-    """Every trick: name, family, parameters with defaults, needs, conflicts, source.
+    """Every trick: name, family, parameters with defaults, needs, conflicts, citation.
 
     A plugin's trick also names its origin: `(plugin 'module' (package version))`.
     """
     lines = []
-    for name, cls in all_tricks().items():
+    tricks = all_tricks()
+    for name, cls in tricks.items():
         params = ", ".join(f"{p}={f.default!r}" for p, f in cls.Params.model_fields.items())
         origin = trick_origin(name)
         shown = "" if origin.builtin else f"  ({origin.describe()})"
@@ -49,9 +50,10 @@ def trick_table() -> str:
         lines.append(f"    params: {params or '-'}")
         if cls.needs:
             lines.append(f"    needs: {', '.join(sorted(cls.needs))}")
-        if cls.conflicts:
-            lines.append(f"    conflicts: {', '.join(sorted(cls.conflicts))}")
-        lines.append(f"    source: {cls.source}")
+        conflicts = trick_conflicts(cls, tricks)
+        if conflicts:
+            lines.append(f"    conflicts: {', '.join(sorted(conflicts))}")
+        lines.append(f"    citation: {cls.citation}")
     return "\n".join(lines)
 
 
@@ -64,18 +66,22 @@ def describe_trick(name: str) -> str:
     lines = [f"{name}  [{cls.family}]", "", inspect.getdoc(cls) or "", "", "parameters:"]
     lines += [f"  {line}" for line in parameter_lines(cls)] or ["  (none)"]
     lines.append(f"needs: {', '.join(sorted(cls.needs)) or '-'}")
-    lines += [f"conflicts with {other}: {why}" for other, why in sorted(cls.conflicts.items())]
+    conflicts = sorted(trick_conflicts(cls, tricks).items())
+    lines += [f"conflicts with {other}: {why}" for other, why in conflicts]
     lines.append(f"hook order: {cls.order}; graph-capturable: {'yes' if cls.capturable else 'no'}")
-    lines.append(f"source: {cls.source}")
+    lines.append(f"citation: {cls.citation}")
     lines.append(f"origin: {trick_origin(name).describe()}")
     return "\n".join(lines)
 
 
 def markdown_table() -> str:
     """The README's trick table: one row per built-in trick (kept in sync by a test)."""
-    rows = ["| trick | family | parameters (defaults) | needs | source |", "|---|---|---|---|---|"]
+    rows = [
+        "| trick | family | parameters (defaults) | needs | citation |",
+        "|---|---|---|---|---|",
+    ]
     for name, cls in builtin_tricks().items():
         params = ", ".join(f"`{p}={f.default!r}`" for p, f in cls.Params.model_fields.items())
         needs = ", ".join(sorted(cls.needs)) or "-"
-        rows.append(f"| `{name}` | {cls.family} | {params or '-'} | {needs} | {cls.source} |")
+        rows.append(f"| `{name}` | {cls.family} | {params or '-'} | {needs} | {cls.citation} |")
     return "\n".join(rows)

@@ -114,8 +114,12 @@ class ConditionalParams(TrickParams):
 class GeneratorConditioning(Trick):
     """Shared by the tricks that make G class-conditional (not registered itself)."""
 
+    family = "conditional"
     needs = frozenset({"labels"})
+    conditions_on = frozenset({"labels"})
+    refuses_conditioning = {"labels": ONE_CONDITIONING}
     order = 95
+    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         p = self.params
@@ -134,14 +138,8 @@ class ConditionalGAN(GeneratorConditioning):
     """
 
     name = "conditional_gan"
-    family = "conditional"
-    source = "Mirza & Osindero 2014, Conditional Generative Adversarial Nets"
+    citation = "Mirza & Osindero 2014, Conditional Generative Adversarial Nets"
     Params = ConditionalParams
-    conflicts = {
-        "auxiliary_classifier": ONE_CONDITIONING,
-        "projection_discriminator": ONE_CONDITIONING,
-    }
-    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         p = self.params
@@ -180,11 +178,8 @@ class AuxiliaryClassifier(GeneratorConditioning):
     """
 
     name = "auxiliary_classifier"
-    family = "conditional"
-    source = "Odena et al. 2017, AC-GAN"
+    citation = "Odena et al. 2017, AC-GAN"
     Params = ACGANParams
-    conflicts = {"projection_discriminator": ONE_CONDITIONING}
-    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         return AuxiliaryClassifierDiscriminator(discriminator, _num_classes(ctx), ctx.data_shape)
@@ -236,10 +231,8 @@ class ProjectionDiscriminatorTrick(GeneratorConditioning):
     """
 
     name = "projection_discriminator"
-    family = "conditional"
-    source = "Miyato & Koyama 2018, cGANs with Projection Discriminator"
+    citation = "Miyato & Koyama 2018, cGANs with Projection Discriminator"
     Params = ProjectionParams
-    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         if self.params.generator == "batch_norm":

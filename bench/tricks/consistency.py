@@ -18,13 +18,13 @@ from torch import Tensor
 from bench.tricks.diffaugment import PAIRED, translation
 from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams, call_net, register
 
-SOURCE = "Zhao et al. 2021, Improved Consistency Regularization for GANs"
+CITATION = "Zhao et al. 2021, Improved Consistency Regularization for GANs"
 
 
 def flip_and_shift(x: Tensor, flip: bool, shift_ratio: float, ctx: TrainContext) -> Tensor:
     """T(x): mirror each image left-right with probability 1/2, then shift it (zero fill)."""
     if flip:
-        coin = torch.rand(x.shape[0], 1, 1, 1, generator=ctx.generator, device=x.device) < 0.5
+        coin = torch.rand(x.shape[0], 1, 1, 1, generator=ctx.rng, device=x.device) < 0.5
         x = torch.where(coin, x.flip(-1), x)
     return translation(x, shift_ratio, ctx) if shift_ratio > 0 else x
 
@@ -48,10 +48,10 @@ class BalancedConsistency(Trick):
     name = "bcr"
     capturable = True
     family = "regularization"
-    source = f"{SOURCE}, Alg. 1 (bCR)"
+    citation = f"{CITATION}, Alg. 1 (bCR)"
     Params = BalancedConsistencyParams
     needs = frozenset({"images"})
-    conflicts = {"pix2pix": PAIRED}
+    refuses_conditioning = {"condition_image": PAIRED}
 
     def d_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
         p = self.params
@@ -84,14 +84,14 @@ class LatentConsistency(Trick):
     name = "zcr"
     capturable = True
     family = "regularization"
-    source = f"{SOURCE}, Alg. 2 (zCR)"
+    citation = f"{CITATION}, Alg. 2 (zCR)"
     Params = LatentConsistencyParams
-    conflicts = {"pix2pix": "pix2pix's G takes a source image, not a latent"}
+    refuses_conditioning = {"condition_image": "pix2pix's G takes an input image, not a latent"}
 
     def perturbed(self, terms: LossTerms, ctx: TrainContext) -> Tensor:
         z = terms.latent
-        dz = torch.randn(z.shape, generator=ctx.generator, device=z.device) * self.params.sigma
-        return call_net(terms.generator, z + dz, terms.fake_labels, terms.source)
+        dz = torch.randn(z.shape, generator=ctx.rng, device=z.device) * self.params.sigma
+        return call_net(terms.generator, z + dz, terms.fake_labels, terms.condition_image)
 
     def d_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
         with torch.no_grad():

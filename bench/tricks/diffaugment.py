@@ -8,12 +8,12 @@ from torch import Tensor
 
 from bench.tricks.registry import TrainContext, Trick, TrickParams, register
 
-PAIRED = "pix2pix's D judges each image against its source; transforming one alone breaks the pair"
+PAIRED = "pix2pix's D judges each image against its input; transforming one alone breaks the pair"
 
 
 def _uniform(n: int, like: Tensor, ctx: TrainContext) -> Tensor:
     """U[0, 1) per example, shaped to broadcast over [N, C, H, W]."""
-    return torch.rand(n, 1, 1, 1, generator=ctx.generator, device=like.device, dtype=like.dtype)
+    return torch.rand(n, 1, 1, 1, generator=ctx.rng, device=like.device, dtype=like.dtype)
 
 
 def colour(x: Tensor, ctx: TrainContext) -> Tensor:
@@ -28,7 +28,7 @@ def colour(x: Tensor, ctx: TrainContext) -> Tensor:
 
 def _offsets(n: int, low: int, high: int, x: Tensor, ctx: TrainContext) -> Tensor:
     """Integer offsets drawn uniformly from low..high inclusive, one per example [N, 1, 1]."""
-    return torch.randint(low, high + 1, (n, 1, 1), generator=ctx.generator, device=x.device)
+    return torch.randint(low, high + 1, (n, 1, 1), generator=ctx.rng, device=x.device)
 
 
 def translation(x: Tensor, ratio: float, ctx: TrainContext) -> Tensor:
@@ -84,10 +84,10 @@ class DiffAugment(Trick):
     name = "diffaugment"
     capturable = True
     family = "augmentation"
-    source = "Zhao et al. 2020, Differentiable Augmentation for Data-Efficient GAN Training"
+    citation = "Zhao et al. 2020, Differentiable Augmentation for Data-Efficient GAN Training"
     Params = DiffAugmentParams
     needs = frozenset({"images"})
-    conflicts = {"pix2pix": PAIRED}
+    refuses_conditioning = {"condition_image": PAIRED}
     order = 60
 
     def augment(self, x: Tensor, ctx: TrainContext) -> Tensor:

@@ -34,7 +34,7 @@ class DiscriminatorCapacity(Trick):
 
     name = "discriminator_capacity"
     family = "architecture"
-    source = "Goodfellow 2016, NIPS 2016 Tutorial: Generative Adversarial Networks, sec. 4"
+    citation = "Goodfellow 2016, NIPS 2016 Tutorial: Generative Adversarial Networks, sec. 4"
     Params = CapacityParams
     order = 10
     capturable = True

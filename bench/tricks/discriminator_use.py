@@ -10,7 +10,7 @@ from torch import Tensor
 
 from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams, call_net, register
 
-IGNORES_LATENT = "pix2pix's G takes a source image, not a latent"
+IGNORES_LATENT = "pix2pix's G takes an input image, not a latent"
 
 
 class LatentOptimisationParams(TrickParams):
@@ -30,9 +30,9 @@ class LatentOptimisation(Trick):
 
     name = "latent_optimisation"
     family = "discriminator_use"
-    source = "Wu et al. 2019, LOGAN, eq. 8"
+    citation = "Wu et al. 2019, LOGAN, eq. 8"
     Params = LatentOptimisationParams
-    conflicts = {"pix2pix": IGNORES_LATENT}
+    refuses_conditioning = {"condition_image": IGNORES_LATENT}
     order = 80  # after the latent distribution tricks
     capturable = True
 
@@ -71,7 +71,7 @@ class TopKTraining(Trick):
 
     name = "top_k_training"
     family = "discriminator_use"
-    source = "Sinha et al. 2020, Top-k Training of GANs"
+    citation = "Sinha et al. 2020, Top-k Training of GANs"
     Params = TopKParams
     conflicts = {"feature_matching": "both replace G's loss"}
     order = 20

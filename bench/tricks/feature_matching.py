@@ -25,7 +25,7 @@ class FeatureMatching(Trick):
 
     name = "feature_matching"
     family = "improved_techniques"
-    source = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.1"
+    citation = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.1"
     Params = FeatureMatchingParams
     conflicts = {"top_k_training": "both replace G's loss"}
     order = 20

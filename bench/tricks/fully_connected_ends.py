@@ -53,7 +53,7 @@ class FullyConnectedEnds(Trick):
 
     name = "fully_connected_ends"
     family = "architecture"
-    source = "Radford et al. 2016, DCGAN, sec. 3; Chen et al. 2016 (InfoGAN), appendix C.1"
+    citation = "Radford et al. 2016, DCGAN, sec. 3; Chen et al. 2016 (InfoGAN), appendix C.1"
     Params = FullyConnectedParams
     needs = frozenset({"images"})
     order = 20

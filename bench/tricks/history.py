@@ -12,7 +12,14 @@ from torch import Tensor, nn
 from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams, register
 
 State = dict[str, Tensor]
-LABELLED_FAKES = "replayed fakes would need the labels (or sources) they were drawn with"
+LABELLED_FAKES = "replayed fakes would need the labels (or input images) they were drawn with"
+
+
+class HistoryTrick(Trick):
+    """Shared by the tricks that keep something of the past (not registered itself)."""
+
+    family = "history"
+    capturable = True
 
 
 class ReplayParams(TrickParams):
@@ -21,7 +28,7 @@ class ReplayParams(TrickParams):
 
 
 @register
-class ExperienceReplay(Trick):
+class ExperienceReplay(HistoryTrick):
     """Show D a `ratio` of past fakes from a buffer, refreshed with current fakes.
 
     Shrivastava et al. (2017), "Learning from Simulated and Unsupervised Images through
@@ -34,15 +41,10 @@ class ExperienceReplay(Trick):
     """
 
     name = "experience_replay"
-    family = "history"
-    source = "Shrivastava et al. 2017, sec. 2.3; Pfau & Vinyals 2016; ganhacks tip 12"
+    citation = "Shrivastava et al. 2017, sec. 2.3; Pfau & Vinyals 2016; ganhacks tip 12"
     Params = ReplayParams
-    conflicts = dict.fromkeys(
-        ("conditional_gan", "auxiliary_classifier", "projection_discriminator", "pix2pix"),
-        LABELLED_FAKES,
-    )
+    refuses_conditioning = dict.fromkeys(("labels", "condition_image"), LABELLED_FAKES)
     order = 30  # before instance noise, so replayed fakes get fresh noise
-    capturable = True
 
     def setup(self, ctx: TrainContext) -> None:
         self.capacity = self.params.buffer_batches * ctx.batch_size
@@ -59,7 +61,7 @@ class ExperienceReplay(Trick):
         replayed = round(self.params.ratio * fake.shape[0])
         mixed = fake
         if replayed:
-            draw = torch.rand(replayed, generator=ctx.generator, device=fake.device)
+            draw = torch.rand(replayed, generator=ctx.rng, device=fake.device)
             last = (self.filled - 1).clamp_min(0)
             index = torch.minimum((draw * self.filled).long(), last)  # uniform over the filled
             past = torch.where(self.filled > 0, self.buffer[index], fake[:replayed])
@@ -75,9 +77,7 @@ class ExperienceReplay(Trick):
         ordered = self.filled + self.rows
         self.buffer.index_copy_(0, torch.where(ordered < self.capacity, ordered, scratch), fake)
         count = max(replayed, 1)
-        where = torch.randint(
-            0, self.capacity, (count,), generator=ctx.generator, device=fake.device
-        )
+        where = torch.randint(0, self.capacity, (count,), generator=ctx.rng, device=fake.device)
         self.buffer[torch.where(full, where, scratch[:count])] = fake[:count]
         self.filled.copy_((self.filled + fake.shape[0]).clamp_max(self.capacity))
 
@@ -91,7 +91,7 @@ class SwapParams(TrickParams):
 
 
 @register
-class CheckpointSwapping(Trick):
+class CheckpointSwapping(HistoryTrick):
     """Every `every` iterations snapshot the net, and maybe swap an old snapshot in for a while.
 
     ganhacks (Chintala et al. 2016), tip 12: "Keep checkpoints from the past of G and D and
@@ -101,10 +101,9 @@ class CheckpointSwapping(Trick):
     """
 
     name = "checkpoint_swapping"
-    family = "history"
-    source = "ganhacks (Chintala et al. 2016), tip 12"
+    citation = "ganhacks (Chintala et al. 2016), tip 12"
     Params = SwapParams
-    capturable = False
+    capturable = False  # decides swaps on the host
 
     def setup(self, ctx: TrainContext) -> None:
         self.iteration = 0
@@ -124,7 +123,7 @@ class CheckpointSwapping(Trick):
         if self.iteration % self.params.every:
             return
         snapshot = _state(swapped)
-        draw = torch.rand((), generator=ctx.generator, device=ctx.device).item()
+        draw = torch.rand((), generator=ctx.rng, device=ctx.device).item()
         if self.snapshots and draw < self.params.probability:
             pick = int(draw / self.params.probability * len(self.snapshots))
             self.current = snapshot
@@ -149,7 +148,7 @@ class HistoricalAveragingParams(TrickParams):
 
 
 @register
-class HistoricalAveraging(Trick):
+class HistoricalAveraging(HistoryTrick):
     """Add weight * ||theta - mean of past thetas||^2 to each player's loss.
 
     Salimans et al. (2016), "Improved Techniques for Training GANs", sec. 3.3. The paper
@@ -159,10 +158,8 @@ class HistoricalAveraging(Trick):
     """
 
     name = "historical_averaging"
-    family = "history"
-    source = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.3"
+    citation = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.3"
     Params = HistoricalAveragingParams
-    capturable = True
 
     def setup(self, ctx: TrainContext) -> None:
         self.count = torch.zeros((), device=ctx.device)  # parameter snapshots averaged
@@ -213,7 +210,7 @@ def warmup_decay(decay: float, updates: Tensor) -> Tensor:
 
 
 @register
-class EMAGenerator(Trick):
+class EMAGenerator(HistoryTrick):
     """Keep an exponential moving average of G's weights and score that average instead of G.
 
     Yazıcı et al. (2019), "The Unusual Effectiveness of Averaging in GAN Training"; Karras
@@ -227,10 +224,8 @@ class EMAGenerator(Trick):
     """
 
     name = "ema_generator"
-    family = "history"
-    source = "Yazıcı et al. 2019; Karras et al. 2018 (decay 0.999); TF EMA num_updates warm-up"
+    citation = "Yazıcı et al. 2019; Karras et al. 2018 (decay 0.999); TF EMA num_updates warm-up"
     Params = EMAParams
-    capturable = True
 
     def setup(self, ctx: TrainContext) -> None:
         self.average: nn.Module | None = None

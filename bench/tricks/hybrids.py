@@ -69,11 +69,9 @@ class VAEGAN(Trick):
 
     name = "vae_gan"
     family = "hybrids"
-    source = "Larsen et al. 2016, Autoencoding beyond pixels (VAE-GAN)"
+    citation = "Larsen et al. 2016, Autoencoding beyond pixels (VAE-GAN)"
     Params = VAEGANParams
-    conflicts = dict.fromkeys(
-        ("conditional_gan", "auxiliary_classifier", "projection_discriminator"), UNCONDITIONAL
-    )
+    refuses_conditioning = {"labels": UNCONDITIONAL}
     order = 95
     capturable = True
 
@@ -84,7 +82,7 @@ class VAEGAN(Trick):
     def encode(self, x: Tensor, ctx: TrainContext) -> tuple[Tensor, Tensor]:
         """A reparameterised sample z ~ q(z | x) and the KL term."""
         mu, log_var = self.encoder(x)
-        noise = torch.randn(mu.shape, generator=ctx.generator, device=mu.device)
+        noise = torch.randn(mu.shape, generator=ctx.rng, device=mu.device)
         return mu + (0.5 * log_var).exp() * noise, kl_divergence(mu, log_var)
 
     def d_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:

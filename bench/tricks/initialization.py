@@ -44,7 +44,7 @@ class WeightInit(Trick):
 
     name = "weight_init"
     family = "architecture"
-    source = "Radford et al. 2016, DCGAN, sec. 4 (N(0, 0.02)); TensorFlow truncated normal"
+    citation = "Radford et al. 2016, DCGAN, sec. 4 (N(0, 0.02)); TensorFlow truncated normal"
     Params = WeightInitParams
     order = 80
     capturable = True

@@ -27,7 +27,7 @@ class InstanceNoise(Trick):
 
     name = "instance_noise"
     family = "noise"
-    source = "Sønderby et al. 2017 (instance noise); Arjovsky & Bottou 2017"
+    citation = "Sønderby et al. 2017 (instance noise); Arjovsky & Bottou 2017"
     Params = InstanceNoiseParams
     capturable = True
 
@@ -45,4 +45,4 @@ class InstanceNoise(Trick):
 
 
 def _noise_like(like: Tensor, ctx: TrainContext) -> Tensor:
-    return torch.randn(like.shape, generator=ctx.generator, device=like.device)
+    return torch.randn(like.shape, generator=ctx.rng, device=like.device)

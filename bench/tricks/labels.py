@@ -9,12 +9,21 @@ from torch import Tensor
 from bench.tricks.registry import TrainContext, Trick, TrickParams, register
 
 
+class LabelTrick(Trick):
+    """Shared by the tricks that set D's targets (not registered itself)."""
+
+    family = "labels"
+    changes_targets = True  # objectives without targets refuse it (`ignores_targets`)
+    order = 40
+    capturable = True
+
+
 class SmoothingParams(TrickParams):
     real_target: float = Field(0.9, ge=0.5, le=1.0, description="D's target for real data")
 
 
 @register
-class OneSidedLabelSmoothing(Trick):
+class OneSidedLabelSmoothing(LabelTrick):
     """Replace D's real target 1 with `real_target`; fake targets stay 0.
 
     Salimans et al. (2016), "Improved Techniques for Training GANs", sec. 3.4 (0.9 there).
@@ -22,12 +31,9 @@ class OneSidedLabelSmoothing(Trick):
     """
 
     name = "one_sided_label_smoothing"
-    family = "labels"
-    source = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.4"
+    citation = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.4"
     Params = SmoothingParams
     conflicts = {"soft_labels": "both set the real target; use one label scheme at a time"}
-    order = 40
-    capturable = True
 
     def d_targets(self, real_target: Tensor, fake_target: Tensor, ctx: TrainContext):
         return torch.full_like(real_target, self.params.real_target), fake_target
@@ -47,24 +53,21 @@ class SoftLabelParams(TrickParams):
 
 
 @register
-class SoftLabels(Trick):
+class SoftLabels(LabelTrick):
     """Draw D's targets per sample: real ~ U[0.7, 1.2], fake ~ U[0, 0.3], every step.
 
     ganhacks (Chintala et al. 2016), tip 6 "Use Soft and Noisy Labels"; the ranges are its.
     """
 
     name = "soft_labels"
-    family = "labels"
-    source = "ganhacks (Chintala et al. 2016), tip 6: Use Soft and Noisy Labels"
+    citation = "ganhacks (Chintala et al. 2016), tip 6: Use Soft and Noisy Labels"
     Params = SoftLabelParams
     conflicts = {"one_sided_label_smoothing": "both set the real target"}
-    order = 40
-    capturable = True
 
     def d_targets(self, real_target: Tensor, fake_target: Tensor, ctx: TrainContext):
         p = self.params
-        real = _uniform_like(real_target, p.real_low, p.real_high, ctx.generator)
-        fake = _uniform_like(fake_target, p.fake_low, p.fake_high, ctx.generator)
+        real = _uniform_like(real_target, p.real_low, p.real_high, ctx.rng)
+        fake = _uniform_like(fake_target, p.fake_low, p.fake_high, ctx.rng)
         return real, fake
 
 
@@ -73,7 +76,7 @@ class NoisyLabelParams(TrickParams):
 
 
 @register
-class NoisyLabels(Trick):
+class NoisyLabels(LabelTrick):
     """Flip each of D's targets (t -> 1 - t) independently with `flip_probability`.
 
     ganhacks (Chintala et al. 2016), tip 6: "occasionally flip the labels when training the
@@ -81,20 +84,18 @@ class NoisyLabels(Trick):
     """
 
     name = "noisy_labels"
-    family = "labels"
-    source = "ganhacks (Chintala et al. 2016), tip 6: Use Soft and Noisy Labels"
+    citation = "ganhacks (Chintala et al. 2016), tip 6: Use Soft and Noisy Labels"
     Params = NoisyLabelParams
     order = 60
-    capturable = True
 
     def d_targets(self, real_target: Tensor, fake_target: Tensor, ctx: TrainContext):
         return self._flip(real_target, ctx), self._flip(fake_target, ctx)
 
     def _flip(self, target: Tensor, ctx: TrainContext) -> Tensor:
-        draws = torch.rand(target.shape, generator=ctx.generator, device=target.device)
+        draws = torch.rand(target.shape, generator=ctx.rng, device=target.device)
         return torch.where(draws < self.params.flip_probability, 1.0 - target, target)
 
 
-def _uniform_like(like: Tensor, low: float, high: float, generator: torch.Generator) -> Tensor:
-    draws = torch.rand(like.shape, generator=generator, device=like.device)
+def _uniform_like(like: Tensor, low: float, high: float, rng: torch.Generator) -> Tensor:
+    draws = torch.rand(like.shape, generator=rng, device=like.device)
     return low + (high - low) * draws

@@ -18,10 +18,10 @@ class UniformLatent(Trick):
 
     name = "uniform_latent"
     family = "latent"
-    source = "Radford et al. 2016 (DCGAN, uniform z) vs ganhacks tip 3 (Gaussian z)"
+    citation = "Radford et al. 2016 (DCGAN, uniform z) vs ganhacks tip 3 (Gaussian z)"
     order = 10
     capturable = True
 
     def sample_latent(self, z: Tensor, labels: Tensor | None, ctx: TrainContext) -> Tensor:
-        draws = torch.rand(z.shape, generator=ctx.generator, device=z.device)
+        draws = torch.rand(z.shape, generator=ctx.rng, device=z.device)
         return 2.0 * draws - 1.0

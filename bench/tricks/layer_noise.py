@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import ClassVar
 
 from pydantic import Field
 from torch import nn
@@ -12,10 +12,26 @@ from bench.models.surgery import insert_after, require_sequential
 from bench.tricks.registry import TrainContext, Trick, TrickParams, register
 
 
-def after_each_activation(net: nn.Module, suffix: str, make: Callable[[], nn.Module]) -> None:
-    """Insert `make()` after every hidden activation (`*_act`) of G, named `*_{suffix}`."""
-    for name in [n for n in net._modules if n.endswith("_act")]:
-        insert_after(net, name, f"{name.removesuffix('_act')}_{suffix}", make())
+class NoiseInG(Trick):
+    """Shared by the tricks that put a noise layer after every hidden activation of G.
+
+    Not registered itself. The layers are named `*_{suffix}` after each `*_act`.
+    """
+
+    family = "architecture"
+    capturable = True
+    suffix: ClassVar[str]
+
+    def noise_layer(self) -> nn.Module:
+        raise NotImplementedError
+
+    def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
+        net = require_sequential(generator, self.name)
+        for name in [n for n in net._modules if n.endswith("_act")]:
+            insert_after(
+                net, name, f"{name.removesuffix('_act')}_{self.suffix}", self.noise_layer()
+            )
+        return net
 
 
 class DropoutParams(TrickParams):
@@ -23,7 +39,7 @@ class DropoutParams(TrickParams):
 
 
 @register
-class GeneratorDropout(Trick):
+class GeneratorDropout(NoiseInG):
     """Dropout after every hidden layer of G, active in training AND at sampling time.
 
     Isola et al. (2017), pix2pix, sec. 3.1: noise "only in the form of dropout, applied on
@@ -32,16 +48,12 @@ class GeneratorDropout(Trick):
     """
 
     name = "generator_dropout"
-    family = "architecture"
-    source = "Isola et al. 2017 (pix2pix), sec. 3.1; ganhacks tip 17"
+    citation = "Isola et al. 2017 (pix2pix), sec. 3.1; ganhacks tip 17"
     Params = DropoutParams
-    order = 50
-    capturable = True
+    suffix = "dropout"
 
-    def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
-        net = require_sequential(generator, self.name)
-        after_each_activation(net, "dropout", lambda: AlwaysOnDropout(self.params.p))
-        return net
+    def noise_layer(self) -> nn.Module:
+        return AlwaysOnDropout(self.params.p)
 
 
 class LayerNoiseParams(TrickParams):
@@ -49,7 +61,7 @@ class LayerNoiseParams(TrickParams):
 
 
 @register
-class GeneratorLayerNoise(Trick):
+class GeneratorLayerNoise(NoiseInG):
     """Add N(0, sigma^2) after every hidden layer of G while training (none at sampling).
 
     ganhacks (Chintala et al. 2016), tip 13: "adding gaussian noise to every layer of
@@ -57,13 +69,9 @@ class GeneratorLayerNoise(Trick):
     """
 
     name = "generator_layer_noise"
-    family = "architecture"
-    source = "ganhacks (Chintala et al. 2016), tip 13; Zhao et al. 2017 (EBGAN)"
+    citation = "ganhacks (Chintala et al. 2016), tip 13; Zhao et al. 2017 (EBGAN)"
     Params = LayerNoiseParams
-    order = 50
-    capturable = True
+    suffix = "noise"
 
-    def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
-        net = require_sequential(generator, self.name)
-        after_each_activation(net, "noise", lambda: GaussianNoise(self.params.sigma))
-        return net
+    def noise_layer(self) -> nn.Module:
+        return GaussianNoise(self.params.sigma)

@@ -33,7 +33,7 @@ class LeCam(Trick):
     name = "lecam"
     capturable = True
     family = "regularization"
-    source = "Tseng et al. 2021, Regularizing GANs under Limited Data (LeCam), eq. 3"
+    citation = "Tseng et al. 2021, Regularizing GANs under Limited Data (LeCam), eq. 3"
     Params = LeCamParams
 
     def setup(self, ctx: TrainContext) -> None:

@@ -65,7 +65,7 @@ class MinibatchDiscriminationTrick(Trick):
 
     name = "minibatch_discrimination"
     family = "improved_techniques"
-    source = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.2"
+    citation = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.2"
     Params = MinibatchDiscriminationParams
     order = 15
     capturable = True
@@ -89,7 +89,7 @@ class MinibatchStddevTrick(Trick):
 
     name = "minibatch_stddev"
     family = "improved_techniques"
-    source = "Karras et al. 2018, Progressive Growing of GANs, sec. 3"
+    citation = "Karras et al. 2018, Progressive Growing of GANs, sec. 3"
     order = 15
     capturable = True
 

@@ -36,12 +36,21 @@ def replace_batch_norms(net: nn.Module, kind: NormKind, trick: str) -> nn.Module
     return net
 
 
+class NormalizationTrick(Trick):
+    """Shared by the tricks that change the DCGAN's batch norms (not registered itself)."""
+
+    family = "normalization"
+    needs = frozenset({"images"})
+    order = 40
+    capturable = True
+
+
 class GeneratorNormParams(TrickParams):
     kind: NormKind = Field("instance", description="norm replacing G's batch norm")
 
 
 @register
-class GeneratorNorm(Trick):
+class GeneratorNorm(NormalizationTrick):
     """Replace batch norm in G by instance norm, layer norm or nothing.
 
     Ulyanov et al. (2016), "Instance Normalization: The Missing Ingredient for Fast
@@ -51,13 +60,9 @@ class GeneratorNorm(Trick):
     """
 
     name = "generator_norm"
-    family = "normalization"
-    source = "Ulyanov et al. 2016 (instance norm); Kurach et al. 2019 (norms in GANs compared)"
+    citation = "Ulyanov et al. 2016 (instance norm); Kurach et al. 2019 (norms in GANs compared)"
     Params = GeneratorNormParams
-    needs = frozenset({"images"})
     conflicts = {"virtual_batch_norm": "both replace G's batch norm layers"}
-    order = 40
-    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         return replace_batch_norms(generator, self.params.kind, self.name)
@@ -68,7 +73,7 @@ class DiscriminatorNormParams(TrickParams):
 
 
 @register
-class DiscriminatorNorm(Trick):
+class DiscriminatorNorm(NormalizationTrick):
     """Replace batch norm in D by layer norm, instance norm or nothing.
 
     Gulrajani et al. (2017), "Improved Training of Wasserstein GANs", sec. 4: batch norm makes
@@ -77,12 +82,8 @@ class DiscriminatorNorm(Trick):
     """
 
     name = "discriminator_norm"
-    family = "normalization"
-    source = "Gulrajani et al. 2017, Improved Training of Wasserstein GANs, sec. 4"
+    citation = "Gulrajani et al. 2017, Improved Training of Wasserstein GANs, sec. 4"
     Params = DiscriminatorNormParams
-    needs = frozenset({"images"})
-    order = 40
-    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
         return replace_batch_norms(discriminator, self.params.kind, self.name)
@@ -94,7 +95,7 @@ class BatchNormEverywhereParams(TrickParams):
 
 
 @register
-class BatchNormEverywhere(Trick):
+class BatchNormEverywhere(NormalizationTrick):
     """Add batch norm at G's output and D's input, the two places DCGAN leaves it out.
 
     Radford et al. (2016), DCGAN, sec. 3: "applying batchnorm to all layers ... resulted in
@@ -103,12 +104,9 @@ class BatchNormEverywhere(Trick):
     """
 
     name = "batchnorm_everywhere"
-    family = "normalization"
-    source = "Radford et al. 2016, DCGAN, sec. 3 (no batch norm at G output and D input)"
+    citation = "Radford et al. 2016, DCGAN, sec. 3 (no batch norm at G output and D input)"
     Params = BatchNormEverywhereParams
-    needs = frozenset({"images"})
-    order = 35
-    capturable = True
+    order = 35  # before the norms are replaced, so they replace the added ones too
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         if self.params.generator:

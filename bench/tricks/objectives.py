@@ -12,13 +12,6 @@ from torch import Tensor
 
 from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams, register
 
-TARGET_TRICKS = ("one_sided_label_smoothing", "soft_labels", "noisy_labels")
-
-
-def _ignores_targets(objective: str) -> dict[str, str]:
-    reason = f"the {objective} loss has no targets, so a label trick would have no effect"
-    return dict.fromkeys(TARGET_TRICKS, reason)
-
 
 @register
 class HingeLoss(Trick):
@@ -30,9 +23,9 @@ class HingeLoss(Trick):
 
     name = "hinge_loss"
     family = "losses"
-    source = "Lim & Ye 2017, Geometric GAN; Miyato et al. 2018"
+    citation = "Lim & Ye 2017, Geometric GAN; Miyato et al. 2018"
     objective = "hinge"
-    conflicts = _ignores_targets("hinge")
+    ignores_targets = True  # refused beside label tricks (`changes_targets`)
     capturable = True
 
 
@@ -46,7 +39,7 @@ class LeastSquaresLoss(Trick):
 
     name = "least_squares_loss"
     family = "losses"
-    source = "Mao et al. 2017, Least Squares GANs"
+    citation = "Mao et al. 2017, Least Squares GANs"
     objective = "least_squares"
     capturable = True
 
@@ -61,9 +54,9 @@ class WassersteinLoss(Trick):
 
     name = "wasserstein_loss"
     family = "losses"
-    source = "Arjovsky et al. 2017, Wasserstein GAN"
+    citation = "Arjovsky et al. 2017, Wasserstein GAN"
     objective = "wasserstein"
-    conflicts = _ignores_targets("Wasserstein")
+    ignores_targets = True
     capturable = True
 
 
@@ -77,7 +70,7 @@ class ExplicitSigmoidBCE(Trick):
 
     name = "explicit_sigmoid_bce"
     family = "losses"
-    source = "Goodfellow et al. 2014 objective, sigmoid + log(D + eps) form"
+    citation = "Goodfellow et al. 2014 objective, sigmoid + log(D + eps) form"
     objective = "explicit_sigmoid_bce"
     capturable = True
 
@@ -96,7 +89,7 @@ class GradientPenalty(Trick):
 
     name = "gradient_penalty"
     family = "losses"
-    source = "Gulrajani et al. 2017, Improved Training of Wasserstein GANs"
+    citation = "Gulrajani et al. 2017, Improved Training of Wasserstein GANs"
     Params = GradientPenaltyParams
     capturable = True
 
@@ -106,7 +99,7 @@ class GradientPenalty(Trick):
     def penalty(self, terms: LossTerms, ctx: TrainContext) -> Tensor:
         real, fake = terms.real, terms.fake.detach()
         shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-        mix = torch.rand(shape, generator=ctx.generator, device=real.device)
+        mix = torch.rand(shape, generator=ctx.rng, device=real.device)
         between = (mix * real.detach() + (1 - mix) * fake).requires_grad_(True)
         logits = terms.discriminate(between, terms.real_labels)
         (grad,) = torch.autograd.grad(logits.sum(), between, create_graph=True)

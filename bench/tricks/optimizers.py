@@ -25,7 +25,7 @@ class SGDDiscriminator(Trick):
 
     name = "sgd_discriminator"
     family = "optimisation"
-    source = "ganhacks (Chintala et al. 2016), tip 9"
+    citation = "ganhacks (Chintala et al. 2016), tip 9"
     Params = SGDParams
     conflicts = {"ttur": "both set D's learning rate"}
     capturable = True
@@ -54,7 +54,7 @@ class TTUR(Trick):
 
     name = "ttur"
     family = "optimisation"
-    source = "Heusel et al. 2017 (TTUR); rates as in Zhang et al. 2019 (SAGAN)"
+    citation = "Heusel et al. 2017 (TTUR); rates as in Zhang et al. 2019 (SAGAN)"
     Params = TTURParams
     capturable = True
 
@@ -89,7 +89,7 @@ class LossThresholdBalancing(Trick):
 
     name = "loss_threshold_balancing"
     family = "optimisation"
-    source = "ganhacks (Chintala et al. 2016), tip 14 (a practice it advises against)"
+    citation = "ganhacks (Chintala et al. 2016), tip 14 (a practice it advises against)"
     Params = BalancingParams
     capturable = False
 

@@ -19,7 +19,7 @@ class SigmoidOutput(Trick):
 
     name = "sigmoid_output"
     family = "input_output"
-    source = "ganhacks (Chintala et al. 2016), tip 1; Radford et al. 2016"
+    citation = "ganhacks (Chintala et al. 2016), tip 1; Radford et al. 2016"
     needs = frozenset({"images"})
     order = 5
     capturable = True

@@ -10,7 +10,7 @@ from bench.models.surgery import fresh, insert_first, require_layer, require_seq
 from bench.tricks.registry import TrainContext, Trick, TrickParams, register
 
 PER_SAMPLE_D = "it needs one D output per sample; a packed D gives one per pack"
-PER_SAMPLE_LABELS = "packed samples do not share one label (or source) D could take"
+PER_SAMPLE_LABELS = "packed samples do not share one label (or input image) D could take"
 
 
 class PackingParams(TrickParams):
@@ -42,7 +42,7 @@ class Packing(Trick):
     name = "packing"
     capturable = True
     family = "architecture"
-    source = "Lin et al. 2018, PacGAN, sec. 3 (m = 2)"
+    citation = "Lin et al. 2018, PacGAN, sec. 3 (m = 2)"
     Params = PackingParams
     conflicts = {
         "rejection_sampling": PER_SAMPLE_D,
@@ -50,11 +50,8 @@ class Packing(Trick):
         "top_k_training": PER_SAMPLE_D,
         "fully_connected_ends": "both rebuild D's input layer",
         "mixed_batches": "D sees real and fake in one batch, whose logits are split by size",
-        "conditional_gan": PER_SAMPLE_LABELS,
-        "auxiliary_classifier": PER_SAMPLE_LABELS,
-        "projection_discriminator": PER_SAMPLE_LABELS,
-        "pix2pix": PER_SAMPLE_LABELS,
     }
+    refuses_conditioning = dict.fromkeys(("labels", "condition_image"), PER_SAMPLE_LABELS)
     order = 12  # after discriminator_capacity rebuilds D, before rewrites that add layers
 
     def setup(self, ctx: TrainContext) -> None:

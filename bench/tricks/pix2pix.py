@@ -2,8 +2,8 @@
 
 G (a U-Net) gets the masked real image and outputs the whole image; D (a PatchGAN) sees
 (masked image, image) pairs and gives one logit per patch. Both declare
-`conditioning = {"source"}`: the loop passes them the real batch, which they mask
-themselves; evaluation completes masked images of the test split.
+`conditioning = {"condition_image"}`: the loop passes them the real batch, which they
+mask themselves; evaluation completes masked images of the test split.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ BACKGROUND = -1.0  # masked pixels: the data's minimum ([-1, 1] images)
 DROPOUT_LAYERS = 3  # pix2pix: dropout in the first three (innermost) decoder blocks
 
 
-def masked(source: Tensor, mask: Mask) -> Tensor:
-    """`source` with its bottom (or right) half set to the background value."""
-    keep = torch.ones_like(source)
+def masked(image: Tensor, mask: Mask) -> Tensor:
+    """`image` with its bottom (or right) half set to the background value."""
+    keep = torch.ones_like(image)
     if mask == "bottom_half":
-        keep[..., source.shape[-2] // 2 :, :] = 0
+        keep[..., image.shape[-2] // 2 :, :] = 0
     else:
-        keep[..., source.shape[-1] // 2 :] = 0
-    return source * keep + BACKGROUND * (1 - keep)
+        keep[..., image.shape[-1] // 2 :] = 0
+    return image * keep + BACKGROUND * (1 - keep)
 
 
 class Dropout(nn.Module):
@@ -53,7 +53,7 @@ class UNetGenerator(nn.Module):
     layers. `z` is ignored: G's noise is dropout.
     """
 
-    conditioning = frozenset({"source"})
+    conditioning = frozenset({"condition_image"})
 
     def __init__(
         self, channels: int, size: int, width: int, dropout: float, at_test: bool, mask: Mask
@@ -87,8 +87,8 @@ class UNetGenerator(nn.Module):
                 block["act"] = nn.ReLU()
             self.up.append(nn.Sequential(block))
 
-    def forward(self, z: Tensor, source: Tensor) -> Tensor:
-        h = masked(source, self.mask)
+    def forward(self, z: Tensor, condition_image: Tensor) -> Tensor:
+        h = masked(condition_image, self.mask)
         skips = []
         for block in self.down:
             h = block(h)
@@ -107,7 +107,7 @@ class PatchDiscriminator(nn.Module):
     shortened to three layers for small images.
     """
 
-    conditioning = frozenset({"source"})
+    conditioning = frozenset({"condition_image"})
 
     def __init__(self, channels: int, width: int, mask: Mask) -> None:
         super().__init__()
@@ -124,8 +124,8 @@ class PatchDiscriminator(nn.Module):
         )
         self.feature_layer = self.net.to_logits
 
-    def forward(self, x: Tensor, source: Tensor) -> Tensor:
-        return self.net(torch.cat([masked(source, self.mask), x], dim=1)).flatten(1)
+    def forward(self, x: Tensor, condition_image: Tensor) -> Tensor:
+        return self.net(torch.cat([masked(condition_image, self.mask), x], dim=1)).flatten(1)
 
 
 class Pix2PixParams(TrickParams):
@@ -147,10 +147,11 @@ class Pix2Pix(Trick):
 
     name = "pix2pix"
     family = "hybrids"
-    source = "Isola et al. 2017, Image-to-Image Translation with Conditional Adversarial Networks"
+    citation = "Isola et al. 2017, Image-to-Image Translation with Conditional Adversarial Networks"
     Params = Pix2PixParams
     needs = frozenset({"images"})
     replaces_networks = True
+    conditions_on = frozenset({"condition_image"})
     capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:

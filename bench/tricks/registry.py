@@ -12,7 +12,7 @@ dataset has labels; fakes get labels drawn uniformly):
 
 ========================  ===============================================================
 `setup`                   once, before training: sees the `TrainContext` (shapes, steps).
-`prepare_data`            once: transform the training data (and evaluation sources).
+`prepare_data`            once: transform training data (and evaluation's input images).
 `build_generator`         wrap or modify G (e.g. spectral norm, noise layers); returns G.
 `build_discriminator`     wrap or modify D; returns D.
 `optimizer`               replace or adjust G's or D's optimiser (Adam from `[train]`).
@@ -42,8 +42,15 @@ mixes real and fake statistics) unless a trick sets `mixes_d_batches`, which mak
 call D once on the concatenation.
 
 Networks declare the extra inputs they take in `conditioning` (a subset of {"labels",
-"source"}); the loop, the evaluation and tricks call them through `call_net`, which passes
-the class labels and/or the paired source image (the real batch) only to nets that take them.
+"condition_image"}); the loop, the evaluation and tricks call them through `call_net`, which
+passes the class labels and/or the paired input image (pix2pix's condition: the real batch)
+only to nets that take them.
+
+Tricks that interact declare what they do, not whom they clash with, so a new trick is one
+file: `changes_targets` (sets D's targets), `ignores_targets` (an objective without targets),
+`conditions_on` (the inputs its nets take) and `refuses_conditioning` (the inputs it cannot
+serve, with why). `trick_conflicts` turns these into the pairs `build_tricks` refuses, beside
+the pairs a trick names in `conflicts`.
 """
 
 from __future__ import annotations
@@ -73,15 +80,18 @@ class TrickParams(BaseModel):
 
 
 def conditioning(net: nn.Module) -> frozenset[str]:
-    """The extra inputs `net` takes besides its batch: "labels" and/or "source"."""
+    """The extra inputs `net` takes besides its batch: "labels" and/or "condition_image"."""
     return frozenset(getattr(net, "conditioning", frozenset()))
 
 
 def call_net(
-    net: nn.Module, x: Tensor, labels: Tensor | None = None, source: Tensor | None = None
+    net: nn.Module,
+    x: Tensor,
+    labels: Tensor | None = None,
+    condition_image: Tensor | None = None,
 ) -> Tensor:
-    """`net(x)`, passing class labels and the paired source batch to nets that take them."""
-    extra = {"labels": labels, "source": source}
+    """`net(x)`, passing class labels and the paired input images to nets that take them."""
+    extra = {"labels": labels, "condition_image": condition_image}
     return net(x, **{name: extra[name] for name in sorted(conditioning(net))})
 
 
@@ -106,7 +116,7 @@ class TrainContext:
     """
 
     device: torch.device
-    generator: torch.Generator
+    rng: torch.Generator
     total_steps: int
     batch_size: int
     latent_dim: int
@@ -122,6 +132,20 @@ class TrainContext:
     def progress(self) -> Tensor:
         """Training progress in [0, 1], as a device tensor."""
         return (self.step / max(self.total_steps, 1)).clamp(0.0, 1.0)
+
+    def draw_prior(
+        self, n: int, rng: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """`n` N(0, I) latents and, where there are classes, uniformly drawn labels (else None).
+
+        Drawn from `rng` (default: the job's RNG) labels first: the one order training, its
+        sample probe and evaluation share.
+        """
+        rng = rng or self.rng
+        labels = None
+        if self.num_classes is not None:
+            labels = torch.randint(0, self.num_classes, (n,), generator=rng, device=self.device)
+        return torch.randn(n, self.latent_dim, generator=rng, device=self.device), labels
 
 
 class GANLoss(Protocol):
@@ -143,7 +167,7 @@ class LossTerms:
     `real`/`fake` are the batches as D saw them (after `d_inputs`); in G updates D sees no
     real batch (`real_logits` is None) but `real` is still a fresh, untransformed real batch
     (for feature matching, reconstruction or paired losses). `generated` is G's raw output;
-    `source` the untransformed real batch, which paired nets (pix2pix) receive.
+    `condition_image` the untransformed real batch, which paired nets (pix2pix) receive.
     """
 
     real_logits: Tensor | None
@@ -157,11 +181,11 @@ class LossTerms:
     generator: nn.Module
     discriminator: nn.Module
     objective: GANLoss
-    source: Tensor | None = None
+    condition_image: Tensor | None = None
 
     def discriminate(self, x: Tensor, labels: Tensor | None) -> Tensor:
-        """D's logits on `x`, with the labels and paired source it takes (as the loop did)."""
-        return call_net(self.discriminator, x, labels, self.source)
+        """D's logits on `x`, with the labels and input image it takes (as the loop did)."""
+        return call_net(self.discriminator, x, labels, self.condition_image)
 
 
 class Trick:
@@ -169,7 +193,7 @@ class Trick:
 
     name: ClassVar[str]
     family: ClassVar[str]
-    source: ClassVar[str]
+    citation: ClassVar[str]  # the paper or guideline it comes from
     Params: ClassVar[type[BaseModel]] = TrickParams
     needs: ClassVar[frozenset[str]] = frozenset()
     conflicts: ClassVar[Mapping[str, str]] = {}
@@ -178,6 +202,10 @@ class Trick:
     objective: ClassVar[str | None] = None
     replaces_networks: ClassVar[bool] = False
     mixes_d_batches: ClassVar[bool] = False
+    changes_targets: ClassVar[bool] = False  # its `d_targets` moves D's targets off 1 and 0
+    ignores_targets: ClassVar[bool] = False  # its objective has no targets to move
+    conditions_on: ClassVar[frozenset[str]] = frozenset()  # inputs its nets take (`conditioning`)
+    refuses_conditioning: ClassVar[Mapping[str, str]] = {}  # inputs it cannot serve: why
 
     def __init__(self, params: BaseModel) -> None:
         self.params = params
@@ -287,43 +315,65 @@ def trick_origin(name: str) -> Origin:
     return ORIGINS[name]
 
 
+def trick_conflicts(cls: type[Trick], known: Mapping[str, type[Trick]]) -> dict[str, str]:
+    """The tricks of `known` that `cls` cannot be combined with, and why.
+
+    Those `cls` names in `conflicts`, then those its capability flags imply: an objective
+    without targets (`ignores_targets`) refuses tricks that set them (`changes_targets`);
+    `refuses_conditioning` refuses tricks whose nets take those inputs (`conditions_on`).
+    """
+    found = dict(cls.conflicts)
+    for name, other in known.items():
+        if other is cls or name in found:
+            continue
+        if cls.ignores_targets and other.changes_targets:
+            found[name] = (
+                f"the {cls.objective} loss has no targets, so a label trick would have no effect"
+            )
+        refused = sorted(other.conditions_on & cls.refuses_conditioning.keys())
+        if refused:
+            found[name] = cls.refuses_conditioning[refused[0]]
+    return found
+
+
 def build_tricks(
-    spec: Mapping[str, Mapping[str, Any]], source: str, capabilities: frozenset[str]
+    spec: Mapping[str, Mapping[str, Any]], where: str, capabilities: frozenset[str]
 ) -> list[Trick]:
     """Validate a `{name: params}` table and return the tricks in hook order.
 
     Refuses unknown names, bad parameters, unmet needs (e.g. labels on an unlabelled
-    dataset), conflicting pairs, two objectives, and a trick that replaces the nets
-    (`replaces_networks`) with one that modifies them, each with a message naming both.
+    dataset), conflicting pairs (`trick_conflicts`), two objectives, and a trick that replaces
+    the nets (`replaces_networks`) with one that modifies them, each with a message naming
+    both. `where` (the suite file, or what is being checked) begins every message.
     """
     known = all_tricks()
     tricks: list[Trick] = []
     for name, raw in spec.items():
         if name not in known:
             allowed = ", ".join(known)
-            raise ConfigError(f"{source}: unknown trick '{name}'; known tricks: {allowed}")
+            raise ConfigError(f"{where}: unknown trick '{name}'; known tricks: {allowed}")
         cls = known[name]
-        params = validate(cls.Params, dict(raw), source, prefix=f"tricks.{name}")
+        params = validate(cls.Params, dict(raw), where, prefix=f"tricks.{name}")
         missing = cls.needs - capabilities
         if missing:
             raise ConfigError(
-                f"{source}: trick '{name}' needs {', '.join(sorted(missing))}, which this "
+                f"{where}: trick '{name}' needs {', '.join(sorted(missing))}, which this "
                 f"dataset does not provide (it provides: {', '.join(sorted(capabilities))})"
             )
         tricks.append(cls(params))
     names = set(spec)
     for trick in tricks:
-        for other, reason in trick.conflicts.items():
+        for other, reason in trick_conflicts(type(trick), known).items():
             if other in names:
                 raise ConfigError(
-                    f"{source}: tricks '{trick.name}' and '{other}' cannot be combined: {reason}"
+                    f"{where}: tricks '{trick.name}' and '{other}' cannot be combined: {reason}"
                 )
     for trick in tricks:
         if trick.replaces_networks:
             for other in tricks:
                 if other is not trick and other.modifies_networks():
                     raise ConfigError(
-                        f"{source}: tricks '{trick.name}' and '{other.name}' cannot be "
+                        f"{where}: tricks '{trick.name}' and '{other.name}' cannot be "
                         f"combined: '{trick.name}' replaces G and D, which '{other.name}' "
                         "modifies"
                     )
@@ -331,13 +381,13 @@ def build_tricks(
     if len(objectives) > 1:
         first, second = objectives[0], objectives[1]
         raise ConfigError(
-            f"{source}: tricks '{first.name}' and '{second.name}' cannot be combined: each "
+            f"{where}: tricks '{first.name}' and '{second.name}' cannot be combined: each "
             f"sets the objective ('{first.objective}' vs '{second.objective}')"
         )
     return sorted(tricks, key=lambda t: (t.order, t.name))
 
 
-def resolve_params(spec: Mapping[str, Mapping[str, Any]], source: str) -> dict[str, dict[str, Any]]:
+def resolve_params(spec: Mapping[str, Mapping[str, Any]], where: str) -> dict[str, dict[str, Any]]:
     """`{name: params}` with every parameter of every trick given, defaults filled, as JSON data.
 
     What a job records and hashes, so `[tricks.instance_noise]` and `{sigma = 0.1}` (its
@@ -348,7 +398,7 @@ def resolve_params(spec: Mapping[str, Mapping[str, Any]], source: str) -> dict[s
     resolved = {}
     for name, raw in spec.items():
         if name not in known:
-            raise ConfigError(f"{source}: unknown trick '{name}'; known tricks: {', '.join(known)}")
-        params = validate(known[name].Params, dict(raw), source, prefix=f"tricks.{name}")
+            raise ConfigError(f"{where}: unknown trick '{name}'; known tricks: {', '.join(known)}")
+        params = validate(known[name].Params, dict(raw), where, prefix=f"tricks.{name}")
         resolved[name] = params.model_dump(mode="json")
     return resolved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import Field
@@ -18,6 +19,25 @@ REMOVES_TRANSPOSED = (
 def strided(layer: nn.Module, kind: type[nn.Module]) -> bool:
     """Is `layer` a conv of type `kind` that resamples by 2 (the DCGAN up/down layers)?"""
     return isinstance(layer, kind) and tuple(layer.stride) == (2, 2)
+
+
+def replace_strided(
+    net: nn.Module, kind: type[nn.Module], build: Callable[[nn.Module], nn.Module]
+) -> nn.Module:
+    """`net` with each stride-2 child of type `kind` replaced by a freshly initialised `build`."""
+    for name, layer in list(net.named_children()):
+        if strided(layer, kind):
+            replace_layer(net, name, fresh(build(layer)))
+    return net
+
+
+class ResamplingRewrite(Trick):
+    """Shared by the tricks that rewrite the DCGAN's resampling layers (not registered itself)."""
+
+    family = "architecture"
+    needs = frozenset({"images"})
+    order = 25
+    capturable = True
 
 
 def dense_projection(layer: nn.ConvTranspose2d) -> nn.Sequential:
@@ -48,7 +68,7 @@ class UpsamplingParams(TrickParams):
 
 
 @register
-class GeneratorUpsampling(Trick):
+class GeneratorUpsampling(ResamplingRewrite):
     """Upsample in G by nearest-neighbour resize + conv, or by pixel shuffle, not transposed conv.
 
     Odena, Dumoulin & Olah (2016), "Deconvolution and Checkerboard Artifacts" (resize-conv,
@@ -57,22 +77,16 @@ class GeneratorUpsampling(Trick):
     """
 
     name = "generator_upsampling"
-    family = "architecture"
-    source = "Odena et al. 2016, Deconvolution and Checkerboard Artifacts (Distill)"
+    citation = "Odena et al. 2016, Deconvolution and Checkerboard Artifacts (Distill)"
     Params = UpsamplingParams
-    needs = frozenset({"images"})
     conflicts = {"generator_kernel_size": REMOVES_TRANSPOSED}
-    order = 25
-    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         net = require_sequential(generator, self.name)
-        for name, layer in list(net.named_children()):
-            if name == "project" and isinstance(layer, nn.ConvTranspose2d):
-                replace_layer(net, name, fresh(dense_projection(layer)))
-            elif strided(layer, nn.ConvTranspose2d):
-                replace_layer(net, name, fresh(upsampler(layer, self.params.kind)))
-        return net
+        project = net._modules.get("project")
+        if isinstance(project, nn.ConvTranspose2d):
+            replace_layer(net, "project", fresh(dense_projection(project)))
+        return replace_strided(net, nn.ConvTranspose2d, lambda t: upsampler(t, self.params.kind))
 
 
 class DownsamplingParams(TrickParams):
@@ -82,7 +96,7 @@ class DownsamplingParams(TrickParams):
 
 
 @register
-class DiscriminatorDownsampling(Trick):
+class DiscriminatorDownsampling(ResamplingRewrite):
     """Downsample in D by a 3x3 conv + 2x2 average or max pooling instead of a strided conv.
 
     Radford et al. (2016), DCGAN, sec. 3, replaced pooling by strided convs (after Springenberg
@@ -91,23 +105,19 @@ class DiscriminatorDownsampling(Trick):
     """
 
     name = "discriminator_downsampling"
-    family = "architecture"
-    source = "Radford et al. 2016, DCGAN, sec. 3; Springenberg et al. 2015"
+    citation = "Radford et al. 2016, DCGAN, sec. 3; Springenberg et al. 2015"
     Params = DownsamplingParams
-    needs = frozenset({"images"})
-    order = 25
-    capturable = True
 
     def build_discriminator(self, discriminator: nn.Module, ctx: TrainContext) -> nn.Module:
-        net = require_sequential(discriminator, self.name)
         pool = nn.AvgPool2d if self.params.kind == "avg_pool" else nn.MaxPool2d
-        for name, layer in list(net.named_children()):
-            if strided(layer, nn.Conv2d):
-                conv = nn.Conv2d(
-                    layer.in_channels, layer.out_channels, 3, 1, 1, bias=layer.bias is not None
-                )
-                replace_layer(net, name, fresh(nn.Sequential(conv, pool(2))))
-        return net
+
+        def pooled(conv: nn.Conv2d) -> nn.Sequential:
+            bias = conv.bias is not None
+            return nn.Sequential(
+                nn.Conv2d(conv.in_channels, conv.out_channels, 3, 1, 1, bias=bias), pool(2)
+            )
+
+        return replace_strided(require_sequential(discriminator, self.name), nn.Conv2d, pooled)
 
 
 class KernelSizeParams(TrickParams):
@@ -131,7 +141,7 @@ def transposed_conv(layer: nn.ConvTranspose2d, size: int) -> nn.ConvTranspose2d:
 
 
 @register
-class GeneratorKernelSize(Trick):
+class GeneratorKernelSize(ResamplingRewrite):
     """Set the kernel of G's stride-2 transposed convs; 3x3 is not divisible by the stride.
 
     Odena, Dumoulin & Olah (2016), "Deconvolution and Checkerboard Artifacts": a kernel not
@@ -140,17 +150,12 @@ class GeneratorKernelSize(Trick):
     """
 
     name = "generator_kernel_size"
-    family = "architecture"
-    source = "Odena et al. 2016, Deconvolution and Checkerboard Artifacts (Distill)"
+    citation = "Odena et al. 2016, Deconvolution and Checkerboard Artifacts (Distill)"
     Params = KernelSizeParams
-    needs = frozenset({"images"})
     conflicts = {"generator_upsampling": REMOVES_TRANSPOSED}
-    order = 25
-    capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:
         net = require_sequential(generator, self.name)
-        for name, layer in list(net.named_children()):
-            if strided(layer, nn.ConvTranspose2d):
-                replace_layer(net, name, fresh(transposed_conv(layer, self.params.size)))
-        return net
+        return replace_strided(
+            net, nn.ConvTranspose2d, lambda t: transposed_conv(t, self.params.size)
+        )

@@ -13,7 +13,7 @@ from torch import Tensor
 from bench.tricks.registry import Nets, TrainContext, Trick, TrickParams, call_net, register
 
 MAX_ROUNDS = 1000
-NEEDS_SOURCE = "pix2pix's G takes a source image, not a latent"
+TAKES_IMAGE = "pix2pix's G takes an input image, not a latent"
 
 
 def scores(nets: Nets, z: Tensor, labels: Tensor | None) -> Tensor:
@@ -43,9 +43,9 @@ class Truncation(Trick):
 
     name = "truncation"
     family = "sampling"
-    source = "Brock et al. 2019, BigGAN, sec. 3.1"
+    citation = "Brock et al. 2019, BigGAN, sec. 3.1"
     Params = TruncationParams
-    conflicts = {"pix2pix": NEEDS_SOURCE}
+    refuses_conditioning = {"condition_image": TAKES_IMAGE}
     order = 20
     capturable = True
 
@@ -91,10 +91,10 @@ class RejectionSampling(Trick):
 
     name = "rejection_sampling"
     family = "sampling"
-    source = "Azadi et al. 2019, Discriminator Rejection Sampling, Alg. 1"
+    citation = "Azadi et al. 2019, Discriminator Rejection Sampling, Alg. 1"
     Params = RejectionParams
+    refuses_conditioning = {"condition_image": TAKES_IMAGE}
     conflicts = {
-        "pix2pix": NEEDS_SOURCE,
         "truncation": "rejection sampling draws its own candidates from the untruncated prior",
         "hinge_loss": NOT_A_DENSITY_RATIO.format("hinge"),
         "least_squares_loss": NOT_A_DENSITY_RATIO.format("least-squares"),
@@ -133,7 +133,7 @@ class RejectionSampling(Trick):
         for _ in range(MAX_ROUNDS):
             logits = scores(nets, candidates, candidate_labels)
             max_logit = torch.maximum(max_logit, logits.max())
-            draws = torch.rand(logits.shape, generator=ctx.generator, device=logits.device)
+            draws = torch.rand(logits.shape, generator=ctx.rng, device=logits.device)
             accepted = draws < self.acceptance(logits, max_logit)
             kept_z.append(candidates[accepted])
             if candidate_labels is not None:
@@ -167,12 +167,10 @@ class LangevinRefinement(Trick):
 
     name = "langevin_refinement"
     family = "sampling"
-    source = "Che et al. 2020 (DDLS); Ansari et al. 2021 (DG-flow)"
+    citation = "Che et al. 2020 (DDLS); Ansari et al. 2021 (DG-flow)"
     Params = LangevinParams
-    conflicts = {
-        "pix2pix": NEEDS_SOURCE,
-        "uniform_latent": "the energy's prior term assumes z ~ N(0, I)",
-    }
+    refuses_conditioning = {"condition_image": TAKES_IMAGE}
+    conflicts = {"uniform_latent": "the energy's prior term assumes z ~ N(0, I)"}
     order = 70
     capturable = True
 
@@ -185,6 +183,6 @@ class LangevinRefinement(Trick):
             with torch.enable_grad():
                 current = z.detach().requires_grad_(True)
                 (grad,) = torch.autograd.grad(self.energy(ctx.nets, current, labels).sum(), current)
-            noise = torch.randn(z.shape, generator=ctx.generator, device=z.device)
+            noise = torch.randn(z.shape, generator=ctx.rng, device=z.device)
             z = (current - 0.5 * eps * grad + eps**0.5 * noise).detach()
         return z, labels

@@ -45,7 +45,7 @@ class SpectralNorm(Trick):
 
     name = "spectral_norm"
     family = "normalization"
-    source = "Miyato et al. 2018, Spectral Normalization for GANs; Zhang et al. 2019 (SAGAN, G)"
+    citation = "Miyato et al. 2018, Spectral Normalization for GANs; Zhang et al. 2019 (SAGAN, G)"
     Params = SpectralNormParams
     order = 90
     capturable = True

@@ -31,16 +31,15 @@ class VirtualBatchNorm(Trick):
 
     name = "virtual_batch_norm"
     family = "normalization"
-    source = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.5"
+    citation = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.5"
     Params = VirtualBatchNormParams
     needs = frozenset({"images"})
     conflicts = {
         "generator_norm": "both replace G's batch norm layers",
         "uniform_latent": "the reference batch is drawn from N(0, I), not U[-1, 1]",
-        **dict.fromkeys(
-            ("conditional_gan", "auxiliary_classifier", "projection_discriminator"),
-            "the reference latents carry no label embedding for G's label-conditioned input",
-        ),
+    }
+    refuses_conditioning = {
+        "labels": "the reference latents carry no label embedding for G's label-conditioned input"
     }
     order = 45
     capturable = True
@@ -49,9 +48,7 @@ class VirtualBatchNorm(Trick):
         net = require_sequential(generator, self.name)
         size = self.params.reference_size
         replace_modules(net, nn.BatchNorm2d, lambda bn: VirtualBatchNorm2d(bn.num_features, size))
-        latents = torch.randn(
-            size, ctx.latent_dim, 1, 1, generator=ctx.generator, device=ctx.device
-        )
+        latents = torch.randn(size, ctx.latent_dim, 1, 1, generator=ctx.rng, device=ctx.device)
         device = next(net.parameters()).device
         insert_first(net, "reference_batch", ReferenceBatch(latents.to(device)))
         net.add_module("drop_reference", DropReference(size))

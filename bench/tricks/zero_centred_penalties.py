@@ -72,7 +72,7 @@ class R1Penalty(ZeroCentredPenalty):
 
     name = "r1_penalty"
     capturable = True
-    source = f"{SOURCE} (R1, eq. 9); {LAZY}"
+    citation = f"{SOURCE} (R1, eq. 9); {LAZY}"
     on_real = True
 
 
@@ -86,5 +86,5 @@ class R2Penalty(ZeroCentredPenalty):
 
     name = "r2_penalty"
     capturable = True
-    source = f"{SOURCE} (R2, eq. 10); {LAZY}"
+    citation = f"{SOURCE} (R2, eq. 10); {LAZY}"
     on_real = False

@@ -73,7 +73,7 @@ def run_confirmation(
     seeds = fresh_seeds(plan.targets[0].seed, count)
     jobs = with_revision(tuned_jobs(plan, best, seeds), "variants", tuned_reference(plan))
     meta: dict[str, Any] = {
-        **suite_metadata(plan.suite, plan.source, plan.overrides),
+        **suite_metadata(plan.suite, plan.suite_path, plan.overrides),
         "name": plan.suite.suite.name + TUNED_SUFFIX,
         "design": "variants",
         "reference_variant": tuned_reference(plan),

@@ -62,7 +62,7 @@ def tuned_suite_raw(
         "seeds": seeds,
     }
     if not others:
-        raw = apply_overrides(read_toml(plan.source), plan.overrides, str(plan.source))
+        raw = apply_overrides(read_toml(plan.suite_path), plan.overrides)
         raw.pop("tune", None)
         return {**raw, "suite": {**raw["suite"], **suite}, "base": base.model_dump(mode="json")}
     return {
@@ -96,7 +96,7 @@ def variant_table(base: JobConfig, config: JobConfig, name: str) -> dict[str, An
 def header(plan: TunePlan, best: dict[str, optuna.trial.FrozenTrial]) -> str:
     studies = {t.variant: t.study_name for t in plan.targets}
     lines = [
-        f"# Written by `bench tune --export` from {plan.source} on "
+        f"# Written by `bench tune --export` from {plan.suite_path} on "
         f"{datetime.now(UTC).isoformat(timespec='seconds')}.",
         "# Each tuned variant at its best trial (metric "
         f"{plan.tune.metric}, lower is better); seeds are fresh, never used for tuning.",
@@ -109,13 +109,13 @@ def header(plan: TunePlan, best: dict[str, optuna.trial.FrozenTrial]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def check_round_trip(text: str, tuned: dict[str, JobConfig], source: str) -> None:
+def check_round_trip(text: str, tuned: dict[str, JobConfig], where: str) -> None:
     """Load and expand the text as a suite; each tuned variant must resolve to its config."""
-    suite = validate(Suite, tomllib.loads(text), source)
-    found = {job.variant: job.config for job in expand(suite, source)}
+    suite = validate(Suite, tomllib.loads(text), where)
+    found = {job.variant: job.config for job in expand(suite, where)}
     for name, config in tuned.items():
         if found.get(name) != config:
-            raise TuneError(f"{source}: variant '{name}' would not reproduce its tuned config")
+            raise TuneError(f"{where}: variant '{name}' would not reproduce its tuned config")
 
 
 def dumps(tree: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ class TunePlan:
     """A validated tuning run: the suite, its `[tune]`, one target per tuned variant."""
 
     suite: Suite
-    source: Path
+    suite_path: Path
     overrides: list[str]
     tune: TuneConfig
     n_trials: int
@@ -54,30 +54,30 @@ def plan_tuning(
     """Load the suite and check everything before any trial starts (raises `ConfigError`)."""
     path = Path(path)
     suite, jobs = plan_suite(path, overrides)
-    source = str(path)
+    where = str(path)
     if suite.tune is None:
         raise ConfigError(
-            f"{source}: no [tune] table; add one with a search space, e.g. [tune.params] "
+            f"{where}: no [tune] table; add one with a search space, e.g. [tune.params] "
             '"train.lr_d" = { type = "float", low = 1e-5, high = 1e-3, log = true }'
         )
     tune = suite.tune
-    check_space(tune, source)
+    check_space(tune, where)
     if variants and all_variants:
         raise ConfigError("--variant and --all-variants: give one or the other")
     known = list(dict.fromkeys(job.variant for job in jobs))
     chosen = known if all_variants else list(dict.fromkeys(variants or [reference_variant(suite)]))
     for name in chosen:
         if name not in known:
-            raise ConfigError(f"--variant '{name}': no such variant in {source}; variants: {known}")
+            raise ConfigError(f"--variant '{name}': no such variant in {where}; variants: {known}")
     seed = suite.suite.seeds[0]
     prefix = study or suite.suite.name
     targets = [
-        plan_target(suite, tune, job, source, f"{prefix}.{job.variant}")
+        plan_target(suite, tune, job, where, f"{prefix}.{job.variant}")
         for job in jobs
         if job.seed == seed and job.variant in chosen
     ]
-    check_equal_budgets(targets, source)
-    check_tricks_used(jobs, tune, source)
+    check_equal_budgets(targets, where)
+    check_tricks_used(jobs, tune, where)
     url = storage or default_storage(results, trials_suite(suite))
     count = tune.n_trials if n_trials is None else n_trials
     if count < 0:
@@ -85,20 +85,20 @@ def plan_tuning(
     return TunePlan(suite, path, list(overrides or []), tune, count, targets, url)
 
 
-def plan_target(suite: Suite, tune: TuneConfig, job: Job, source: str, study: str) -> Target:
+def plan_target(suite: Suite, tune: TuneConfig, job: Job, where: str, study: str) -> Target:
     """One variant's target, with its space checked against its config."""
     config = job.config
     capabilities = dataset_capabilities(config.data.name, config.data.root)
     space = variant_space(tune, config)
-    check_bounds(space, config, source, job.variant, capabilities)
+    check_bounds(space, config, where, job.variant, capabilities)
     if metric(tune.metric).request not in config.eval.metrics:
         raise ConfigError(
-            f"{source}: key 'tune.metric' = '{tune.metric}': variant '{job.variant}' does not "
+            f"{where}: key 'tune.metric' = '{tune.metric}': variant '{job.variant}' does not "
             f"compute it (eval.metrics = {list(config.eval.metrics)}); add it there"
         )
     if tune.pruner != "none" and config.eval.every is None:
         raise ConfigError(
-            f"{source}: key 'tune.pruner' = '{tune.pruner}' needs scores during training: set "
+            f"{where}: key 'tune.pruner' = '{tune.pruner}' needs scores during training: set "
             "base.eval.every (a multiple of train.log_every), or pruner = 'none'"
         )
     return Target(
@@ -106,23 +106,23 @@ def plan_target(suite: Suite, tune: TuneConfig, job: Job, source: str, study: st
     )
 
 
-def check_equal_budgets(targets: list[Target], source: str) -> None:
+def check_equal_budgets(targets: list[Target], where: str) -> None:
     """Every tuned variant trains for the same number of steps."""
     steps = {t.variant: t.config.train.steps for t in targets}
     if len(set(steps.values())) > 1:
         raise ConfigError(
-            f"{source}: tuned variants have different train.steps {steps}; equal budgets need "
+            f"{where}: tuned variants have different train.steps {steps}; equal budgets need "
             "one value: drop train.steps from [variants.NAME].set"
         )
 
 
-def check_tricks_used(jobs: list[Job], tune: TuneConfig, source: str) -> None:
+def check_tricks_used(jobs: list[Job], tune: TuneConfig, where: str) -> None:
     """A searched trick parameter must belong to a trick some variant of the suite enables."""
     enabled = {trick for job in jobs for trick in job.config.tricks}
     for key in tune.params:
         parts = key.split(".")
         if parts[0] == "tricks" and parts[1] not in enabled:
             raise ConfigError(
-                f"{source}: key 'tune.params.{key}': no variant enables trick '{parts[1]}' "
+                f"{where}: key 'tune.params.{key}': no variant enables trick '{parts[1]}' "
                 f"(enabled: {', '.join(sorted(enabled)) or 'none'})"
             )

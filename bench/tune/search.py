@@ -185,7 +185,7 @@ def summarise(target: Target, study: optuna.Study) -> VariantSummary:
 
 def trials_metadata(plan: TunePlan) -> dict[str, Any]:
     """`results/<suite>.trials/suite.json`: the source suite plus how it is being tuned."""
-    meta = suite_metadata(plan.suite, plan.source, plan.overrides)
+    meta = suite_metadata(plan.suite, plan.suite_path, plan.overrides)
     return {
         **meta,
         "name": trials_suite(plan.suite),

@@ -77,43 +77,43 @@ def searchable_keys() -> list[str]:
     return [k for k in keys if k not in FIXED]
 
 
-def field_annotation(key: str, source: str) -> Any:
+def field_annotation(key: str, where: str) -> Any:
     """The type of the config field a search key sets; a `ConfigError` if it is not one."""
-    where = f"{source}: key 'tune.params.{key}'"
+    at_key = f"{where}: key 'tune.params.{key}'"
     parts = key.split(".")
     if parts[0] == "tricks":
         known = all_tricks()
         if len(parts) != 3:
-            raise ConfigError(f"{where}: a trick parameter is tricks.<trick>.<parameter>")
+            raise ConfigError(f"{at_key}: a trick parameter is tricks.<trick>.<parameter>")
         if parts[1] not in known:
-            raise ConfigError(f"{where}: unknown trick '{parts[1]}'; known: {', '.join(known)}")
+            raise ConfigError(f"{at_key}: unknown trick '{parts[1]}'; known: {', '.join(known)}")
         fields = known[parts[1]].Params.model_fields
         if parts[2] not in fields:
             allowed = ", ".join(fields) or "none"
             raise ConfigError(
-                f"{where}: trick '{parts[1]}' has no parameter '{parts[2]}'; its parameters: "
+                f"{at_key}: trick '{parts[1]}' has no parameter '{parts[2]}'; its parameters: "
                 f"{allowed}"
             )
         return fields[parts[2]].annotation
     if key in searchable_keys():
         return SECTIONS[parts[0]].model_fields[parts[1]].annotation
     raise ConfigError(
-        f"{where}: cannot be searched; searchable: {', '.join(searchable_keys())}, "
+        f"{at_key}: cannot be searched; searchable: {', '.join(searchable_keys())}, "
         "tricks.<trick>.<parameter>"
     )
 
 
-def check_space(tune: TuneConfig, source: str) -> None:
+def check_space(tune: TuneConfig, where: str) -> None:
     """Refuse an empty space, unknown keys, and float ranges for integer settings."""
     if not tune.params:
         raise ConfigError(
-            f"{source}: [tune.params] is empty; declare what to search, e.g. "
+            f"{where}: [tune.params] is empty; declare what to search, e.g. "
             '"train.lr_d" = { type = "float", low = 1e-5, high = 1e-3, log = true }'
         )
     for key, param in tune.params.items():
-        if field_annotation(key, source) is int and param.kind == "float":
+        if field_annotation(key, where) is int and param.kind == "float":
             raise ConfigError(
-                f"{source}: key 'tune.params.{key}.type' = 'float': {key} is an integer; "
+                f"{where}: key 'tune.params.{key}.type' = 'float': {key} is an integer; "
                 "use type = 'int' or choices"
             )
 
@@ -130,23 +130,23 @@ def variant_space(tune: TuneConfig, config: JobConfig) -> list[Dimension]:
 def apply_params(
     config: JobConfig,
     params: dict[str, ParamValue],
-    source: str,
+    where: str,
     capabilities: frozenset[str],
 ) -> JobConfig:
     """`config` with each searched key set; validated, tricks included, like any job."""
     raw = config.model_dump(mode="json")
     for key, value in params.items():
-        set_dotted(raw, key.split("."), value, source)
-    tuned = validate(JobConfig, raw, source)
-    build_tricks(tuned.tricks, source, capabilities)
-    check_model_fit(tuned, source)
-    return tuned.model_copy(update={"tricks": resolve_params(tuned.tricks, source)})
+        set_dotted(raw, key.split("."), value, where)
+    tuned = validate(JobConfig, raw, where)
+    build_tricks(tuned.tricks, where, capabilities)
+    check_model_fit(tuned, where)
+    return tuned.model_copy(update={"tricks": resolve_params(tuned.tricks, where)})
 
 
 def check_bounds(
     space: list[Dimension],
     config: JobConfig,
-    source: str,
+    where: str,
     variant: str,
     capabilities: frozenset[str],
 ) -> None:
@@ -154,5 +154,5 @@ def check_bounds(
     for dim in space:
         for label, value in dim.probes():
             key = f"tune.params.{dim.key}.{label}"
-            where = f"{source}: key '{key}' = {value!r} (variant '{variant}')"
-            apply_params(config, {dim.key: value}, where, capabilities)
+            at_value = f"{where}: key '{key}' = {value!r} (variant '{variant}')"
+            apply_params(config, {dim.key: value}, at_value, capabilities)

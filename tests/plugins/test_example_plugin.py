@@ -75,7 +75,7 @@ def test_bench_tricks_lists_the_plugin_trick_with_its_origin(capsys, example: Pa
     listing = capsys.readouterr().out
     line = next(x for x in listing.splitlines() if x.startswith("orthogonal_regularization "))
     assert "[regularization]" in line and f"({PACKAGE} 0.1.0)" in line
-    assert "source: Brock et al. 2019, BigGAN" in listing
+    assert "citation: Brock et al. 2019, BigGAN" in listing
     assert main(["tricks", "orthogonal_regularization"]) == 0
     shown = capsys.readouterr().out
     assert (

@@ -22,7 +22,7 @@ class ScaledGeneratorLoss(Trick):
     '''Scale G's loss (a test plugin).'''
     name = "{name}"
     family = "test"
-    source = "a test"
+    citation = "a test"
     Params = ScaleParams
 
     def g_loss(self, loss, terms, ctx):
@@ -221,7 +221,7 @@ class LabelledOnly(Trick):
     '''Needs labels and conflicts with uniform_latent (a test plugin).'''
     name = "labelled_only"
     family = "test"
-    source = "a test"
+    citation = "a test"
     needs = frozenset({"labels"})
     conflicts = {"uniform_latent": "both draw the latent"}
 """

@@ -136,7 +136,7 @@ def check_contract(tiny_job, spec: dict[str, dict]) -> None:
     torch.manual_seed(0)
     ctx = TrainContext(
         device=CPU,
-        generator=torch.Generator().manual_seed(0),
+        rng=torch.Generator().manual_seed(0),
         total_steps=cfg.train.steps,
         batch_size=cfg.train.batch_size,
         latent_dim=cfg.model.latent_dim,

@@ -44,7 +44,7 @@ class CountUpdates(Trick):
 
     name = "count_updates"
     family = "test"
-    source = "test"
+    citation = "test"
 
     def setup(self, ctx: TrainContext) -> None:
         self.d_updates = self.g_updates = 0
@@ -73,7 +73,7 @@ class PoisonDiscriminatorLoss(Trick):
 
     name = "poison"
     family = "test"
-    source = "test"
+    citation = "test"
 
     def d_loss(self, loss, terms, ctx):
         return loss + torch.where(ctx.step >= 7, torch.tensor(float("nan")), torch.tensor(0.0))

@@ -125,10 +125,10 @@ def test_collapse_floor_is_the_loss_of_perfect_separation_with_the_jobs_targets(
 
 def test_collapse_fires_at_the_smoothed_floor_and_measuring_it_draws_nothing() -> None:
     ctx = TrainContext(CPU, torch.Generator().manual_seed(0), 10, 64, 8, (1, 8, 8))
-    before = ctx.generator.get_state()
+    before = ctx.rng.get_state()
     tricks = build_tricks({"soft_labels": {}}, "test", frozenset())
     collapse_floor(configured_objective("bce", "non_saturating"), tricks, ctx)
-    assert torch.equal(ctx.generator.get_state(), before)
+    assert torch.equal(ctx.rng.get_state(), before)
     smoothed = Monitor(CPU, collapse_floor=0.325)
     for step, d_loss in enumerate([0.5, 0.3255], start=1):  # healthy, then at the floor
         smoothed.record(step, torch.tensor([d_loss, 5.0, 0.9, 0.0, 0.1, 0.1]))

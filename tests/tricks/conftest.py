@@ -14,7 +14,7 @@ from bench.tricks.registry import LossTerms, TrainContext, Trick, all_tricks
 def ctx() -> TrainContext:
     return TrainContext(
         device=torch.device("cpu"),
-        generator=torch.Generator().manual_seed(0),
+        rng=torch.Generator().manual_seed(0),
         total_steps=100,
         batch_size=64,
         latent_dim=16,
@@ -58,7 +58,7 @@ def make_terms():
             generator=generator or nn.Identity(),
             discriminator=discriminator,
             objective=configured_objective(objective, "non_saturating"),
-            source=real,
+            condition_image=real,
         )
 
     return make

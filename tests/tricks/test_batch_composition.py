@@ -14,7 +14,7 @@ def d_batch_sizes(tiny_job, tricks) -> list[int]:
     data = load_dataset(cfg.data).train
     ctx = TrainContext(
         device=torch.device("cpu"),
-        generator=torch.Generator().manual_seed(0),
+        rng=torch.Generator().manual_seed(0),
         total_steps=1,
         batch_size=cfg.train.batch_size,
         latent_dim=cfg.model.latent_dim,

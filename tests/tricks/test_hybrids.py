@@ -37,14 +37,16 @@ def test_pix2pix_completes_masked_images_with_an_l1_term(make_trick, make_terms,
     g = trick.build_generator(nn.Identity(), ctx)
     d = trick.build_discriminator(nn.Identity(), ctx)
     real = torch.rand(4, 1, 8, 8) * 2 - 1
-    source = masked(real, "bottom_half")
-    assert torch.equal(source[..., :4, :], real[..., :4, :]) and torch.all(source[..., 4:, :] == -1)
-    out = g(torch.randn(4, 16), source=real)
+    condition = masked(real, "bottom_half")
+    assert torch.equal(condition[..., :4, :], real[..., :4, :]) and torch.all(
+        condition[..., 4:, :] == -1
+    )
+    out = g(torch.randn(4, 16), condition_image=real)
     assert out.shape == real.shape and out.abs().max() <= 1
-    assert d(out, source=real).shape == (4, 4)  # a 2x2 map of patch logits per image
+    assert d(out, condition_image=real).shape == (4, 4)  # a 2x2 map of patch logits per image
     half = real.clone()
     half[..., 4:, :] = 0  # G's "completion" is wrong by |real| on the bottom half
-    d_with_source = lambda x: d(x, source=real)  # noqa: E731
-    terms = make_terms(real, half, d_with_source)
+    d_with_condition = lambda x: d(x, condition_image=real)  # noqa: E731
+    terms = make_terms(real, half, d_with_condition)
     expected = 100.0 * (half - real).abs().mean()
     assert trick.g_loss(torch.tensor(0.0), terms, ctx).item() == pytest.approx(expected.item())

@@ -90,7 +90,7 @@ def test_bcr_makes_d_consistent_under_flips_and_shifts(tiny_job, baseline):
     d1, _, _ = trained(tiny_job, bcr={})
 
     class Ctx:
-        generator = torch.Generator().manual_seed(3)
+        rng = torch.Generator().manual_seed(3)
 
     augmented = flip_and_shift(data, True, 0.125, Ctx)
     with torch.no_grad():
@@ -129,8 +129,8 @@ def test_zcr_g_term_rewards_spreading_nearby_latents(make_trick, ctx):
         nn.init.eye_(generator.weight)
         generator.weight.data *= scale
         terms = type("T", (), {"latent": z, "generated": generator(z), "generator": generator,
-                               "fake_labels": None, "source": None})  # fmt: skip
-        ctx.generator.manual_seed(0)
+                               "fake_labels": None, "condition_image": None})  # fmt: skip
+        ctx.rng.manual_seed(0)
         return trick.g_loss(torch.tensor(0.0), terms, ctx).item()
 
     flat, steep = g_term(1.0), g_term(10.0)

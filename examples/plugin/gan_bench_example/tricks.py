@@ -31,7 +31,7 @@ class OrthogonalRegularization(Trick):
 
     name = "orthogonal_regularization"
     family = "regularization"
-    source = "Brock et al. 2019, BigGAN, sec. 3.1 eq. 3"
+    citation = "Brock et al. 2019, BigGAN, sec. 3.1 eq. 3"
     Params = OrthogonalParams
 
     def g_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
