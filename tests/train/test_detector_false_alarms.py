@@ -22,7 +22,7 @@ RUNS = 1000
 POINTS = 20  # log points per run: 2,000 steps at log_every = 100
 FALSE_ALARM_BOUND = {  # per run; measured on these seeds in the comment
     "d_loss_spike": 0.02,  # 0.3%
-    "d_loss_variance": 0.15,  # 11.9%: 0% to 33% as the spread's log wanders 0.15 to 0.65
+    "d_loss_variance": 0.05,  # 2.8% (11.9% at the growth of 10 used before)
     "diversity_collapse": 0.01,  # 0.1%
     "oscillation": 0.01,  # 0.2%
     "g_loss_falling_without_quality": 0.02,  # 0.8%
