@@ -216,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
         print(floor.describe())
         print(f"{len(jobs)} jobs in suite '{suite.suite.name}' (dry run: nothing was started)")
         return 0
-    from bench.run.local import run_suite
+    from bench.run.suite import run_suite
 
     summary = run_suite(
         args.suite,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,10 +18,10 @@ from tqdm import tqdm
 
 from bench.errors import ConfigError
 from bench.expand import Job
-from bench.run.local import ERROR_FILE, Done, execute_job
 from bench.run.pending import PendingJobs
 from bench.run.placement import auto_jobs_per_gpu
-from bench.run.store import ResultsStore, atomic_write_bytes
+from bench.run.store import ResultsStore
+from bench.run.worker import Done, execute_job, record_failure
 
 INSTALL_HINT = "pip install 'gan-bench[ray]'"
 
@@ -113,6 +112,5 @@ def _status(ray: ModuleType, ref: Any, job: Job, store: ResultsStore) -> str:
     try:
         return ray.get(ref)
     except Exception:
-        path = store.job_dir(job.suite, job.id) / ERROR_FILE
-        atomic_write_bytes(path, traceback.format_exc().encode())
+        record_failure(store, job)
         return "failed"
