@@ -9,40 +9,26 @@ work; while the jobs left are claimed by other runners, this one waits for them.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
-
-from tqdm import tqdm
 
 from bench.run.pending import PendingJobs
 from bench.run.placement import Placement
 from bench.run.store import ResultsStore
-from bench.run.worker import Done, execute_job, record_failure
+from bench.run.worker import execute_job, record_failure
 from bench.run.workers import Outcome, WorkerPool
 
 DEVICE = "cpu"
 
 
-def run_on_cpus(
-    queue: PendingJobs,
-    root: Path,
-    placement: Placement,
-    done: Done,
-    bar: tqdm,
-    described: str,
-    capture: bool = True,
-) -> None:
+def run_on_cpus(queue: PendingJobs, root: Path, placement: Placement, capture: bool = True) -> None:
     """Run every job of `queue`: in this process for one worker, else in a worker pool."""
     if placement.workers == (None,):
         while not queue.exhausted:
             job = queue.take()
             if job is None:
-                queue.show_waiting(bar, described)
-                time.sleep(queue.poll_s)
+                queue.wait()
                 continue
-            status = execute_job(job, str(root), DEVICE, 0, capture=capture)
-            queue.finish(job, status)
-            done(job, status)
+            queue.finish(job, execute_job(job, str(root), DEVICE, 0, capture=capture))
         return
     threads = max(1, (os.cpu_count() or 1) // len(placement.workers))
     with WorkerPool(placement.workers) as pool:
@@ -56,11 +42,9 @@ def run_on_cpus(
                 return
             polling = not queue.exhausted and pool.idle_slots()
             if polling:
-                queue.show_waiting(bar, described)
+                queue.show_waiting()
             for outcome in pool.wait(queue.poll_s if polling else None):
-                status = worker_status(outcome, root)
-                queue.finish(outcome.tag, status)
-                done(outcome.tag, status)
+                queue.finish(outcome.tag, worker_status(outcome, root))
 
 
 def worker_status(outcome: Outcome, root: Path) -> str:

@@ -20,7 +20,6 @@ import contextlib
 import multiprocessing
 import os
 import tempfile
-import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -31,7 +30,6 @@ from queue import Empty
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from bench.expand import Job
 from bench.run.job import JobRun, job_steps, run_job
@@ -219,27 +217,15 @@ def collect(
 
 
 def run_packed_claimed(
-    queue: PendingJobs,
-    root: Path,
-    placement: Placement,
-    done: Done,
-    bar: tqdm,
-    described: str,
-    capture: bool,
+    queue: PendingJobs, root: Path, placement: Placement, capture: bool = True
 ) -> None:
     """`_run_packed` over every job this runner can claim now, again for jobs released later."""
-
-    def finish(job: Job, status: str) -> None:
-        queue.finish(job, status)
-        done(job, status)
-
     while not queue.exhausted:
         claimed = list(iter(queue.take, None))
         if claimed:
-            _run_packed(claimed, root, placement, finish, capture)
+            _run_packed(claimed, root, placement, queue.finish, capture)
         elif not queue.exhausted:
-            queue.show_waiting(bar, described)
-            time.sleep(queue.poll_s)
+            queue.wait()
 
 
 def _run_packed(

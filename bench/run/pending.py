@@ -83,12 +83,19 @@ class PendingJobs:
     """Unfinished jobs in suite order; `take` claims the next one this runner may run."""
 
     def __init__(
-        self, start: Scan, book: ClaimBook, done: Callable[[Job, str], None], poll_s: float = POLL_S
+        self,
+        start: Scan,
+        book: ClaimBook,
+        done: Callable[[Job, str], None],
+        bar: tqdm,
+        poll_s: float = POLL_S,
     ) -> None:
-        """`start`: the scan that found the pending jobs, and what counts as finished."""
+        """`start`: the scan that found the pending jobs, and what counts as finished;
+        `done(job, status)` is called once per job; `bar` shows the run's progress."""
         self.waiting = list(start.pending)
         self.store, self.finished = start.finished.store, start.finished
-        self.book, self.done, self.poll_s = book, done, poll_s
+        self.book, self.done, self.bar, self.poll_s = book, done, bar, poll_s
+        self.described = "jobs"
         self.look_again: dict[str, float] = {}  # job id -> when to read its claim again
         self.holders: dict[str, Runner] = {}  # job id -> the live runner that held it
         self.notes: list[str] = []
@@ -126,16 +133,27 @@ class PendingJobs:
         return None
 
     def finish(self, job: Job, status: str) -> None:
-        """Release this runner's claim on `job`, recording `status`."""
+        """Release this runner's claim on `job`, recording `status`, and report it done."""
         self.book.release(self.store.job_dir(job.suite, job.id), status)
+        self.done(job, status)
 
-    def show_waiting(self, bar: tqdm, described: str) -> None:
+    def describe(self, described: str) -> None:
+        """Show where the jobs run (e.g. `jobs [2 CPU workers]`) on the progress bar."""
+        self.described = described
+        self.bar.set_description(described)
+
+    def wait(self) -> None:
+        """Wait `poll_s` for jobs claimed by other runners (`show_waiting` says for whom)."""
+        self.show_waiting()
+        time.sleep(self.poll_s)
+
+    def show_waiting(self) -> None:
         """Say whom this runner waits for: on the bar, and on stderr when that changes."""
         holders = sorted(
             {self.holders[j.id].describe() for j in self.waiting if j.id in self.holders}
         )
         text = f"{len(self.waiting)} jobs are being run by another runner ({', '.join(holders)})"
-        bar.set_description(f"{described} waiting: {text}")
+        self.bar.set_description(f"{self.described} waiting: {text}")
         if holders != self.announced:
             self.announced = holders
             tqdm.write(f"{text}; waiting for them", file=sys.stderr)

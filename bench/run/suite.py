@@ -162,7 +162,7 @@ def run_jobs(jobs: list[Job], store: ResultsStore, options: RunOptions) -> RunSu
     stop = StopSignals()
     try:
         with stop, ClaimBook() as book:
-            queue = PendingJobs(start, book, done)
+            queue = PendingJobs(start, book, done, bar)
             if start.pending and options.executor == "ray":
                 run_on_ray(
                     queue,
@@ -170,12 +170,10 @@ def run_jobs(jobs: list[Job], store: ResultsStore, options: RunOptions) -> RunSu
                     options.device,
                     options.jobs_per_gpu,
                     options.address,
-                    done,
-                    bar,
                     options.capture,
                 )
             elif start.pending:
-                _run_here(queue, store.root, options, done, bar)
+                _run_here(queue, store.root, options)
             summary.notes = queue.notes
     except KeyboardInterrupt:
         kept = sum(store.is_finished(job.suite, job.id) for job in jobs)  # workers have stopped
@@ -185,22 +183,15 @@ def run_jobs(jobs: list[Job], store: ResultsStore, options: RunOptions) -> RunSu
     return summary
 
 
-def _run_here(
-    queue: PendingJobs,
-    root: Path,
-    options: RunOptions,
-    done: Callable[[Job, str], None],
-    bar: tqdm,
-) -> None:
+def _run_here(queue: PendingJobs, root: Path, options: RunOptions) -> None:
     """The local executor: packed on every GPU on CUDA, else CPU workers."""
     device = resolve_device(options.device).type
     placement = local_placement(
         device, options.workers, options.jobs_per_gpu, queue.waiting, options.capture
     )
-    described = f"jobs [{placement.describe()}]"
-    bar.set_description(described)
+    queue.describe(f"jobs [{placement.describe()}]")
     run = run_packed_claimed if device == "cuda" else run_on_cpus
-    run(queue, root, placement, done, bar, described, options.capture)
+    run(queue, root, placement, options.capture)
 
 
 def run_suite(
