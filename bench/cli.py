@@ -79,64 +79,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     results, suites = results_option(), suites_option()
-    run = sub.add_parser(
-        "run",
-        parents=[job_options("train.steps=200")],
-        help="expand a suite into seeded jobs and run them",
-    )
-    run_arguments(run)
-    report = sub.add_parser(
-        "report", parents=[results, suites], help="write an HTML report (or a table) of results"
-    )
-    report_arguments(report)
-    plan = sub.add_parser(
-        "plan",
-        parents=[set_option("seeds=[0,1,2,3,4]")],
-        help="the seeds a suite needs to detect an effect, from a pilot run's spread",
-    )
-    plan_arguments(plan)
-    export = sub.add_parser(
-        "export", parents=[results, suites], help="print one row per job as CSV or JSON"
-    )
-    export_arguments(export)
-    regress = sub.add_parser(
-        "regress",
-        parents=[results],
-        help="compare the latest run with a baseline; exit 1 on a regression",
-    )
-    regress_arguments(regress)
-    tune = sub.add_parser(
-        "tune",
-        parents=[job_options("tune.sampler=random")],
-        help="search hyperparameters with Optuna ([tune] in the suite)",
-    )
-    tune_arguments(tune)
-
-    rerun = sub.add_parser(
-        "rerun",
-        parents=[device_option()],
-        help="run one job again from its folder's job.json alone",
-    )
-    rerun.add_argument("job_dir", metavar="JOB_DIR", help="a job folder: results/<suite>/<job-id>")
-    rerun.add_argument("--into", default="reruns", help="results folder (default: reruns/)")
-
-    merge = sub.add_parser("merge", help="combine results folders (e.g. one per node) into one")
-    merge.add_argument("sources", nargs="+", metavar="SRC", help="results folders to merge")
-    merge.add_argument("--into", required=True, help="the results folder to merge into")
-
-    validate = sub.add_parser(
-        "validate",
-        parents=[job_options("seeds=[0,1]")],
-        help="run suites/known_effects/ (established results) and print the verdicts",
-    )
-    validate.add_argument(
-        "--suites", default="suites/known_effects", help="folder of known-effects suites"
-    )
-    validate.add_argument("--jobs", type=int, help="jobs run in parallel (processes)")
-
-    tricks = sub.add_parser("tricks", help="list the registered tricks, or show one in full")
-    tricks.add_argument("name", nargs="?")
-    tricks.add_argument("--markdown", action="store_true", help="the README's trick table")
+    commands = [  # name, help, shared options, the command's own options
+        ("run", "expand a suite into seeded jobs and run them",
+         [job_options("train.steps=200")], run_arguments),
+        ("report", "write an HTML report (or a table) of results",
+         [results, suites], report_arguments),
+        ("plan", "the seeds a suite needs to detect an effect, from a pilot run's spread",
+         [set_option("seeds=[0,1,2,3,4]")], plan_arguments),
+        ("export", "print one row per job as CSV or JSON", [results, suites], export_arguments),
+        ("regress", "compare the latest run with a baseline; exit 1 on a regression",
+         [results], regress_arguments),
+        ("tune", "search hyperparameters with Optuna ([tune] in the suite)",
+         [job_options("tune.sampler=random")], tune_arguments),
+        ("rerun", "run one job again from its folder's job.json alone",
+         [device_option()], rerun_arguments),
+        ("merge", "combine results folders (e.g. one per node) into one", [], merge_arguments),
+        ("validate", "run suites/known_effects/ (established results) and print the verdicts",
+         [job_options("seeds=[0,1]")], validate_arguments),
+        ("tricks", "list the registered tricks, or show one in full", [], tricks_arguments),
+    ]  # fmt: skip
+    for name, text, shared, arguments in commands:
+        arguments(sub.add_parser(name, parents=shared, help=text))
     return parser
 
 
@@ -259,6 +222,28 @@ def tune_arguments(parser: argparse.ArgumentParser) -> None:
         "--confirm", type=int, default=0, metavar="K", help="re-run each best with K fresh seeds"
     )
     parser.add_argument("--export", metavar="FILE.toml", help="write the tuned suite to FILE.toml")
+
+
+def rerun_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job_dir", metavar="JOB_DIR", help="a job folder: results/<suite>/<job-id>")
+    parser.add_argument("--into", default="reruns", help="results folder (default: reruns/)")
+
+
+def merge_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="+", metavar="SRC", help="results folders to merge")
+    parser.add_argument("--into", required=True, help="the results folder to merge into")
+
+
+def validate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--suites", default="suites/known_effects", help="folder of known-effects suites"
+    )
+    parser.add_argument("--jobs", type=int, help="jobs run in parallel (processes)")
+
+
+def tricks_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?")
+    parser.add_argument("--markdown", action="store_true", help="the README's trick table")
 
 
 @command("run")
