@@ -28,7 +28,7 @@ def score_generator(
     """The configured metrics of the trained G, with their provenance and wall time.
 
     `sampling_tricks=False` scores the same G without the evaluation-time `sample` hooks.
-    Paired generators (pix2pix) complete the test split's source images.
+    Paired generators (pix2pix) complete the test split's input images.
     """
     started = time.perf_counter()
     sampler = Sampler(outcome, job.config.eval.seed, dataset.test)

@@ -81,25 +81,25 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)  # e.g. claims taken over from dead runners
 
 
-def preflight(jobs: Iterable[Job], source: str | Path | None = None) -> None:
+def preflight(jobs: Iterable[Job], where: str | Path | None = None) -> None:
     """Before any job: load every dataset the jobs use (a missing data folder fails here,
-    naming the suite file `source`), build each plugin model once to check the shapes it
+    naming the suite file `where`), build each plugin model once to check the shapes it
     returns, and train the domain backbones the jobs will be scored with, once, not once per
     worker."""
     jobs = list(jobs)
     for data, model in {(job.config.data, job.config.model) for job in jobs}:
-        dataset = _load_named(data, source)
+        dataset = _load_named(data, where)
         check_networks(model_spec(model.arch), model, dataset.shape, dataset.num_classes)
     for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
-        prepare_backbone(_load_named(data, source), evaluation)
+        prepare_backbone(_load_named(data, where), evaluation)
 
 
-def _load_named(data: DataConfig, source: str | Path | None) -> Dataset:
-    """`load_dataset`, its errors naming the suite file `source`."""
+def _load_named(data: DataConfig, where: str | Path | None) -> Dataset:
+    """`load_dataset`, its errors naming the suite file `where`."""
     try:
         return load_dataset(data)
     except DataError as err:
-        raise DataError(f"{source}: {err}" if source else str(err)) from None
+        raise DataError(f"{where}: {err}" if where else str(err)) from None
 
 
 def local_placement(
