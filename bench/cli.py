@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError, ConfigError
 
@@ -24,19 +25,52 @@ def command(name: str) -> Callable:
     return decorate
 
 
-def add_job_arguments(parser: argparse.ArgumentParser, set_example: str) -> None:
-    """The options of every command that runs jobs: --set, --results, --device, --quiet."""
-    parser.add_argument(
+def options(*parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """A parent parser: options that several commands share (`parents=` of each command)."""
+    return argparse.ArgumentParser(add_help=False, parents=list(parents))
+
+
+def results_option() -> argparse.ArgumentParser:
+    parent = options()
+    parent.add_argument("--results", default="results", help="results folder (default: results/)")
+    return parent
+
+
+def suites_option() -> argparse.ArgumentParser:
+    parent = options()
+    parent.add_argument("--suite", dest="suites", action="append", help="suite(s) to include")
+    return parent
+
+
+def set_option(example: str) -> argparse.ArgumentParser:
+    parent = options()
+    parent.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help=f"override a config value, e.g. --set {set_example} (repeatable)",
+        help=f"override a config value, e.g. --set {example} (repeatable)",
     )
-    parser.add_argument("--results", default="results", help="results folder (default: results/)")
-    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parent
+
+
+def device_option() -> argparse.ArgumentParser:
+    parent = options()
+    parent.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    return parent
+
+
+def job_options(set_example: str) -> argparse.ArgumentParser:
+    """The options of every command that runs jobs: --set, --results, --device, --quiet."""
+    parent = options(set_option(set_example), results_option(), device_option())
+    parent.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parent
+
+
+def passed(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The parsed options `names`, as the keyword arguments of the call they go to."""
+    return {name: getattr(args, name) for name in names}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,35 +78,60 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bench", description="Ablate GAN training tricks with seeds, metrics and statistics."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    results, suites = results_option(), suites_option()
+    commands = [  # name, help, shared options, the command's own options
+        ("run", "expand a suite into seeded jobs and run them",
+         [job_options("train.steps=200")], run_arguments),
+        ("report", "write an HTML report (or a table) of results",
+         [results, suites], report_arguments),
+        ("plan", "the seeds a suite needs to detect an effect, from a pilot run's spread",
+         [set_option("seeds=[0,1,2,3,4]")], plan_arguments),
+        ("export", "print one row per job as CSV or JSON", [results, suites], export_arguments),
+        ("regress", "compare the latest run with a baseline; exit 1 on a regression",
+         [results], regress_arguments),
+        ("tune", "search hyperparameters with Optuna ([tune] in the suite)",
+         [job_options("tune.sampler=random")], tune_arguments),
+        ("rerun", "run one job again from its folder's job.json alone",
+         [device_option()], rerun_arguments),
+        ("merge", "combine results folders (e.g. one per node) into one", [], merge_arguments),
+        ("validate", "run suites/known_effects/ (established results) and print the verdicts",
+         [job_options("seeds=[0,1]")], validate_arguments),
+        ("tricks", "list the registered tricks, or show one in full", [], tricks_arguments),
+    ]  # fmt: skip
+    for name, text, shared, arguments in commands:
+        arguments(sub.add_parser(name, parents=shared, help=text))
+    return parser
 
-    run = sub.add_parser("run", help="expand a suite into seeded jobs and run them")
-    run.add_argument("suite", help="suite file (TOML), e.g. suites/label_tricks.toml")
-    add_job_arguments(run, "train.steps=200")
-    run.add_argument("--dry-run", action="store_true", help="print the job table, run nothing")
-    run.add_argument(
+
+def run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", help="suite file (TOML), e.g. suites/label_tricks.toml")
+    parser.add_argument("--dry-run", action="store_true", help="print the job table, run nothing")
+    parser.add_argument(
         "--jobs",
         type=int,
         help="jobs run in parallel (processes); default 1 on CPU, GPUs x jobs-per-GPU on CUDA",
     )
-    run.add_argument(
+    parser.add_argument(
         "--max-jobs",
         type=int,
         metavar="N",
         help="refuse a suite that expands to more than N jobs (default: 10000)",
     )
-    run.add_argument(
+    parser.add_argument(
         "--rerun-stale",
         action="store_true",
         help="also re-run finished jobs that were made by other code (another fingerprint)",
     )
-    run.add_argument("--executor", choices=["local", "ray"], default="local")
-    run.add_argument(
+    parser.add_argument("--executor", choices=["local", "ray"], default="local")
+    parser.add_argument(
         "--no-capture",
         action="store_true",
         help="train eagerly on CUDA too (default: CUDA-graph-captured steps where possible)",
     )
-    run.add_argument("--address", help="Ray cluster address (default: this node's, or a new one)")
-    per_gpu = run.add_mutually_exclusive_group()
+    parser.add_argument(
+        "--address", help="Ray cluster address (default: this node's, or a new one)"
+    )
+    per_gpu = parser.add_mutually_exclusive_group()
     per_gpu.add_argument(
         "--jobs-per-gpu", type=int, help="jobs packed on each GPU (default: automatic)"
     )
@@ -80,45 +139,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--gpus-per-job", type=float, help="the GPU fraction each job gets, e.g. 0.25"
     )
 
-    report = sub.add_parser("report", help="write an HTML report (or a table) of results")
-    report.add_argument("--results", default="results")
-    report.add_argument("--suite", dest="suites", action="append", help="suite(s) to include")
-    report.add_argument("--out", help="output file (default: reports/<suite>.html)")
-    report.add_argument("--format", choices=["html", "md", "csv"], default="html")
-    report.add_argument(
+
+def report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", help="output file (default: reports/<suite>.html)")
+    parser.add_argument("--format", choices=["html", "md", "csv"], default="html")
+    parser.add_argument(
         "--revision", help="show this older definition of the suite (default: the current one)"
     )
-    report.add_argument(
+    parser.add_argument(
         "--metric", help="the metric of the headline verdict (default: the suite's primary_metric)"
     )
-    report.add_argument(
+    parser.add_argument(
         "--correction",
         choices=["holm", "bh"],
         help="multiple comparisons: Holm-Bonferroni or Benjamini-Hochberg (default: the suite's)",
     )
-    report.add_argument(
+    parser.add_argument(
         "--interval",
         choices=["percentile", "bca"],
         help="bootstrap CI: percentile or BCa (default: percentile; see docs/statistics.md)",
     )
 
-    plan = sub.add_parser(
-        "plan", help="the seeds a suite needs to detect an effect, from a pilot run's spread"
+
+def plan_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", help="suite file (TOML)")
+    parser.add_argument(
+        "--pilot", required=True, metavar="RESULTS", help="a pilot's results folder"
     )
-    plan.add_argument("suite", help="suite file (TOML)")
-    plan.add_argument("--pilot", required=True, metavar="RESULTS", help="a pilot's results folder")
-    plan.add_argument("--pilot-suite", help="the pilot's suite name (default: the suite's)")
-    plan.add_argument(
+    parser.add_argument("--pilot-suite", help="the pilot's suite name (default: the suite's)")
+    parser.add_argument(
         "--effect", type=float, metavar="X", help="the effect to detect, in metric units"
     )
-    plan.add_argument("--metric", help="the metric (default: the suite's primary_metric)")
-    plan.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--metric", help="the metric (default: the suite's primary_metric)")
 
-    export = sub.add_parser("export", help="print one row per job as CSV or JSON")
-    export.add_argument("--results", default="results")
-    export.add_argument("--suite", dest="suites", action="append")
-    export.add_argument("--format", choices=["csv", "json"], default="csv")
-    which_jobs = export.add_mutually_exclusive_group()
+
+def export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=["csv", "json"], default="csv")
+    which_jobs = parser.add_mutually_exclusive_group()
     which_jobs.add_argument(
         "--revision", help="jobs of this older definition of the suite (default: the current)"
     )
@@ -129,23 +186,22 @@ def build_parser() -> argparse.ArgumentParser:
         "fingerprint.* columns); nothing is pooled in an export",
     )
 
-    regress = sub.add_parser(
-        "regress", help="compare the latest run with a baseline; exit 1 on a regression"
-    )
-    regress.add_argument("--baseline", required=True, help="baseline file (JSON)")
-    regress.add_argument("--results", default="results")
-    regress.add_argument("--suite", help="suite to check (default: the baseline's)")
-    regress.add_argument(
+
+def regress_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--baseline", required=True, help="baseline file (JSON)")
+    parser.add_argument("--suite", help="suite to check (default: the baseline's)")
+    parser.add_argument(
         "--update-baseline",
         action="store_true",
         help="write the latest run as the new baseline (tolerances kept) instead of comparing",
     )
-    regress.add_argument("--history", help="append one line per checked figure (JSONL)")
-    regress.add_argument("--json", help="write github-action-benchmark customSmallerIsBetter")
+    parser.add_argument("--history", help="append one line per checked figure (JSONL)")
+    parser.add_argument("--json", help="write github-action-benchmark customSmallerIsBetter")
 
-    tune = sub.add_parser("tune", help="search hyperparameters with Optuna ([tune] in the suite)")
-    tune.add_argument("suite", help="suite file (TOML) with a [tune] table")
-    which = tune.add_mutually_exclusive_group()
+
+def tune_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", help="suite file (TOML) with a [tune] table")
+    which = parser.add_mutually_exclusive_group()
     which.add_argument(
         "--variant",
         dest="variants",
@@ -154,42 +210,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="variant to tune (repeatable; default: the reference variant)",
     )
     which.add_argument("--all-variants", action="store_true", help="tune every variant equally")
-    tune.add_argument(
+    parser.add_argument(
         "--n-trials", type=int, metavar="N", help="finished trials per variant (default: [tune])"
     )
-    tune.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
-    tune.add_argument(
+    parser.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
+    parser.add_argument(
         "--storage", help="SQLAlchemy URL (default: sqlite:///<results>/<suite>.trials/optuna.db)"
     )
-    tune.add_argument("--study", help="study name prefix (default: the suite's name)")
-    tune.add_argument(
+    parser.add_argument("--study", help="study name prefix (default: the suite's name)")
+    parser.add_argument(
         "--confirm", type=int, default=0, metavar="K", help="re-run each best with K fresh seeds"
     )
-    tune.add_argument("--export", metavar="FILE.toml", help="write the tuned suite to FILE.toml")
-    add_job_arguments(tune, "tune.sampler=random")
+    parser.add_argument("--export", metavar="FILE.toml", help="write the tuned suite to FILE.toml")
 
-    rerun = sub.add_parser("rerun", help="run one job again from its folder's job.json alone")
-    rerun.add_argument("job_dir", metavar="JOB_DIR", help="a job folder: results/<suite>/<job-id>")
-    rerun.add_argument("--into", default="reruns", help="results folder (default: reruns/)")
-    rerun.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
 
-    merge = sub.add_parser("merge", help="combine results folders (e.g. one per node) into one")
-    merge.add_argument("sources", nargs="+", metavar="SRC", help="results folders to merge")
-    merge.add_argument("--into", required=True, help="the results folder to merge into")
+def rerun_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job_dir", metavar="JOB_DIR", help="a job folder: results/<suite>/<job-id>")
+    parser.add_argument("--into", default="reruns", help="results folder (default: reruns/)")
 
-    validate = sub.add_parser(
-        "validate", help="run suites/known_effects/ (established results) and print the verdicts"
-    )
-    validate.add_argument(
+
+def merge_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="+", metavar="SRC", help="results folders to merge")
+    parser.add_argument("--into", required=True, help="the results folder to merge into")
+
+
+def validate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--suites", default="suites/known_effects", help="folder of known-effects suites"
     )
-    validate.add_argument("--jobs", type=int, help="jobs run in parallel (processes)")
-    add_job_arguments(validate, "seeds=[0,1]")
+    parser.add_argument("--jobs", type=int, help="jobs run in parallel (processes)")
 
-    tricks = sub.add_parser("tricks", help="list the registered tricks, or show one in full")
-    tricks.add_argument("name", nargs="?")
-    tricks.add_argument("--markdown", action="store_true", help="the README's trick table")
-    return parser
+
+def tricks_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?")
+    parser.add_argument("--markdown", action="store_true", help="the README's trick table")
 
 
 @command("run")
@@ -216,22 +270,17 @@ def _run(args: argparse.Namespace) -> int:
         print(floor.describe())
         print(f"{len(jobs)} jobs in suite '{suite.suite.name}' (dry run: nothing was started)")
         return 0
-    from bench.run.local import run_suite
+    from bench.run.suite import run_suite
 
     summary = run_suite(
         args.suite,
         args.overrides,
-        results=args.results,
-        device=args.device,
         workers=args.jobs,
         progress=not args.quiet,
-        jobs_per_gpu=args.jobs_per_gpu,
-        executor=args.executor,
-        address=args.address,
         warn=lambda line: print(line, file=sys.stderr),
-        max_jobs=args.max_jobs,
-        rerun_stale=args.rerun_stale,
         capture=not args.no_capture,
+        **passed(args, "results", "device", "jobs_per_gpu", "executor", "address"),
+        **passed(args, "max_jobs", "rerun_stale"),
     )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     print(
@@ -258,29 +307,16 @@ def _report(args: argparse.Namespace) -> int:
     from bench.run.store import atomic_write_bytes
 
     notes: list[str] = []
+
+    def made_by(write: Callable, target: str | None) -> Any:
+        """`build_report` (to the file `target`) or `headline_text` (in the format `target`)."""
+        chosen = (args.results, args.suites, target, args.metric, args.correction)
+        return write(*chosen, revision=args.revision, notes=notes, interval=args.interval)
+
     if args.format == "html":
-        path = build_report(
-            args.results,
-            args.suites,
-            args.out,
-            args.metric,
-            args.correction,
-            revision=args.revision,
-            notes=notes,
-            interval=args.interval,
-        )
-        print(f"report written to {path}")
+        print(f"report written to {made_by(build_report, args.out)}")
     else:
-        text = headline_text(
-            args.results,
-            args.suites,
-            args.format,
-            args.metric,
-            args.correction,
-            revision=args.revision,
-            notes=notes,
-            interval=args.interval,
-        )
+        text = made_by(headline_text, args.format)
         if args.out:
             atomic_write_bytes(Path(args.out), text.encode())
         else:
@@ -322,19 +358,11 @@ def _export(args: argparse.Namespace) -> int:
 def _tune(args: argparse.Namespace) -> int:
     from bench.tune import format_summary, tune_suite
 
+    tuning = ("variants", "all_variants", "n_trials", "timeout", "storage", "study", "confirm")
     summary = tune_suite(
         args.suite,
         args.overrides,
-        variants=args.variants,
-        all_variants=args.all_variants,
-        n_trials=args.n_trials,
-        timeout=args.timeout,
-        storage=args.storage,
-        study=args.study,
-        confirm=args.confirm,
-        export=args.export,
-        results=args.results,
-        device=args.device,
+        **passed(args, *tuning, "export", "results", "device"),
         progress=not args.quiet,
     )
     print(format_summary(summary))

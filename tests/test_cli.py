@@ -110,3 +110,21 @@ def test_tricks_lists_and_describes(capsys) -> None:
     assert code == 0 and "flip_probability = 0.05" in out
     code, _, err = run_cli(capsys, "tricks", "nope")
     assert code == 2 and "unknown trick 'nope'" in err
+
+
+def test_commands_share_one_definition_of_each_common_option() -> None:
+    from bench.cli import build_parser
+
+    parser = build_parser()
+    shared = ["--results", "r", "--device", "cpu", "--set", "a=1", "--set", "b=2", "--quiet"]
+    for command in (["run", "s.toml"], ["tune", "s.toml"], ["validate"]):
+        args = parser.parse_args([*command, *shared])
+        assert (args.results, args.device, args.overrides, args.quiet) == (
+            "r", "cpu", ["a=1", "b=2"], True,
+        )  # fmt: skip
+    for command in (["report"], ["export"], ["regress", "--baseline", "b.json"]):
+        assert parser.parse_args(command).results == "results"
+    assert parser.parse_args(["report", "--suite", "a", "--suite", "b"]).suites == ["a", "b"]
+    assert parser.parse_args(["plan", "s.toml", "--pilot", "p", "--set", "x=1"]).overrides == [
+        "x=1"
+    ]

@@ -39,7 +39,7 @@ from pydantic import Field
 
 from bench.config import Section, validate
 from bench.errors import ResultsError
-from bench.report.stats import PROVENANCE_KEYS
+from bench.provenance import PROVENANCE_KEYS, git_commit
 from bench.run.selection import select_jobs
 from bench.run.store import ResultsStore, atomic_write_json
 
@@ -166,8 +166,6 @@ def run_provenance(records: list[dict[str, Any]], suite: str) -> Provenance:
                 f"suite '{suite}': metric provenance '{key}' differs between jobs "
                 f"({value} and {', '.join(others)}); rerun the suite into an empty --results folder"
             )
-    from bench.report.html import git_commit  # heavy (plots); only needed here
-
     return Provenance(
         device=devices[0],
         commit=git_commit(),

@@ -8,12 +8,12 @@ escapes every piece of user text).
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from bench.provenance import git_commit
 from bench.report import markup, plots
 from bench.report.headline import (
     VERDICT_RULE,
@@ -84,17 +84,6 @@ def build_report(
     path = Path(out) if out else Path("reports") / f"{stem}.html"
     atomic_write_bytes(path, html.encode())
     return path
-
-
-def git_commit() -> str | None:
-    """`git rev-parse HEAD` of the working directory, or None outside a repository."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None
 
 
 def trials_section(index: int, name: str, meta: dict, results_dir: str | Path) -> markup.Markup:

@@ -29,6 +29,7 @@ import pandas as pd
 from bench import metric_registry as registry
 from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics, metric_names
+from bench.provenance import PROVENANCE_KEYS
 from bench.report.comparison import (
     EMPTY,
     Outcomes,
@@ -41,17 +42,6 @@ from bench.stats.bootstrap import RESAMPLES, Interval, bootstrap_ci, check_inter
 from bench.stats.corrections import Correction, adjust
 from bench.stats.power import corrected_floor, detectable_effect
 
-PROVENANCE_KEYS = (
-    "backbone",
-    "backbone_version",
-    "reference_split",
-    "num_generated",
-    "num_reference",
-    "dataset_version",
-    "kid_subset_size",
-    "classifier_version",
-    "torch_fidelity_version",
-)
 ALPHA = 0.05
 INTERVAL: Interval = "percentile"  # docs/statistics.md: coverage of percentile and BCa
 HELPS, HURTS, NO_EVIDENCE, REFERENCE = "helps", "hurts", "no evidence", "reference"

@@ -6,7 +6,7 @@ diverged_by, reason, suite_revision; each metric under its own name (`fid`, `isc
 time, steps_per_s, device); `events.<detector>` (how often each failure detector fired);
 `factor.<trick>` (grid levels); `trick.<name>` (on/off) and `trick.<name>.<param>`;
 `config.<section>.<key>`; `version.<package>`; `fingerprint.<key>` (the code that made the
-job, see `bench.run.fingerprint`); and `job_dir`, where the job's history and samples live.
+job, see `bench.provenance`); and `job_dir`, where the job's history and samples live.
 """
 
 from __future__ import annotations

@@ -1,28 +1,29 @@
-"""One job end to end: load data, train, score, write the job's files (result last)."""
+"""One job end to end, in four phases: load its data, train, score, write its files (result last).
+
+`run_job` runs them to the end; `job_steps` is the same run one training iteration per
+`next()`, for packed runs. Scoring lives in `bench.run.scoring`, the record's provenance in
+`bench.provenance`, the job's files in `bench.run.store`.
+"""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import math
-import platform
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from bench.components import import_suite_plugins, plugins_used, resolve_components
 from bench.data import Dataset, load_dataset
 from bench.data.subset import training_subset
-from bench.errors import ConfigError
 from bench.expand import Job
 from bench.metric_registry import comparable_metrics, metric
-from bench.metrics import evaluate
-from bench.run.fingerprint import fingerprint
+from bench.provenance import device_name, fingerprint, versions
 from bench.run.samples import (
     INTERPOLATION_FILE,
     INTERPOLATION_ROWS,
@@ -31,6 +32,7 @@ from bench.run.samples import (
     sample_figure_png,
 )
 from bench.run.sampling import Sampler
+from bench.run.scoring import EvaluationPoints, OnEvaluation, score_generator
 from bench.run.store import (
     HISTORY_FILE,
     JOB_FILE,
@@ -39,57 +41,57 @@ from bench.run.store import (
     ResultsStore,
     atomic_write_bytes,
     atomic_write_json,
+    history_csv,
 )
-from bench.train.loop import TrainOutcome, run_to_end, training
+from bench.train.loop import Steps, TrainOutcome, run_to_end, training
+from bench.tricks.registry import Trick
 
 GRID_IMAGES = 64
 SCATTER_POINTS = 1000
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` -> CUDA when available, else CPU; `cuda` on a machine without one is refused."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: no CUDA device is available here; use --device cpu")
-    return device
+@dataclass(frozen=True)
+class JobRun:
+    """How a job runs: its results store and device, the `on_evaluation` callback, where it
+    was placed (executor, host, worker, GPU, stream), and whether CUDA steps are captured."""
+
+    store: ResultsStore
+    device: torch.device
+    on_evaluation: OnEvaluation | None = None
+    placement: dict[str, Any] = field(default_factory=dict)
+    capture: bool = True
 
 
-def history_csv(rows: list[dict[str, float]]) -> bytes:
-    if not rows:
-        return b""
-    out = io.StringIO()
-    fields = list(dict.fromkeys(key for row in rows for key in row))
-    writer = csv.DictWriter(out, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()
+@dataclass(frozen=True)
+class Loaded:
+    """A job ready to train: its description, folder, tricks, and data on the device."""
+
+    described: dict[str, Any]
+    folder: Path
+    tricks: list[Trick]
+    dataset: Dataset
+    data: Tensor
+    labels: Tensor | None
 
 
-def versions() -> dict[str, str]:
-    names = ("gan-bench", "torch", "torchvision", "torch-fidelity")
-    found = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "unknown"
-    found["python"] = platform.python_version()
-    return found
+@dataclass(frozen=True)
+class Scores:
+    """What scoring found: the final metrics (also without sampling tricks), their
+    provenance, every evaluation point, the time spent, and the sample figures (PNG by file)."""
 
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()})"
+    metrics: dict[str, float]
+    without_sampling_tricks: dict[str, float] | None
+    provenance: dict[str, Any]
+    evaluations: list[dict[str, float]]
+    eval_time_s: float
+    figures: dict[str, bytes]
 
 
 def run_job(
     job: Job,
     store: ResultsStore,
     device: torch.device,
-    on_evaluation: Callable[[int, dict[str, float]], None] | None = None,
+    on_evaluation: OnEvaluation | None = None,
     placement: dict[str, Any] | None = None,
     capture: bool = True,
 ) -> dict[str, Any]:
@@ -102,130 +104,138 @@ def run_job(
     metrics)` is called at each point; raising `StopTraining` there ends the run early (its
     status is the exception's, e.g. "pruned", and its metrics those of the last point).
     """
-    return run_to_end(job_steps(job, store, device, on_evaluation, placement, capture))
+    run = JobRun(store, device, on_evaluation, placement or {}, capture)
+    return run_to_end(job_steps(job, run))
 
 
-def job_steps(
-    job: Job,
-    store: ResultsStore,
-    device: torch.device,
-    on_evaluation: Callable[[int, dict[str, float]], None] | None = None,
-    placement: dict[str, Any] | None = None,
-    capture: bool = True,
-) -> Generator[None, None, dict[str, Any]]:
+def job_steps(job: Job, run: JobRun) -> Generator[None, None, dict[str, Any]]:
     """`run_job`, one training iteration per `next()` (for packed runs); returns the record."""
     started = time.perf_counter()
-    out = store.job_dir(job.suite, job.id)
+    loaded = load(job, run)
+    points = EvaluationPoints(job, loaded.dataset, run.device, run.on_evaluation)
+    outcome = yield from train(job, loaded, run, points)
+    scores = score(job, loaded, outcome, points, run.device)
+    return write(job, run, loaded, outcome, scores, started)
+
+
+def load(job: Job, run: JobRun) -> Loaded:
+    """Resolve the job's components, write its `job.json`, and put its training data on the
+    device."""
+    folder = run.store.job_dir(job.suite, job.id)
     import_suite_plugins(job.modules, f"job {job.id}")
     components = resolve_components(job.config, f"job {job.id}")
     described = {**job.record(), "plugins": plugins_used(components, job.modules)}
-    atomic_write_json(out / JOB_FILE, described)
+    atomic_write_json(folder / JOB_FILE, described)
     dataset = load_dataset(job.config.data)
-    tricks = components.tricks
-    train_images, train_labels = training_subset(
+    images, labels = training_subset(
         dataset.train, dataset.train_labels, job.config.data.train_fraction
     )
-    data = train_images.to(device)
-    evaluations: list[dict[str, float]] = []
-    without: dict[str, float] | None = None  # the same G scored without sampling tricks
-    evaluate_during = EvaluationPoints(job, dataset, device, evaluations, on_evaluation)
-    labels = None if train_labels is None else train_labels.to(device)
-    outcome = yield from training(
+    data = images.to(run.device)
+    labels = None if labels is None else labels.to(run.device)
+    return Loaded(described, folder, components.tricks, dataset, data, labels)
+
+
+def train(job: Job, loaded: Loaded, run: JobRun, points: EvaluationPoints) -> Steps:
+    """The stepwise training run (`bench.train.loop.training`), scored at `points`."""
+    return training(
         job.config,
         job.seed,
-        data,
-        tricks,
-        device,
-        evaluate_during,
-        labels,
-        dataset.num_classes,
-        capture,
+        loaded.data,
+        loaded.tricks,
+        run.device,
+        points,
+        loaded.labels,
+        loaded.dataset.num_classes,
+        run.capture,
     )
 
+
+def score(
+    job: Job,
+    loaded: Loaded,
+    outcome: TrainOutcome,
+    points: EvaluationPoints,
+    device: torch.device,
+) -> Scores:
+    """Sample figures and final metrics of the trained G (those of the last evaluation point
+    when training was stopped; none when G's output is not finite)."""
+    dataset, seed = loaded.dataset, job.config.eval.seed
     shown = SCATTER_POINTS if dataset.kind == "toy2d" else GRID_IMAGES
-    grid = Sampler(outcome, job.config.eval.seed + 1, dataset.test).generate(shown)
-    finite = bool(torch.isfinite(grid).all())
+    grid = Sampler(outcome, seed + 1, dataset.test).generate(shown)
+    finite, figures = bool(torch.isfinite(grid).all()), {}
     if finite:
-        atomic_write_bytes(out / SAMPLES_FILE, sample_figure_png(grid, dataset))
+        figures[SAMPLES_FILE] = sample_figure_png(grid, dataset)
         if job.config.eval.interpolation_strip and dataset.kind == "image":
-            sampler = Sampler(outcome, job.config.eval.seed + 2, dataset.test)
-            strip = sampler.interpolate(INTERPOLATION_ROWS, INTERPOLATION_STEPS)
-            atomic_write_bytes(out / INTERPOLATION_FILE, interpolation_strip_png(strip))
+            strip = Sampler(outcome, seed + 2, dataset.test).interpolate(
+                INTERPOLATION_ROWS, INTERPOLATION_STEPS
+            )
+            figures[INTERPOLATION_FILE] = interpolation_strip_png(strip)
+    evaluations, without = points.evaluations, None
     if outcome.stopped:
         metrics = {k: v for k, v in evaluations[-1].items() if k != "step"} if evaluations else {}
-        provenance, eval_time = evaluate_during.provenance, 0.0
+        provenance, seconds = points.provenance, 0.0
     elif finite:
-        metrics, provenance, eval_time = score(outcome, dataset, job, device)
+        metrics, provenance, seconds = score_generator(outcome, dataset, job, device)
         evaluations.append({"step": outcome.steps_completed, **metrics})
-        if any(trick.is_sampling_trick() for trick in tricks):
-            without, _, extra = score(outcome, dataset, job, device, sampling_tricks=False)
-            eval_time += extra
+        if any(trick.is_sampling_trick() for trick in loaded.tricks):
+            without, _, extra = score_generator(
+                outcome, dataset, job, device, sampling_tricks=False
+            )
+            seconds += extra
     else:
-        metrics, provenance, eval_time = {}, {"skipped": "generator output is not finite"}, 0.0
-    atomic_write_bytes(out / HISTORY_FILE, history_csv(with_evaluations(outcome, evaluations)))
+        metrics, provenance, seconds = {}, {"skipped": "generator output is not finite"}, 0.0
+    return Scores(metrics, without, provenance, evaluations, seconds + points.seconds, figures)
 
-    divergence = outcome.divergence
-    wall = time.perf_counter() - started
-    record = {
-        **described,
-        "status": outcome.status,
-        "diverged_at": divergence.step if divergence else None,
-        "reason": divergence.detail
-        if divergence
-        else (outcome.stopped.reason if outcome.stopped else None),
-        "events": [dataclasses.asdict(e) for e in outcome.events],
-        "metrics": metrics,
-        "metrics_without_sampling_tricks": without,
-        "metric_provenance": provenance,
-        "evaluations": evaluations,
-        "best": best_values(evaluations),
-        "steps_completed": outcome.steps_completed,
-        "train_time_s": outcome.train_time_s,
-        "eval_time_s": eval_time + evaluate_during.seconds,
-        "wall_time_s": wall,
-        "steps_per_s": outcome.steps_completed / max(outcome.train_time_s, 1e-9),
-        "device": device_name(device),
-        "versions": versions(),
-        "fingerprint": fingerprint(device),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "execution": {**outcome.execution, **(placement or {})},
-    }
-    atomic_write_json(out / RESULT_FILE, record)
+
+def write(
+    job: Job,
+    run: JobRun,
+    loaded: Loaded,
+    outcome: TrainOutcome,
+    scores: Scores,
+    started: float,
+) -> dict[str, Any]:
+    """Write the sample figures, `history.csv` and, last, `result.json`; return the record."""
+    for name, png in scores.figures.items():
+        atomic_write_bytes(loaded.folder / name, png)
+    rows = with_evaluations(outcome, scores.evaluations)
+    atomic_write_bytes(loaded.folder / HISTORY_FILE, history_csv(rows))
+    record = result_record(loaded.described, run, outcome, scores, time.perf_counter() - started)
+    atomic_write_json(loaded.folder / RESULT_FILE, record)
     return record
 
 
-class EvaluationPoints:
-    """The `on_log` callback that scores G every `eval.every` steps during training.
-
-    Evaluation runs under a forked RNG state, so scoring during training never changes the
-    training trajectory; the final step is scored after training, not here.
-    """
-
-    def __init__(
-        self,
-        job: Job,
-        dataset: Dataset,
-        device: torch.device,
-        evaluations: list[dict[str, float]],
-        on_evaluation: Callable[[int, dict[str, float]], None] | None,
-    ) -> None:
-        self.job, self.dataset, self.device = job, dataset, device
-        self.evaluations, self.on_evaluation = evaluations, on_evaluation
-        self.provenance: dict[str, Any] = {}
-        self.seconds = 0.0
-
-    def __call__(self, row: dict[str, float], outcome: TrainOutcome) -> None:
-        every, step = self.job.config.eval.every, int(row["step"])
-        if not every or step % every or step == self.job.config.train.steps:
-            return
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            metrics, self.provenance, seconds = score(outcome, self.dataset, self.job, self.device)
-        outcome.generator.train()
-        self.seconds += seconds
-        self.evaluations.append({"step": step, **metrics})
-        if self.on_evaluation is not None:
-            self.on_evaluation(step, metrics)
+def result_record(
+    described: dict[str, Any],
+    run: JobRun,
+    outcome: TrainOutcome,
+    scores: Scores,
+    wall_time_s: float,
+) -> dict[str, Any]:
+    """What `result.json` holds: the job, how it ended, its metrics, cost and provenance."""
+    divergence, stopped = outcome.divergence, outcome.stopped
+    return {
+        **described,
+        "status": outcome.status,
+        "diverged_at": divergence.step if divergence else None,
+        "reason": divergence.detail if divergence else (stopped.reason if stopped else None),
+        "events": [dataclasses.asdict(e) for e in outcome.events],
+        "metrics": scores.metrics,
+        "metrics_without_sampling_tricks": scores.without_sampling_tricks,
+        "metric_provenance": scores.provenance,
+        "evaluations": scores.evaluations,
+        "best": best_values(scores.evaluations),
+        "steps_completed": outcome.steps_completed,
+        "train_time_s": outcome.train_time_s,
+        "eval_time_s": scores.eval_time_s,
+        "wall_time_s": wall_time_s,
+        "steps_per_s": outcome.steps_completed / max(outcome.train_time_s, 1e-9),
+        "device": device_name(run.device),
+        "versions": versions(),
+        "fingerprint": fingerprint(run.device),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "execution": {**outcome.execution, **run.placement},
+    }
 
 
 def with_evaluations(
@@ -245,24 +255,3 @@ def best_values(evaluations: list[dict[str, float]]) -> dict[str, dict[str, floa
             value, step = (max if metric(name).direction > 0 else min)(points)
             best[name] = {"value": value, "step": step}
     return best
-
-
-def score(
-    outcome: TrainOutcome,
-    dataset: Dataset,
-    job: Job,
-    device: torch.device,
-    sampling_tricks: bool = True,
-) -> tuple[dict[str, float], dict[str, Any], float]:
-    """The configured metrics of the trained G, with their provenance and wall time.
-
-    `sampling_tricks=False` scores the same G without the evaluation-time `sample` hooks.
-    Paired generators (pix2pix) complete the test split's source images.
-    """
-    started = time.perf_counter()
-    sampler = Sampler(outcome, job.config.eval.seed, dataset.test)
-    result = evaluate(
-        lambda n: sampler.generate(n, sampling_tricks), dataset, job.config.eval, device
-    )
-    values = {k: v for k, v in result.values.items() if v is None or math.isfinite(v)}
-    return values, result.provenance, time.perf_counter() - started

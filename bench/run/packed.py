@@ -10,25 +10,33 @@ tricks are not capturable runs eagerly in its slot: its record's `execution` say
 K comes from memory measured on the GPU (`measure_job_bytes`: a short run of the suite's
 heaviest job, in a throwaway process) and the `MAX_JOBS_PER_GPU` cap. The round robin and
 the choice of K are plain Python, tested on CPU with fake jobs and a fake memory probe.
+The runner (`run_packed_claimed`) starts one worker process per GPU for every batch of jobs
+it can claim; a job whose worker process dies is recorded as failed in its `error.txt`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
-import queue
-import socket
 import tempfile
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
+from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import torch
 
 from bench.expand import Job
-from bench.run.placement import GIB, MAX_JOBS_PER_GPU
-from bench.run.store import ResultsStore, atomic_write_bytes
+from bench.run.job import JobRun, job_steps, run_job
+from bench.run.pending import PendingJobs
+from bench.run.placement import GIB, MAX_JOBS_PER_GPU, Placement
+from bench.run.store import ResultsStore
+from bench.run.worker import Done, placement_here, record_failure
 from bench.run.workers import die_with_parent
 from bench.train.capture import WARMUP_ITERATIONS
 
@@ -127,8 +135,6 @@ def probe_job(job: Job) -> Job:
 def measure_job_bytes(job: Job, capture: bool = True) -> int:
     """Peak CUDA memory one job adds in a process (bytes): a probe run of `job` on GPU 0 of
     this process. Run in a throwaway process: it starts CUDA."""
-    from bench.run.job import run_job
-
     device = torch.device("cuda")
     torch.cuda.init()
     torch.cuda.synchronize()
@@ -146,6 +152,17 @@ def free_memory_and_job_bytes(job: Job | None, capture: bool) -> tuple[list[int]
     return free, None if job is None else measure_job_bytes(job, capture)
 
 
+def measured_jobs_per_gpu(pending: list[Job] | None, capture: bool) -> tuple[int, str]:
+    """`packed_jobs_per_gpu` from the free memory of the fullest GPU and the memory of the
+    heaviest pending job, measured by a short run of it in a throwaway process (it starts
+    CUDA; this process never does)."""
+    spawn = multiprocessing.get_context("spawn")
+    job = heaviest(pending) if pending else None
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as probe:
+        free, job_bytes = probe.submit(free_memory_and_job_bytes, job, capture).result()
+    return packed_jobs_per_gpu(free, job_bytes)
+
+
 def packed_worker(
     gpu: str,
     slots: int,
@@ -161,23 +178,19 @@ def packed_worker(
     (`device_name="cpu"` runs the same round robin without streams, for tests.)"""
     die_with_parent(os.getppid())  # the runner: no orphaned GPU workers
     os.environ["CUDA_VISIBLE_DEVICES"] = gpu  # before anything here starts CUDA
-    from bench.run.job import job_steps
-    from bench.run.local import ERROR_FILE
-
     torch.set_num_threads(threads)
     device, store = torch.device(device_name), ResultsStore(root)
     cuda = device.type == "cuda"
     streams = [torch.cuda.Stream() if cuda else None for _ in range(slots)]
-    where = {"executor": "local", "host": socket.gethostname(), "worker": os.getpid(), "gpu": gpu}
+    where = placement_here("local", gpu)
 
     def start(job: Job, slot: int) -> Steps:
         placement = {**where, "stream": slot, "packed": slots}
-        return job_steps(job, store, device, placement=placement, capture=capture)
+        return job_steps(job, JobRun(store, device, placement=placement, capture=capture))
 
     def finished(job: Job, record: dict[str, Any] | None, error: BaseException | None) -> None:
         if error is not None:
-            text = "".join(traceback.format_exception(error))
-            atomic_write_bytes(store.job_dir(job.suite, job.id) / ERROR_FILE, text.encode())
+            record_failure(store, job, "".join(traceback.format_exception(error)))
         results.put((job.id, "failed" if record is None else record["status"]))
 
     def stream(slot: int) -> AbstractContextManager:
@@ -195,9 +208,65 @@ def collect(
     while received < expected:
         try:
             item = results.get(timeout=poll_s)
-        except queue.Empty:
+        except Empty:
             if not alive():
                 return
             continue
         received += 1
         yield item
+
+
+def run_packed_claimed(
+    queue: PendingJobs, root: Path, placement: Placement, capture: bool = True
+) -> None:
+    """`_run_packed` over every job this runner can claim now, again for jobs released later."""
+    while not queue.exhausted:
+        claimed = list(iter(queue.take, None))
+        if claimed:
+            _run_packed(claimed, root, placement, queue.finish, capture)
+        elif not queue.exhausted:
+            queue.wait()
+
+
+def _run_packed(
+    pending: list[Job],
+    root: Path,
+    placement: Placement,
+    done: Done,
+    capture: bool,
+    device_name: str = "cuda",
+) -> None:
+    """One worker process per GPU, each training its slots' jobs on streams, taking the next
+    pending job from a shared queue whenever a slot frees up."""
+    slots = Counter(placement.workers)
+    context = multiprocessing.get_context("spawn")
+    jobs, results = context.Queue(), context.Queue()
+    for job in pending:
+        jobs.put(job)
+    for _ in slots:
+        jobs.put(None)
+    threads = max(1, (os.cpu_count() or 1) // len(slots))
+    workers = [
+        context.Process(
+            target=packed_worker,
+            args=(gpu, k, jobs, results, str(root), capture, threads, device_name),
+        )
+        for gpu, k in slots.items()
+    ]
+    for worker in workers:
+        worker.start()
+    waiting = {job.id: job for job in pending}
+    try:
+        alive = lambda: any(worker.is_alive() for worker in workers)  # noqa: E731
+        for job_id, status in collect(results, len(pending), alive):
+            done(waiting.pop(job_id), status)
+        for job in waiting.values():  # a worker process died (out of memory, killed)
+            text = "its GPU worker process exited before the job ended\n"
+            record_failure(ResultsStore(root), job, text)
+            done(job, "failed")
+    finally:
+        for worker in workers:
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()

@@ -1,7 +1,10 @@
 """The jobs a runner still has to do, handed out only once it holds their claims.
 
-A job claimed by another live runner is skipped and looked at again every `POLL_S`: once
-that runner finishes it, it counts as finished by another runner; if that runner releases it
+A run starts with one read of every job's `result.json` (`scan`): a job counts as finished
+when it has a readable result (with `bench run --rerun-stale`, one made by this code). Later
+looks read a result file again only once it has changed. A job
+claimed by another live runner is skipped and looked at again every `POLL_S`: once that
+runner finishes it, it counts as finished by another runner; if that runner releases it
 unfinished, or dies, this runner claims and runs it (`bench.run.claims`).
 """
 
@@ -10,15 +13,70 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from tqdm import tqdm
 
 from bench.expand import Job
+from bench.provenance import code_fingerprint, code_id
 from bench.run.claims import Busy, ClaimBook, Runner
-from bench.run.store import ResultsStore
+from bench.run.store import RESULT_FILE, ResultsStore
 
 POLL_S = 2.0
 ELSEWHERE = "finished by another runner"
+
+
+def made_by_this_code(record: dict[str, Any]) -> bool:
+    """Whether a job's record was made by the code running now (its fingerprint's code id)."""
+    return code_id(record) == code_fingerprint()["code_id"]
+
+
+class Finished:
+    """What a runner counts as done: any readable result, or with `rerun_stale` only results
+    made by this code. Each version of a job's `result.json` is read once."""
+
+    def __init__(self, store: ResultsStore, rerun_stale: bool = False) -> None:
+        self.store, self.rerun_stale = store, rerun_stale
+        self.seen: dict[str, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+
+    def __call__(self, job: Job) -> bool:
+        return self.counts(self.record(job))
+
+    def record(self, job: Job) -> dict[str, Any] | None:
+        """The job's readable result (None: none), read again only when its file changed."""
+        try:
+            stat = (self.store.job_dir(job.suite, job.id) / RESULT_FILE).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        seen = self.seen.get(job.id)
+        if seen is None or seen[0] != version:
+            seen = self.seen[job.id] = (version, self.store.finished_record(job.suite, job.id))
+        return seen[1]
+
+    def counts(self, record: dict[str, Any] | None) -> bool:
+        return record is not None and (not self.rerun_stale or made_by_this_code(record))
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The jobs to run, and how many finished jobs were made by other code."""
+
+    pending: list[Job]
+    stale: int
+    finished: Finished
+
+
+def scan(jobs: list[Job], store: ResultsStore, rerun_stale: bool = False) -> Scan:
+    """Read each job's result once: the jobs without one that counts as finished are pending."""
+    finished, pending, stale = Finished(store, rerun_stale), [], 0
+    for job in jobs:
+        record = finished.record(job)
+        stale += record is not None and not made_by_this_code(record)
+        if not finished.counts(record):
+            pending.append(job)
+    return Scan(pending, stale, finished)
 
 
 class PendingJobs:
@@ -26,18 +84,18 @@ class PendingJobs:
 
     def __init__(
         self,
-        jobs: list[Job],
-        store: ResultsStore,
+        start: Scan,
         book: ClaimBook,
         done: Callable[[Job, str], None],
+        bar: tqdm,
         poll_s: float = POLL_S,
-        finished: Callable[[Job], bool] | None = None,
     ) -> None:
-        """`finished(job)`: whether a result on disk counts as done (default: any readable
-        one; `bench run --rerun-stale` does not count results made by other code)."""
-        self.waiting = list(jobs)
-        self.store, self.book, self.done, self.poll_s = store, book, done, poll_s
-        self.finished = finished or (lambda job: store.is_finished(job.suite, job.id))
+        """`start`: the scan that found the pending jobs, and what counts as finished;
+        `done(job, status)` is called once per job; `bar` shows the run's progress."""
+        self.waiting = list(start.pending)
+        self.store, self.finished = start.finished.store, start.finished
+        self.book, self.done, self.bar, self.poll_s = book, done, bar, poll_s
+        self.described = "jobs"
         self.look_again: dict[str, float] = {}  # job id -> when to read its claim again
         self.holders: dict[str, Runner] = {}  # job id -> the live runner that held it
         self.notes: list[str] = []
@@ -75,16 +133,27 @@ class PendingJobs:
         return None
 
     def finish(self, job: Job, status: str) -> None:
-        """Release this runner's claim on `job`, recording `status`."""
+        """Release this runner's claim on `job`, recording `status`, and report it done."""
         self.book.release(self.store.job_dir(job.suite, job.id), status)
+        self.done(job, status)
 
-    def show_waiting(self, bar: tqdm, described: str) -> None:
+    def describe(self, described: str) -> None:
+        """Show where the jobs run (e.g. `jobs [2 CPU workers]`) on the progress bar."""
+        self.described = described
+        self.bar.set_description(described)
+
+    def wait(self) -> None:
+        """Wait `poll_s` for jobs claimed by other runners (`show_waiting` says for whom)."""
+        self.show_waiting()
+        time.sleep(self.poll_s)
+
+    def show_waiting(self) -> None:
         """Say whom this runner waits for: on the bar, and on stderr when that changes."""
         holders = sorted(
             {self.holders[j.id].describe() for j in self.waiting if j.id in self.holders}
         )
         text = f"{len(self.waiting)} jobs are being run by another runner ({', '.join(holders)})"
-        bar.set_description(f"{described} waiting: {text}")
+        self.bar.set_description(f"{self.described} waiting: {text}")
         if holders != self.announced:
             self.announced = holders
             tqdm.write(f"{text}; waiting for them", file=sys.stderr)

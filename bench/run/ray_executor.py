@@ -9,20 +9,16 @@ combine the folders with `bench merge`). Ray is optional: `pip install 'gan-benc
 from __future__ import annotations
 
 import logging
-import time
-import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tqdm import tqdm
-
 from bench.errors import ConfigError
 from bench.expand import Job
-from bench.run.local import ERROR_FILE, Done, execute_job
 from bench.run.pending import PendingJobs
 from bench.run.placement import auto_jobs_per_gpu
-from bench.run.store import ResultsStore, atomic_write_bytes
+from bench.run.store import ResultsStore
+from bench.run.worker import execute_job, record_failure
 
 INSTALL_HINT = "pip install 'gan-bench[ray]'"
 
@@ -61,12 +57,9 @@ def run_on_ray(
     device: str,
     jobs_per_gpu: int | None,
     address: str | None,
-    done: Done,
-    bar: tqdm,
     capture: bool = True,
 ) -> None:
-    """Run the jobs of `queue` as Ray tasks, each once this driver holds its claim, and call
-    `done(job, status)` as each one finishes."""
+    """Run the jobs of `queue` as Ray tasks, each once this driver holds its claim."""
     ray = require_ray()
     started = not ray.is_initialized()
     if started:
@@ -78,7 +71,7 @@ def run_on_ray(
         )
     try:
         device_name, resources, text = task_resources(device, ray.cluster_resources(), jobs_per_gpu)
-        bar.set_description(f"jobs [ray: {text}]")
+        queue.describe(f"jobs [ray: {text}]")
         task = ray.remote(execute_job).options(**resources)
         results = str(root.resolve())
         in_flight: dict[Any, Job] = {}
@@ -89,16 +82,13 @@ def run_on_ray(
                 if not in_flight:
                     if queue.exhausted:
                         return
-                    queue.show_waiting(bar, f"jobs [ray: {text}]")
-                    time.sleep(queue.poll_s)
+                    queue.wait()
                     continue
                 timeout = None if queue.exhausted else queue.poll_s
                 ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=timeout)
                 for ref in ready:
                     job = in_flight.pop(ref)
-                    status = _status(ray, ref, job, ResultsStore(results))
-                    queue.finish(job, status)
-                    done(job, status)
+                    queue.finish(job, _status(ray, ref, job, ResultsStore(results)))
         except KeyboardInterrupt:
             for ref in in_flight:
                 ray.cancel(ref, force=True)
@@ -113,6 +103,5 @@ def _status(ray: ModuleType, ref: Any, job: Job, store: ResultsStore) -> str:
     try:
         return ray.get(ref)
     except Exception:
-        path = store.job_dir(job.suite, job.id) / ERROR_FILE
-        atomic_write_bytes(path, traceback.format_exc().encode())
+        record_failure(store, job)
         return "failed"

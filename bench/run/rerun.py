@@ -15,7 +15,8 @@ from typing import Any
 
 from bench.errors import ResultsError
 from bench.expand import Job
-from bench.run.job import resolve_device, run_job
+from bench.run.device import resolve_device
+from bench.run.job import run_job
 from bench.run.store import JOB_FILE, RESULT_FILE, ResultsStore, read_json
 
 

@@ -6,7 +6,7 @@ by the same code. So, for each suite:
 
 1. Definition: only the jobs of one revision (default: the current one, from `suite.json`,
    see `bench.run.definition`) are pooled; finished jobs of other revisions are counted.
-2. Code: of those, only the jobs of one code fingerprint (`bench.run.fingerprint.code_id`)
+2. Code: of those, only the jobs of one code fingerprint (`bench.provenance.code_id`)
    are pooled: the code of the most recently finished job. Jobs made by other code are
    counted and flagged as a warning: `bench run --rerun-stale` redoes them.
 3. Device: jobs of the same code on different device classes (e.g. two GPU models of one
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ResultsError
+from bench.provenance import code_id
 from bench.run.definition import REVISIONS, revision_jobs
-from bench.run.fingerprint import code_id
 from bench.run.store import ResultsStore
 
 

@@ -9,6 +9,8 @@ so a kill -9 leaves either the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -48,6 +50,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def history_csv(rows: list[dict[str, float]]) -> bytes:
+    """`history.csv`: one row per log point; the columns of every row, in order of appearance."""
+    if not rows:
+        return b""
+    out = io.StringIO()
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
 
 
 class CorruptFile(ResultsError):

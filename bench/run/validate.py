@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.config import load_suite
 from bench.errors import ConfigError
-from bench.run.local import RunSummary, run_suite
+from bench.run.suite import RunSummary, run_suite
 
 KNOWN_EFFECTS = Path("suites") / "known_effects"
 

@@ -16,8 +16,8 @@ from optuna.trial import FrozenTrial
 
 from bench.expand import Job, reference_variant, with_revision
 from bench.run.definition import record_definition
-from bench.run.local import RunSummary, run_jobs, suite_metadata
 from bench.run.store import ResultsStore
+from bench.run.suite import RunOptions, RunSummary, run_jobs, suite_metadata
 from bench.tune.plan import TunePlan
 from bench.tune.study import TuneError
 
@@ -89,4 +89,4 @@ def run_confirmation(
         },
     }
     record_definition(store, meta, jobs)
-    return run_jobs(jobs, store, device=device, progress=progress)
+    return run_jobs(jobs, store, RunOptions(device=device, progress=progress))

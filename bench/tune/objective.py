@@ -16,7 +16,6 @@ import json
 import math
 import os
 import socket
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +26,8 @@ from optuna.distributions import distribution_to_json
 from bench.config import JobConfig, TuneConfig
 from bench.expand import Job
 from bench.run.job import run_job
-from bench.run.local import ERROR_FILE
-from bench.run.store import RESULT_FILE, ResultsStore, atomic_write_bytes, atomic_write_json
+from bench.run.store import RESULT_FILE, ResultsStore, atomic_write_json
+from bench.run.worker import record_failure
 from bench.train.loop import StopTraining
 from bench.tune.space import Dimension, apply_params
 from bench.tune.study import ERROR_ATTR, check_within_budget
@@ -84,9 +83,8 @@ class Objective:
         try:
             record = run_job(job, self.store, self.device, on_evaluation=self.pruning(trial))
         except Exception:
-            path = self.store.job_dir(job.suite, job.id) / ERROR_FILE
-            atomic_write_bytes(path, traceback.format_exc().encode())
-            trial.set_user_attr(ERROR_ATTR, str(path))
+            path = record_failure(self.store, job)
+            trial.set_user_attr(ERROR_ATTR, path)
             raise JobFailed(f"trial {trial.number}: job {job.id} failed; see {path}") from None
         value = self.value(record)
         pruned = record["status"] == "pruned"

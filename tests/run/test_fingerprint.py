@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import bench
-import bench.run.fingerprint
-import bench.run.local
+import bench.provenance
+import bench.run.pending
 from bench.cli import main
+from bench.provenance import code_fingerprint, source_hash
 from bench.report import load_results
-from bench.run.fingerprint import code_fingerprint, source_hash
 
 FINGERPRINT_KEYS = {
     "gan-bench", "source", "torch", "torchvision", "torch-fidelity", "numpy", "python",
@@ -39,7 +39,7 @@ def other_code(monkeypatch: pytest.MonkeyPatch):
 
     def switch() -> None:
         edited = {**code_fingerprint(), "source": "0" * 16, "code_id": "edited-code"}
-        for module in (bench.run.fingerprint, bench.run.local):
+        for module in (bench.provenance, bench.run.pending):
             monkeypatch.setattr(module, "code_fingerprint", lambda: edited)
 
     return switch

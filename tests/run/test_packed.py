@@ -11,9 +11,10 @@ from concurrent.futures import Future
 import pytest
 import torch
 
+import bench.run.packed
 from bench.expand import Job
-from bench.run import local
-from bench.run.job import job_steps, run_job
+from bench.run import suite
+from bench.run.job import JobRun, job_steps, run_job
 from bench.run.packed import (
     MEMORY_MARGIN,
     RoundRobin,
@@ -23,6 +24,7 @@ from bench.run.packed import (
 )
 from bench.run.placement import GIB, MAX_JOBS_PER_GPU, Placement
 from bench.run.store import ResultsStore
+from bench.run.worker import ERROR_FILE
 from bench.train.capture import WARMUP_ITERATIONS
 
 CPU = torch.device("cpu")
@@ -118,16 +120,16 @@ def test_placement_on_a_made_up_gpu_machine_uses_the_memory_probe(monkeypatch, t
         probed.append(job)
         return [40 * GIB, 30 * GIB], 3 * GIB
 
-    monkeypatch.setattr(local, "ProcessPoolExecutor", InProcess)
-    monkeypatch.setattr(local, "free_memory_and_job_bytes", fake_probe)
+    monkeypatch.setattr(bench.run.packed, "ProcessPoolExecutor", InProcess)
+    monkeypatch.setattr(bench.run.packed, "free_memory_and_job_bytes", fake_probe)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     jobs = [Job("s", "v", seed, tiny_job()) for seed in range(3)]
-    placement = local.local_placement("cuda", None, None, jobs)
+    placement = suite.local_placement("cuda", None, None, jobs)
     assert Counter(placement.workers) == {"0": 8, "1": 8}  # 30 GiB / (3 GiB x 1.25)
     assert "30.0 GiB free at 3.75 GiB a job (measured)" in placement.reason
     assert probed == [jobs[0]]
-    fixed = local.local_placement("cuda", 3, 4, jobs)
+    fixed = suite.local_placement("cuda", 3, 4, jobs)
     assert fixed.workers == ("0", "1", "0") and fixed.reason == "--jobs-per-gpu"
 
 
@@ -151,7 +153,7 @@ def test_packed_jobs_give_the_numbers_of_the_same_jobs_run_alone(tiny_job, tmp_p
     RoundRobin(
         2,
         lambda: next(pending, None),
-        lambda job, slot: job_steps(job, store, CPU, placement={"stream": slot}),
+        lambda job, slot: job_steps(job, JobRun(store, CPU, placement={"stream": slot})),
         lambda job, record, error: records.update({job.id: record}),
     ).run()
     for record in alone:
@@ -171,12 +173,12 @@ def test_a_packed_worker_process_runs_its_slots_and_reports_each_job(tiny_job, t
     bad = Job("pack", "broken", 0, bad_cfg)
     statuses: dict[str, str] = {}
     placement = Placement(workers=("", ""), jobs_per_gpu=2)
-    local._run_packed(
+    bench.run.packed._run_packed(
         [good, bad], tmp_path, placement, lambda job, s: statuses.update({job.variant: s}),
         capture=True, device_name="cpu",
     )  # fmt: skip
     assert statuses == {"v": "ok", "broken": "failed"}
     store = ResultsStore(tmp_path)
-    assert (store.job_dir("pack", bad.id) / local.ERROR_FILE).exists()
+    assert (store.job_dir("pack", bad.id) / ERROR_FILE).exists()
     record = json.loads((store.job_dir("pack", good.id) / "result.json").read_text())
     assert record["execution"]["packed"] == 2 and record["execution"]["stream"] in (0, 1)

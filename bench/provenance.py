@@ -1,11 +1,13 @@
-"""The code fingerprint every result records: which code, libraries and device made it.
+"""Provenance: which code, libraries, device and protocol made a result.
 
 Job ids hash a job's config and seed, not the code, so after a change to a trick every job
-of a suite is "already finished". The fingerprint says what made each result: the package
-version, a hash of the package's source files, the versions of the libraries that compute
-the numbers (torch, torchvision, torch-fidelity, numpy, Python), and the device class. Its
-`code_id` covers everything but the device: results with different `code_id`s are never
+of a suite is "already finished". The code fingerprint says what made each result: the
+package version, a hash of the package's source files, the versions of the libraries that
+compute the numbers (torch, torchvision, torch-fidelity, numpy, Python), and the device class.
+Its `code_id` covers everything but the device: results with different `code_id`s are never
 pooled (see `bench.run.selection`), and `bench run --rerun-stale` redoes those of other code.
+`PROVENANCE_KEYS` are the metric protocol's keys: numbers that differ in any are never
+compared (`bench.report`, `bench.regress`). Reports and baselines also record the git commit.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import subprocess
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +26,19 @@ import torch
 import bench
 
 LIBRARIES = ("torch", "torchvision", "torch-fidelity", "numpy")
+RECORDED_VERSIONS = ("gan-bench", "torch", "torchvision", "torch-fidelity")
 UNRECORDED = "unrecorded"  # results written before fingerprints were recorded
+PROVENANCE_KEYS = (
+    "backbone",
+    "backbone_version",
+    "reference_split",
+    "num_generated",
+    "num_reference",
+    "dataset_version",
+    "kid_subset_size",
+    "classifier_version",
+    "torch_fidelity_version",
+)
 
 
 def source_hash(package: Path = Path(bench.__file__).parent) -> str:
@@ -43,6 +58,13 @@ def _version(name: str) -> str:
         return "unknown"
 
 
+def versions() -> dict[str, str]:
+    """What a result's `versions` records: gan-bench, torch, torchvision, torch-fidelity, Python."""
+    return {name: _version(name) for name in RECORDED_VERSIONS} | {
+        "python": platform.python_version()
+    }
+
+
 @cache
 def code_fingerprint() -> dict[str, str]:
     """This process's code: package version and source hash, library and Python versions."""
@@ -60,6 +82,13 @@ def device_class(device: torch.device) -> str:
     return f"cpu ({platform.machine()})"
 
 
+def device_name(device: torch.device) -> str:
+    """What a result's `device` records: the GPU model, or the CPU's processor name."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
 def fingerprint(device: torch.device) -> dict[str, str]:
     """What a result records: `code_fingerprint()` and the device class it ran on."""
     return {**code_fingerprint(), "device_class": device_class(device)}
@@ -68,6 +97,17 @@ def fingerprint(device: torch.device) -> dict[str, str]:
 def code_id(record: dict[str, Any]) -> str:
     """The code id a result was made by, or `unrecorded` for results older than fingerprints."""
     return (record.get("fingerprint") or {}).get("code_id", UNRECORDED)
+
+
+def git_commit() -> str | None:
+    """`git rev-parse HEAD` of the working directory, or None outside a repository."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
 
 
 def _short_hash(values: dict[str, str]) -> str:

@@ -1,0 +1,251 @@
+"""Run a suite's pending jobs: in-process, in worker processes (`bench.run.local`), packed on
+every GPU (`bench.run.packed`), or on a Ray cluster (`bench.run.ray_executor`).
+
+Finished jobs (those with a `result.json`) are skipped, so re-running a suite resumes it.
+A job that raises, or whose worker process dies, is recorded in `error.txt` in its folder and
+the suite goes on; it has no result, so the next run retries it. Each job is claimed before it
+runs, so runners sharing a results folder split the work (`bench.run.claims`,
+`bench.run.pending`). Ctrl-C or SIGTERM stops the run; every finished job is kept. On CUDA,
+one worker process per GPU (pinned to it by `CUDA_VISIBLE_DEVICES`, set before CUDA starts in
+the worker) trains several jobs at once on CUDA streams; how many is chosen from measured
+memory (`bench.run.placement`, `bench.run.packed`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from bench.config import DataConfig, Suite
+from bench.data import Dataset, load_dataset
+from bench.errors import ConfigError, DataError
+from bench.expand import Job, plan_suite, reference_variant
+from bench.metrics import prepare_backbone
+from bench.models.registry import check_networks, model_spec
+from bench.plan import design_floor, require_reachable
+from bench.run.claims import ClaimBook
+from bench.run.definition import record_definition
+from bench.run.device import resolve_device
+from bench.run.local import run_on_cpus
+from bench.run.packed import measured_jobs_per_gpu, run_packed_claimed
+from bench.run.pending import PendingJobs, scan
+from bench.run.placement import Placement, plan_placement, visible_gpu_ids
+from bench.run.ray_executor import require_ray, run_on_ray
+from bench.run.stopping import Interrupted as Interrupted  # where `bench tune` finds it
+from bench.run.stopping import StopSignals
+from bench.run.store import ResultsStore
+from bench.run.worker import ERROR_FILE
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a runner runs jobs.
+
+    `executor="local"`: on CPU, `workers` processes (default 1: in this process); on CUDA,
+    one process per visible GPU training `jobs_per_gpu` jobs at once on streams (automatic
+    when None), at most `workers` at once in all.
+    `executor="ray"`: Ray tasks on the cluster at `address` (default: this node's, or a new one).
+    `rerun_stale`: also run the finished jobs made by other code. `capture=False`
+    (`--no-capture`) keeps CUDA training steps eager. `progress`: show a progress bar.
+    """
+
+    device: str = "auto"
+    workers: int | None = None
+    progress: bool = True
+    jobs_per_gpu: int | None = None
+    executor: str = "local"
+    address: str | None = None
+    rerun_stale: bool = False
+    capture: bool = True
+
+
+@dataclass
+class RunSummary:
+    """How a `bench run` ended: counts by status, and which jobs failed."""
+
+    total: int
+    skipped: int
+    statuses: Counter = field(default_factory=Counter)
+    failed: list[str] = field(default_factory=list)
+    stale: int = 0  # finished jobs made by other code (see bench.provenance)
+    rerun_stale: bool = False
+    notes: list[str] = field(default_factory=list)  # e.g. claims taken over from dead runners
+
+
+def preflight(jobs: Iterable[Job], where: str | Path | None = None) -> None:
+    """Before any job: load every dataset the jobs use (a missing data folder fails here,
+    naming the suite file `where`), build each plugin model once to check the shapes it
+    returns, and train the domain backbones the jobs will be scored with, once, not once per
+    worker."""
+    jobs = list(jobs)
+    for data, model in {(job.config.data, job.config.model) for job in jobs}:
+        dataset = _load_named(data, where)
+        check_networks(model_spec(model.arch), model, dataset.shape, dataset.num_classes)
+    for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
+        prepare_backbone(_load_named(data, where), evaluation)
+
+
+def _load_named(data: DataConfig, where: str | Path | None) -> Dataset:
+    """`load_dataset`, its errors naming the suite file `where`."""
+    try:
+        return load_dataset(data)
+    except DataError as err:
+        raise DataError(f"{where}: {err}" if where else str(err)) from None
+
+
+def local_placement(
+    device: str,
+    workers: int | None,
+    jobs_per_gpu: int | None,
+    pending: list[Job] | None = None,
+    capture: bool = True,
+) -> Placement:
+    """This machine's slots: CPU workers, or K job slots (streams) on every visible GPU.
+
+    Without `--jobs-per-gpu`, K comes from the free memory of the fullest GPU and the
+    memory of the heaviest pending job (`bench.run.packed.measured_jobs_per_gpu`).
+    """
+    if device != "cuda":
+        return plan_placement([], workers)
+    ids = visible_gpu_ids(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())
+    if not ids:
+        raise ConfigError("--device cuda: no CUDA device is visible here; use --device cpu")
+    reason = "--jobs-per-gpu"
+    if jobs_per_gpu is None:
+        jobs_per_gpu, reason = measured_jobs_per_gpu(pending, capture)
+    return dataclasses.replace(plan_placement(ids, workers, jobs_per_gpu), reason=reason)
+
+
+def check_executor(executor: str, workers: int | None) -> None:
+    """Refuse an unknown executor, or Ray when it is not installed, before anything starts."""
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor '{executor}': expected one of {', '.join(EXECUTORS)}")
+    if executor == "ray":
+        if workers is not None:
+            raise ConfigError(
+                "--jobs is for the local executor; Ray runs as many jobs as the cluster has "
+                "resources for (--jobs-per-gpu sets the GPU share of each)"
+            )
+        require_ray()
+
+
+def run_jobs(jobs: list[Job], store: ResultsStore, options: RunOptions) -> RunSummary:
+    """Run the unfinished `jobs` with a progress bar (and, with `options.rerun_stale`, the
+    finished ones made by other code)."""
+    check_executor(options.executor, options.workers)
+    start = scan(jobs, store, options.rerun_stale)
+    summary = RunSummary(
+        len(jobs),
+        len(jobs) - len(start.pending),
+        stale=start.stale,
+        rerun_stale=options.rerun_stale,
+    )
+    preflight(start.pending)
+    bar = tqdm(total=len(start.pending), desc="jobs", unit="job", disable=not options.progress)
+
+    def done(job: Job, status: str) -> None:
+        summary.statuses[status] += 1
+        if status == "failed":
+            summary.failed.append(str(store.job_dir(job.suite, job.id) / ERROR_FILE))
+        bar.set_postfix(dict(summary.statuses))
+        bar.update()
+
+    stop = StopSignals()
+    try:
+        with stop, ClaimBook() as book:
+            queue = PendingJobs(start, book, done, bar)
+            if start.pending and options.executor == "ray":
+                run_on_ray(
+                    queue,
+                    store.root,
+                    options.device,
+                    options.jobs_per_gpu,
+                    options.address,
+                    options.capture,
+                )
+            elif start.pending:
+                _run_here(queue, store.root, options)
+            summary.notes = queue.notes
+    except KeyboardInterrupt:
+        kept = sum(store.is_finished(job.suite, job.id) for job in jobs)  # workers have stopped
+        raise stop.interrupted(kept, len(jobs)) from None
+    finally:
+        bar.close()
+    return summary
+
+
+def _run_here(queue: PendingJobs, root: Path, options: RunOptions) -> None:
+    """The local executor: packed on every GPU on CUDA, else CPU workers."""
+    device = resolve_device(options.device).type
+    placement = local_placement(
+        device, options.workers, options.jobs_per_gpu, queue.waiting, options.capture
+    )
+    queue.describe(f"jobs [{placement.describe()}]")
+    run = run_packed_claimed if device == "cuda" else run_on_cpus
+    run(queue, root, placement, options.capture)
+
+
+def run_suite(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    results: str | Path = "results",
+    device: str = "auto",
+    workers: int | None = None,
+    progress: bool = True,
+    jobs_per_gpu: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    warn: Callable[[str], None] | None = None,
+    max_jobs: int | None = None,
+    rerun_stale: bool = False,
+    capture: bool = True,
+) -> RunSummary:
+    """Load, validate and expand a suite file, record its metadata, and run its jobs (see
+    `RunOptions` for the options of the run).
+
+    Everything is checked (suite, data, device, results folder) before anything is written.
+    A suite that cannot reach a verdict is refused unless it is exploratory; then `warn` gets
+    the warning (once everything is validated, before any job starts).
+    """
+    options = RunOptions(
+        device, workers, progress, jobs_per_gpu, executor, address, rerun_stale, capture
+    )
+    check_executor(executor, workers)
+    suite, jobs = plan_suite(path, overrides, max_jobs)
+    floor = design_floor(suite)
+    require_reachable(floor, str(path))
+    resolve_device(device)
+    preflight(jobs, path)
+    store = ResultsStore(results)
+    if floor.exploratory and warn:
+        warn(floor.warning())
+    record_definition(store, suite_metadata(suite, Path(path), overrides or []), jobs)
+    return run_jobs(jobs, store, options)
+
+
+def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
+    """What `results/<suite>/suite.json` records: the design, the reference, the source."""
+    return {
+        "name": suite.suite.name,
+        "description": suite.suite.description,
+        "design": suite.suite.design,
+        "reference_variant": reference_variant(suite),
+        "seeds": list(suite.suite.seeds),
+        "primary_metric": suite.suite.primary_metric,
+        "correction": suite.suite.correction,
+        "exploratory": suite.suite.exploratory,
+        "expect": {name: claim.model_dump() for name, claim in suite.expect.items()},
+        "ablated_tricks": list(suite.tricks),
+        "source_file": str(path),
+        "source_text": path.read_text(),
+        "overrides": overrides,
+    }
