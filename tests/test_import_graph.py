@@ -35,15 +35,14 @@ def imported_modules(path: Path, modules: dict[str, Path]) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             for alias in node.names:
                 submodule = f"{node.module}.{alias.name}"
-                found.add(submodule if submodule in modules else owning_module(node.module, modules))
+                is_module = submodule in modules
+                found.add(submodule if is_module else owning_module(node.module, modules))
     return {name for name in found if name}
 
 
 def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     modules = module_names(package)
-    return {
-        name: imported_modules(path, modules) - {name} for name, path in modules.items()
-    }
+    return {name: imported_modules(path, modules) - {name} for name, path in modules.items()}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
