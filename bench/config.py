@@ -3,7 +3,8 @@
 A suite file has four tables::
 
     [suite]            name, description, design, seeds; how the report decides: primary_metric,
-                       correction ("holm" or "bh"), exploratory = "why it may not reach a verdict"
+                       correction ("holm" or "bh"), interval ("percentile" or "bca"),
+                       exploratory = "why it may not reach a verdict"
     [base]             the baseline job: [base.data] [base.model] [base.train] [base.eval]
                        and [base.tricks.NAME] for tricks every variant uses
     [tricks.NAME]      the tricks to ablate, with their parameters (or `levels = [{...}, ...]`)
@@ -132,6 +133,9 @@ class SuiteMeta(Section):
     )
     correction: Literal["holm", "bh"] = Field(
         "holm", description="multiple comparisons: Holm-Bonferroni or Benjamini-Hochberg"
+    )
+    interval: Literal["percentile", "bca"] = Field(
+        "percentile", description="the bootstrap CI of each effect: percentile or BCa"
     )
     exploratory: str | None = Field(
         None,

@@ -68,7 +68,7 @@ class Analysis:
             chosen,
             meta.get("exploratory"),
             meta.get("expect") or {},
-            check_interval(interval or INTERVAL),
+            check_interval(interval or meta.get("interval") or INTERVAL),
         )
 
 

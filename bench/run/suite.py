@@ -242,6 +242,7 @@ def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
         "seeds": list(suite.suite.seeds),
         "primary_metric": suite.suite.primary_metric,
         "correction": suite.suite.correction,
+        "interval": suite.suite.interval,
         "exploratory": suite.suite.exploratory,
         "expect": {name: claim.model_dump() for name, claim in suite.expect.items()},
         "ablated_tricks": list(suite.tricks),

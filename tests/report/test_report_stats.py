@@ -1,11 +1,13 @@
 import io
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.errors import ResultsError
+from bench.config import load_suite
+from bench.errors import ConfigError, ResultsError
 from bench.report import headline_text
 from bench.report.stats import compare_variants, interactions, main_effects
 from bench.stats.bootstrap import bootstrap_ci
@@ -179,3 +181,22 @@ def test_grid_main_effects_use_the_chosen_interval() -> None:
     assert effects.attrs["interval"] == "bca"
     row = effects.set_index("trick").loc["a"]
     assert row["ci_low"] <= row["effect"] <= row["ci_high"]
+
+
+def test_the_suite_chooses_its_interval_and_bench_report_overrides_it(results) -> None:
+    results.planted("skewed", {"baseline": 50.0, "better": 45.0})
+    meta_file = results.root / "skewed" / "suite.json"
+    meta_file.write_text(json.dumps(json.loads(meta_file.read_text()) | {"interval": "bca"}))
+    folder = str(results.root)
+    assert set(pd.read_csv(io.StringIO(headline_text(folder, fmt="csv")))["interval"]) == {"bca"}
+    chosen = headline_text(folder, fmt="csv", interval="percentile")
+    assert set(pd.read_csv(io.StringIO(chosen))["interval"]) == {"percentile"}
+
+
+def test_an_unknown_suite_interval_is_refused_naming_the_key_and_the_choices(tmp_path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text('[suite]\nname = "s"\ninterval = "studentized"\n')
+    with pytest.raises(ConfigError) as refused:
+        load_suite(suite)
+    assert "suite.interval" in str(refused.value)
+    assert "'percentile'" in str(refused.value) and "'bca'" in str(refused.value)
