@@ -328,7 +328,7 @@ def _report(args: argparse.Namespace) -> int:
 
 @command("plan")
 def _plan(args: argparse.Namespace) -> int:
-    from bench.plan import pilot_plan
+    from bench.report.pilot import pilot_plan
 
     if args.effect is not None and not args.effect > 0:
         raise ConfigError(f"--effect {args.effect}: expected a positive effect in metric units")

@@ -1,31 +1,21 @@
-"""Can a suite reach a verdict, and how many seeds does it need? Answered before anything runs.
+"""Can a suite reach a verdict? Answered from its design alone, before anything runs.
 
 `design_floor` is the smallest adjusted p-value a suite's design can produce: the exact paired
 test's floor 2/2^n for n seeds, times the correction's factor for its comparisons (see
 `bench.stats.power`). `bench run` refuses a suite whose floor is not below alpha unless
-`[suite] exploratory = "reason"` says why it should run anyway. `bench plan SUITE --pilot
-RESULTS` reads a pilot's paired spread and says how many seeds a given effect needs.
+`[suite] exploratory = "reason"` says why it should run anyway. How many seeds an effect needs,
+from a pilot's results, is `bench.report.pilot`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 from bench.config import Suite
-from bench.errors import ConfigError, ResultsError
-from bench.expand import design_variants, plan_suite, reference_variant
-from bench.metric_registry import comparable_metrics
-from bench.report.comparison import outcomes
-from bench.report.headline import primary_metric
-from bench.report.stats import ALPHA, better_phrase, direction, metric_label
-from bench.report.table import load_results, load_suites
-from bench.stats.corrections import CORRECTIONS
-from bench.stats.power import corrected_floor, detectable_effect, lone_floor, seeds_needed
+from bench.errors import ConfigError
+from bench.expand import design_variants
+from bench.stats.corrections import ALPHA, CORRECTIONS
+from bench.stats.power import corrected_floor, lone_floor
 from bench.stats.ranktests import paired_floor
 
 
@@ -104,69 +94,3 @@ def require_reachable(floor: DesignFloor, where: str, what: str = "suite.seeds")
         f"{floor.adjusted:.3g} >= {floor.alpha}; use at least {needed} seeds, or set "
         '[suite] exploratory = "why" to run it anyway'
     )
-
-
-def pilot_plan(
-    path: str | Path,
-    pilot: str | Path,
-    effect: float | None = None,
-    metric: str | None = None,
-    pilot_suite: str | None = None,
-    overrides: list[str] | None = None,
-) -> str:
-    """`bench plan`: per comparison, the pilot's paired spread, the effect detectable with the
-    suite's seeds, and (with `effect`) the seeds needed to detect it with 80% power."""
-    suite, _ = plan_suite(path, overrides)
-    floor = design_floor(suite)
-    name = pilot_suite or suite.suite.name
-    try:
-        jobs = load_results(pilot, [name])
-    except ResultsError as err:
-        raise ResultsError(f"--pilot {pilot}: {err} (choose one with --pilot-suite)") from None
-    reference = load_suites(pilot, [name])[name].get("reference_variant", reference_variant(suite))
-    metric = primary_metric(jobs, metric or suite.suite.primary_metric)
-    label = metric_label(metric)
-    present = [m for m in comparable_metrics() if m in jobs]
-    finished = pd.DataFrame(
-        {
-            variant: pd.Series(seeds.values[~seeds.failed], index=seeds.seeds[~seeds.failed])
-            for variant, seeds in outcomes(jobs, metric, direction(metric), present).items()
-        }
-    )
-    if reference not in finished:
-        raise ResultsError(f"--pilot {pilot}: suite '{name}' has no finished '{reference}' seed")
-    rows = []
-    for variant in [v for v in finished.columns if v != reference]:
-        differences = (finished[variant] - finished[reference]).dropna()
-        spread = float(np.std(differences, ddof=1)) if len(differences) >= 2 else math.nan
-        row = {
-            "variant": variant,
-            "pilot pairs": str(len(differences)),
-            f"SD of paired differences ({label})": _figure(spread),
-            f"detectable with {floor.seeds} seeds": _figure(
-                detectable_effect(spread, floor.seeds, floor.comparisons, floor.alpha)
-            ),
-        }
-        if effect is not None:
-            needed = seeds_needed(spread, effect, floor.comparisons, floor.alpha)
-            row[f"seeds for {effect:g} {label}"] = str(needed) if needed else "over 200"
-        rows.append(row)
-    if not rows:
-        raise ResultsError(f"--pilot {pilot}: suite '{name}' has no variant besides '{reference}'")
-    lines = [
-        f"suite {suite.suite.name}: {floor.comparisons} comparisons against '{reference}' on "
-        f"{label} ({better_phrase(metric)})",
-        floor.describe(),
-        f"pilot: {pilot} (suite {name}); power from the SD of each variant's per-seed "
-        f"differences, 80% power for a lone effect at alpha / {max(floor.comparisons, 1)} "
-        "under the exact signed-rank test (simulated with normal differences)",
-        "",
-        pd.DataFrame(rows).to_string(index=False),
-    ]
-    return "\n".join(lines)
-
-
-def _figure(value: float) -> str:
-    if math.isnan(value):
-        return "-"
-    return "none" if math.isinf(value) else f"{value:.3g}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
 from torch import nn
@@ -22,10 +22,10 @@ from torch import nn
 from bench.config import ModelConfig
 from bench.errors import ConfigError, PluginError
 from bench.models.build import build_models
+from bench.models.conditioning import call_net
 from bench.models.dcgan import SUPPORTED_SIZES
 from bench.models.resnet import SUPPORTED_SIZES as RESNET_SIZES
 from bench.plugins import BUILTIN, Origin, clash, current_origin, load_entry_points, resolve_object
-from bench.tricks.registry import Trick, call_net
 
 Builder = Callable[[ModelConfig, tuple[int, ...], int | None], tuple[nn.Module, nn.Module]]
 DataKind = Literal["images", "toy2d"]
@@ -122,9 +122,17 @@ def model_spec(arch: str, where: str = "model.arch") -> ModelSpec:
     return REGISTRY[arch]
 
 
+class NetworkRewrite(Protocol):
+    """What `check_model` asks of a trick: its name, and whether it rewrites G or D."""
+
+    name: str
+
+    def modifies_networks(self) -> bool: ...
+
+
 def check_model(
     spec: ModelSpec,
-    tricks: Iterable[Trick],
+    tricks: Iterable[NetworkRewrite],
     capabilities: frozenset[str],
     image_size: int | None,
     where: str,

@@ -13,7 +13,6 @@ from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics
 from bench.report.markup import markdown_table
 from bench.report.stats import (
-    ALPHA,
     HELPS,
     HURTS,
     INTERVAL,
@@ -25,7 +24,7 @@ from bench.report.stats import (
 from bench.report.table import load_selection, selection_notes
 from bench.run.selection import SuiteJobs
 from bench.stats.bootstrap import INTERVALS, Interval, check_interval
-from bench.stats.corrections import CORRECTIONS, Correction
+from bench.stats.corrections import ALPHA, CORRECTIONS, Correction
 
 VERDICT_RULE = (
     "Seeds are paired (every variant of a seed starts from the same random stream): where both "

@@ -39,10 +39,9 @@ from bench.report.comparison import (
     outcomes,
 )
 from bench.stats.bootstrap import RESAMPLES, Interval, bootstrap_ci, check_interval
-from bench.stats.corrections import Correction, adjust
+from bench.stats.corrections import ALPHA, Correction, adjust
 from bench.stats.power import corrected_floor, detectable_effect
 
-ALPHA = 0.05
 INTERVAL: Interval = "percentile"  # docs/statistics.md: coverage of percentile and BCa
 HELPS, HURTS, NO_EVIDENCE, REFERENCE = "helps", "hurts", "no evidence", "reference"
 

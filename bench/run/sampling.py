@@ -17,8 +17,9 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
+from bench.models.conditioning import call_net, conditioning
 from bench.train.loop import TrainOutcome
-from bench.tricks.registry import Nets, call_net, conditioning
+from bench.tricks.registry import Nets
 
 EVAL_BATCH = 500
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from bench.errors import ResultsError
 
+ALPHA = 0.05  # the level every verdict is tested at, after the correction
 Correction = Literal["holm", "bh"]
 CORRECTIONS: dict[str, str] = {"holm": "Holm-Bonferroni", "bh": "Benjamini-Hochberg"}
 

@@ -33,11 +33,12 @@ import torch
 from torch import Tensor, nn
 
 from bench.config import JobConfig
+from bench.models.conditioning import call_net
 from bench.models.registry import build_networks
 from bench.train.capture import CudaGraphs, ReplayScheduler, choose_execution, optimizer_options
 from bench.train.losses import configured_objective
 from bench.train.monitor import FIELDS, PROBE_SIZE, Event, Monitor, SampleProbe, collapse_floor
-from bench.tricks.registry import LossTerms, Nets, Role, TrainContext, Trick, call_net
+from bench.tricks.registry import LossTerms, Nets, Role, TrainContext, Trick
 
 PROBE_SEED_OFFSET = 7919  # the probe's own RNG, so probing never shifts the training stream
 

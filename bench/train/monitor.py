@@ -53,8 +53,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from bench.models.conditioning import call_net
 from bench.train.losses import ConfiguredObjective
-from bench.tricks.registry import TrainContext, Trick, call_net
+from bench.tricks.registry import TrainContext, Trick
 
 FIELDS = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
 # Every threshold below is a guideline's (cited) or calibrated: its false-alarm rate on

@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor
 
+from bench.models.conditioning import call_net
 from bench.tricks.diffaugment import PAIRED, translation
-from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams, call_net, register
+from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams, register
 
 CITATION = "Zhao et al. 2021, Improved Consistency Regularization for GANs"
 

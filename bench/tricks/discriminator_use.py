@@ -8,7 +8,8 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams, call_net, register
+from bench.models.conditioning import call_net
+from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams, register
 
 IGNORES_LATENT = "pix2pix's G takes an input image, not a latent"
 

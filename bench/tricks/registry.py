@@ -41,10 +41,9 @@ D sees the real and the fake batch as two separate batches (DCGAN's rule: BatchN
 mixes real and fake statistics) unless a trick sets `mixes_d_batches`, which makes the loop
 call D once on the concatenation.
 
-Networks declare the extra inputs they take in `conditioning` (a subset of {"labels",
-"condition_image"}); the loop, the evaluation and tricks call them through `call_net`, which
-passes the class labels and/or the paired input image (pix2pix's condition: the real batch)
-only to nets that take them.
+Networks declare the extra inputs they take in `conditioning`; hooks call them through
+`bench.models.conditioning.call_net`, which passes labels or paired input images only to nets
+that take them.
 
 Tricks that interact declare what they do, not whom they clash with, so a new trick is one
 file: `changes_targets` (sets D's targets), `ignores_targets` (an objective without targets),
@@ -67,6 +66,7 @@ from torch import Tensor, nn
 
 from bench.config import validate
 from bench.errors import ConfigError
+from bench.models.conditioning import call_net
 from bench.plugins import Origin, clash, current_origin, load_entry_points
 
 Role = Literal["generator", "discriminator"]
@@ -77,22 +77,6 @@ class TrickParams(BaseModel):
     """Base of every trick's parameters: unknown keys are errors, values immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def conditioning(net: nn.Module) -> frozenset[str]:
-    """The extra inputs `net` takes besides its batch: "labels" and/or "condition_image"."""
-    return frozenset(getattr(net, "conditioning", frozenset()))
-
-
-def call_net(
-    net: nn.Module,
-    x: Tensor,
-    labels: Tensor | None = None,
-    condition_image: Tensor | None = None,
-) -> Tensor:
-    """`net(x)`, passing class labels and the paired input images to nets that take them."""
-    extra = {"labels": labels, "condition_image": condition_image}
-    return net(x, **{name: extra[name] for name in sorted(conditioning(net))})
 
 
 @dataclass

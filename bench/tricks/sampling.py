@@ -10,7 +10,8 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from bench.tricks.registry import Nets, TrainContext, Trick, TrickParams, call_net, register
+from bench.models.conditioning import call_net
+from bench.tricks.registry import Nets, TrainContext, Trick, TrickParams, register
 
 MAX_ROUNDS = 1000
 TAKES_IMAGE = "pix2pix's G takes an input image, not a latent"

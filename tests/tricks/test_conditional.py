@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from bench.config import ModelConfig
 from bench.models import build_models
-from bench.tricks.registry import call_net
+from bench.models.conditioning import call_net
 
 
 def nets(trick, ctx):
