@@ -1,4 +1,4 @@
-"""Generator and discriminator architectures: a configurable DCGAN and a 2-D MLP GAN."""
+"""Generator and discriminator architectures: DCGAN, SN-GAN style ResNet, and a 2-D MLP GAN."""
 
 from bench.models.build import build_models, dcgan_init
 
