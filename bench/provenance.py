@@ -23,7 +23,6 @@ from typing import Any
 
 import torch
 
-import bench
 
 LIBRARIES = ("torch", "torchvision", "torch-fidelity", "numpy")
 RECORDED_VERSIONS = ("gan-bench", "torch", "torchvision", "torch-fidelity")
@@ -41,7 +40,7 @@ PROVENANCE_KEYS = (
 )
 
 
-def source_hash(package: Path = Path(bench.__file__).parent) -> str:
+def source_hash(package: Path = Path(__file__).resolve().parent) -> str:
     """A hash of every file of the package (path and bytes), compiled caches excluded."""
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*")):

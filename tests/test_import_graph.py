@@ -122,3 +122,44 @@ def test_every_executor_takes_the_worker_entry_point_from_one_module():
         assert "bench.run.worker" in graph[executor]
         assert not graph[executor] & executors, f"{executor} imports another executor"
     assert "bench.run.worker" in graph["bench.tune.objective"]
+
+
+LAYERS = (  # bottom to top, as docs/architecture.md lists them
+    ("bench.errors", "bench.filemode", "bench.plugins", "bench.metric_registry", "bench.stats",
+     "bench.provenance"),
+    ("bench.config",),
+    ("bench.data", "bench.models", "bench.tricks"),
+    ("bench.train",),
+    ("bench.metrics", "bench.feature_extractors", "bench.components", "bench.expand",
+     "bench.plan", "bench.extend"),
+    ("bench.run",),
+    ("bench.report", "bench.regress", "bench.tune"),
+    ("bench.cli", "bench"),
+)  # fmt: skip
+
+
+def layer(module: str) -> int:
+    """The layer of `module`: that of the longest prefix `LAYERS` names."""
+    prefixes = [
+        (len(prefix), level)
+        for level, members in enumerate(LAYERS)
+        for prefix in members
+        if module == prefix or module.startswith(prefix + ".")
+    ]
+    return max(prefixes)[1]
+
+
+def test_every_module_imports_only_from_its_own_layer_or_below():
+    upward = [
+        f"{module} -> {dependency}"
+        for module, dependencies in import_graph().items()
+        for dependency in dependencies
+        if layer(dependency) > layer(module)
+    ]
+    assert not upward, "imports that point up a layer: " + ", ".join(sorted(upward))
+
+
+def test_every_module_but_the_package_itself_has_a_layer_below_the_interface():
+    interface = len(LAYERS) - 1
+    unplaced = [m for m in import_graph() if layer(m) == interface and m not in LAYERS[-1]]
+    assert not unplaced, f"modules with no layer in LAYERS: {unplaced}"
