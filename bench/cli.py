@@ -303,8 +303,8 @@ def _run(args: argparse.Namespace) -> int:
 
 @command("report")
 def _report(args: argparse.Namespace) -> int:
+    from bench.atomic import atomic_write_bytes
     from bench.report import build_report, headline_text
-    from bench.run.store import atomic_write_bytes
 
     notes: list[str] = []
 

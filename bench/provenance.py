@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-
+PACKAGE = Path(__file__).resolve().parent  # the `bench` package
 LIBRARIES = ("torch", "torchvision", "torch-fidelity", "numpy")
 RECORDED_VERSIONS = ("gan-bench", "torch", "torchvision", "torch-fidelity")
 UNRECORDED = "unrecorded"  # results written before fingerprints were recorded
@@ -40,7 +40,7 @@ PROVENANCE_KEYS = (
 )
 
 
-def source_hash(package: Path = Path(__file__).resolve().parent) -> str:
+def source_hash(package: Path = PACKAGE) -> str:
     """A hash of every file of the package (path and bytes), compiled caches excluded."""
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*")):

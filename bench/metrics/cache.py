@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from bench.filemode import plain_file_mode
+from bench.atomic import atomic_write
 
 CACHE_ENV = "GAN_BENCH_CACHE"
 
@@ -20,15 +19,5 @@ def default_cache_dir() -> Path:
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """`torch.save` to a temporary file beside `path`, then rename: no reader sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = plain_file_mode(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as file:
-            torch.save(obj, file)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """`torch.save` `obj` to `path` atomically (`bench.atomic`): no reader sees half a file."""
+    atomic_write(path, lambda out: torch.save(obj, out))

@@ -37,11 +37,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from bench.atomic import atomic_write_json
 from bench.config import Section, validate
 from bench.errors import ResultsError
 from bench.provenance import PROVENANCE_KEYS, git_commit
 from bench.run.selection import select_jobs
-from bench.run.store import ResultsStore, atomic_write_json
+from bench.run.store import ResultsStore
 
 FORMAT = "gan-bench-baseline/1"
 # Where a dataset lives on this machine does not change what is measured (its version does).

@@ -19,9 +19,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import atomic_write_json
 from bench.metric_registry import metric, regressed_metrics
 from bench.regress.compare import FIGURES, Check, Comparison
-from bench.run.store import atomic_write_json
 
 BENCHMARK_NAMES = {
     **{name: metric(name).label for name in regressed_metrics()},

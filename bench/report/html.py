@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.atomic import atomic_write_bytes
 from bench.provenance import git_commit
 from bench.report import markup, plots
 from bench.report.headline import (
@@ -30,7 +31,7 @@ from bench.report.table import load_histories, load_selection, selection_notes
 from bench.report.trends import HISTORY_FILE, trends_section
 from bench.report.tuning import tuning_section
 from bench.run.selection import SuiteJobs
-from bench.run.store import SAMPLES_FILE, atomic_write_bytes
+from bench.run.store import SAMPLES_FILE
 from bench.stats.bootstrap import Interval
 
 NUMERIC = {"seeds", "scored", "diverged", "P(improvement)", "adjusted p", "jobs"}

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.run.store import atomic_write_json
+from bench.atomic import atomic_write_json
 
 HEARTBEAT_S = 10.0
 STALE_AFTER_S = 60.0

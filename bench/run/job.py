@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from bench.atomic import atomic_write_bytes, atomic_write_json
 from bench.components import import_suite_plugins, plugins_used, resolve_components
 from bench.data import Dataset, load_dataset
 from bench.data.subset import training_subset
@@ -39,8 +40,6 @@ from bench.run.store import (
     RESULT_FILE,
     SAMPLES_FILE,
     ResultsStore,
-    atomic_write_bytes,
-    atomic_write_json,
     history_csv,
 )
 from bench.train.loop import Steps, TrainOutcome, run_to_end, training

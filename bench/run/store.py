@@ -13,43 +13,18 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import atomic_write_json
 from bench.errors import ResultsError
-from bench.filemode import plain_file_mode
 
 RESULT_FILE = "result.json"
 JOB_FILE = "job.json"
 HISTORY_FILE = "history.csv"
 SAMPLES_FILE = "samples.png"
 SUITE_FILE = "suite.json"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one.
-
-    The file gets the mode a plain write would give it (the umask is honoured).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = plain_file_mode(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(handle, mode)
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def history_csv(rows: list[dict[str, float]]) -> bytes:

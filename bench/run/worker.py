@@ -16,10 +16,11 @@ from typing import Any
 
 import torch
 
+from bench.atomic import atomic_write_bytes
 from bench.expand import Job
 from bench.run.device import resolve_device
 from bench.run.job import run_job
-from bench.run.store import ResultsStore, atomic_write_bytes
+from bench.run.store import ResultsStore
 
 ERROR_FILE = "error.txt"
 

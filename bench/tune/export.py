@@ -20,9 +20,9 @@ from typing import Any
 
 import optuna
 
+from bench.atomic import atomic_write_bytes
 from bench.config import JobConfig, Suite, apply_overrides, read_toml, validate
 from bench.expand import BASELINE, expand
-from bench.run.store import atomic_write_bytes
 from bench.tune.confirm import TUNED_SUFFIX, best_trials, fresh_seeds
 from bench.tune.plan import TunePlan
 from bench.tune.study import TuneError

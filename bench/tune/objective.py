@@ -23,10 +23,11 @@ import optuna
 import torch
 from optuna.distributions import distribution_to_json
 
+from bench.atomic import atomic_write_json
 from bench.config import JobConfig, TuneConfig
 from bench.expand import Job
 from bench.run.job import run_job
-from bench.run.store import RESULT_FILE, ResultsStore, atomic_write_json
+from bench.run.store import RESULT_FILE, ResultsStore
 from bench.run.worker import record_failure
 from bench.train.loop import StopTraining
 from bench.tune.space import Dimension, apply_params

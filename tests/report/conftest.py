@@ -18,8 +18,9 @@ from optuna.distributions import (
 )
 from PIL import Image
 
+from bench.atomic import atomic_write_json
 from bench.report.trends import HISTORY_FILE
-from bench.run.store import RESULT_FILE, ResultsStore, atomic_write_json
+from bench.run.store import RESULT_FILE, ResultsStore
 
 PROVENANCE = {
     "backbone": "domain",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.atomic import atomic_write_bytes, atomic_write_json
 from bench.cli import main
 from bench.metrics.cache import atomic_save
-from bench.run.store import atomic_write_bytes, atomic_write_json
 
 
 @pytest.fixture

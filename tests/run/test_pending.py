@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.atomic import atomic_write_json
 from bench.expand import Job
 from bench.provenance import code_fingerprint
 from bench.run.pending import Finished, scan
-from bench.run.store import RESULT_FILE, ResultsStore, atomic_write_json
+from bench.run.store import RESULT_FILE, ResultsStore
 from bench.run.worker import ERROR_FILE, execute_job
 
 
