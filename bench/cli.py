@@ -157,7 +157,7 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--interval",
         choices=["percentile", "bca"],
-        help="bootstrap CI: percentile or BCa (default: percentile; see docs/statistics.md)",
+        help="bootstrap CI: percentile or BCa (default: the suite's, else percentile)",
     )
 
 
