@@ -203,6 +203,7 @@ def grid_section(jobs: pd.DataFrame, metric: str, interval: Interval) -> markup.
             "trick": effects["trick"],
             "level": effects["level"],
             "jobs on / off": effects["n_on"].astype(str) + " / " + effects["n_off"].astype(str),
+            "analysis": effects["analysis"].fillna("-"),
             f"main effect on {metric} [95% CI]": [
                 f"{number(e)} [{number(lo)}, {number(hi)}]"
                 for e, lo, hi in effects[["effect", "ci_low", "ci_high"]].itertuples(index=False)
@@ -211,7 +212,8 @@ def grid_section(jobs: pd.DataFrame, metric: str, interval: Interval) -> markup.
     )
     note = (
         f"Main effect: mean {metric_label(metric)} of the jobs with the trick level on minus "
-        f"the jobs with the trick off, averaged over the other tricks ({better_phrase(metric)}). "
+        f"the jobs with the trick off, averaged over the other tricks ({better_phrase(metric)}); "
+        "paired: within each seed, then averaged over seeds, with a bootstrap CI over seeds. "
         "Interaction: how much a trick's effect changes when another is also on; 0 = additive."
     )
     heatmap = plots.interaction_heatmap(interactions(jobs, metric), metric)

@@ -22,6 +22,7 @@ import itertools
 import math
 import zlib
 from collections import Counter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,13 @@ from bench.report.comparison import (
     is_paired,
     outcomes,
 )
-from bench.stats.bootstrap import RESAMPLES, Interval, bootstrap_ci, check_interval
+from bench.stats.bootstrap import (
+    RESAMPLES,
+    Interval,
+    bootstrap_ci,
+    bootstrap_mean_ci,
+    check_interval,
+)
 from bench.stats.corrections import ALPHA, Correction, adjust
 from bench.stats.power import corrected_floor, detectable_effect
 
@@ -291,28 +298,55 @@ def main_effects(
 ) -> pd.DataFrame:
     """Grid designs: per trick level, mean `metric` with it on minus with the trick off.
 
-    Averaged over every setting of the other tricks (finished jobs only), with a bootstrap
-    95% CI (`interval`: percentile or BCa). Columns: trick, level, n_on, n_off, effect,
-    ci_low, ci_high; `.attrs["interval"]` names the interval.
+    Averaged over every setting of the other tricks (finished jobs only). Paired as the grid
+    was run: each seed's effect is the mean of its jobs with the level on minus the mean of
+    its jobs with the trick off, and the main effect is the mean of those per-seed effects,
+    with a bootstrap 95% CI over seeds (`interval`: percentile or BCa). Fewer than 2 seeds
+    with both sides finished fall back to the unpaired difference of means. Columns: trick,
+    level, n_on, n_off, analysis, effect, ci_low, ci_high; `.attrs["interval"]` names the
+    interval.
     """
     check_interval(interval)
     finished = jobs.loc[metric_values(jobs, metric).index]
     rows = []
     for column in factor_columns(finished):
         trick = column.removeprefix("factor.")
-        off = finished.loc[finished[column] == "off", metric].to_numpy(float)
+        off = finished[finished[column] == "off"]
         for level in sorted(set(finished[column].dropna()) - {"off"}):
-            on = finished.loc[finished[column] == level, metric].to_numpy(float)
+            on = finished[finished[column] == level]
             row = {"trick": trick, "level": level, "n_on": len(on), "n_off": len(off)}
             if len(on) and len(off):
                 rng = np.random.default_rng([seed, zlib.crc32(level.encode())])
-                low, high = bootstrap_ci(on, off, rng, "mean", resamples, interval=interval)
-                row |= {"effect": on.mean() - off.mean(), "ci_low": low, "ci_high": high}
+                row |= _main_effect(on, off, metric, rng, resamples, interval)
             rows.append(row)
-    columns = ["trick", "level", "n_on", "n_off", "effect", "ci_low", "ci_high"]
+    columns = ["trick", "level", "n_on", "n_off", "analysis", "effect", "ci_low", "ci_high"]
     effects = pd.DataFrame(rows).reindex(columns=columns)
     effects.attrs["interval"] = interval
     return effects
+
+
+def _main_effect(
+    on: pd.DataFrame,
+    off: pd.DataFrame,
+    metric: str,
+    rng: np.random.Generator,
+    resamples: int,
+    interval: Interval,
+) -> dict[str, Any]:
+    """One level's effect and CI: over the per-seed differences where the seeds pair."""
+    per_seed = pd.concat(
+        {side: rows.groupby("seed")[metric].mean() for side, rows in (("on", on), ("off", off))},
+        axis=1,
+    ).dropna()
+    if len(per_seed) >= 2:
+        differences = (per_seed["on"] - per_seed["off"]).to_numpy(float)
+        low, high = bootstrap_mean_ci(differences, rng, resamples, interval=interval)
+        analysis, effect = f"paired, {len(differences)} seeds", differences.mean()
+    else:
+        values_on, values_off = on[metric].to_numpy(float), off[metric].to_numpy(float)
+        low, high = bootstrap_ci(values_on, values_off, rng, "mean", resamples, interval=interval)
+        analysis, effect = "unpaired", values_on.mean() - values_off.mean()
+    return {"analysis": analysis, "effect": float(effect), "ci_low": low, "ci_high": high}
 
 
 def interactions(jobs: pd.DataFrame, metric: str = "fid") -> pd.DataFrame:

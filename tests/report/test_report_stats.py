@@ -183,6 +183,29 @@ def test_grid_main_effects_use_the_chosen_interval() -> None:
     assert row["ci_low"] <= row["effect"] <= row["ci_high"]
 
 
+def test_grid_main_effects_pair_the_seeds_so_the_seed_spread_cancels() -> None:
+    jobs = grid_jobs()
+    jobs["fid"] += 10 * jobs["seed"]  # each seed shifts every cell alike, as paired seeds do
+    effects = main_effects(jobs).set_index("trick")
+    assert effects.loc["a", "analysis"] == "paired, 3 seeds"
+    assert effects.loc["a", "effect"] == pytest.approx(-4 + 3 / 2)
+    assert effects.loc["a", "ci_low"] == pytest.approx(effects.loc["a", "ci_high"])
+    unpaired = jobs.assign(seed=range(len(jobs)))  # no seed has both sides
+    effects = main_effects(unpaired).set_index("trick")
+    assert effects.loc["a", "analysis"] == "unpaired"
+    assert effects.loc["a", "effect"] == pytest.approx(-4 + 3 / 2)
+    assert effects.loc["a", "ci_high"] - effects.loc["a", "ci_low"] > 10
+
+
+def test_a_grid_main_effect_is_the_mean_of_each_seeds_effect_when_cells_fail() -> None:
+    jobs = grid_jobs()
+    failed = (jobs["variant"] == "a+b") & (jobs["seed"] == 0)
+    jobs.loc[failed, "status"] = "diverged"
+    effect = main_effects(jobs).set_index("trick").loc["a", "effect"]
+    # seed 0 has only a+off on: 46 - mean(50, 48) = -3; seeds 1 and 2: -2.5 each
+    assert effect == pytest.approx((-3 - 2.5 - 2.5) / 3)
+
+
 def test_the_suite_chooses_its_interval_and_bench_report_overrides_it(results) -> None:
     results.planted("skewed", {"baseline": 50.0, "better": 45.0})
     meta_file = results.root / "skewed" / "suite.json"

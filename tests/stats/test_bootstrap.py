@@ -14,7 +14,14 @@ from scipy import stats
 from bench.errors import ResultsError
 from bench.report.comparison import Outcomes, compare_pair
 from bench.report.stats import compare_variants
-from bench.stats.bootstrap import acceleration, bootstrap_ci, leave_one_out, quantile_levels
+from bench.stats.bootstrap import (
+    acceleration,
+    bootstrap_ci,
+    bootstrap_mean_ci,
+    expanded_level,
+    leave_one_out,
+    quantile_levels,
+)
 
 RESAMPLES = 20_000
 MEDIAN_SHARE = 0.08
@@ -29,10 +36,11 @@ def difference_of(reduce):
     return lambda x, y, axis: reduce(x, axis=axis) - reduce(y, axis=axis)
 
 
-def scipy_interval(data: tuple, statistic, interval: str) -> np.ndarray:
+def scipy_interval(data: tuple, statistic, interval: str, level: float = 0.95) -> np.ndarray:
     result = stats.bootstrap(
         data,
         statistic,
+        confidence_level=level,
         method=SCIPY_METHOD[interval],
         n_resamples=RESAMPLES,
         rng=np.random.default_rng(2),
@@ -83,6 +91,31 @@ def test_comparison_intervals_match_scipy_paired_and_unpaired(interval: str) -> 
         expected = scipy_interval((x, y), difference_of(np.median), interval)
         assert row["analysis"] == "unpaired"
         assert_close((row["ci_low"], row["ci_high"]), expected, MEDIAN_SHARE)
+
+
+@pytest.mark.parametrize("interval", ["percentile", "bca"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_paired_mean_interval_matches_scipy(interval: str, seed: int) -> None:
+    differences = np.random.default_rng(seed).lognormal(0, 1, 8) - 1
+    ours = bootstrap_mean_ci(differences, np.random.default_rng(1), RESAMPLES, interval=interval)
+    level = expanded_level(0.95, len(differences))
+    assert_close(ours, scipy_interval((differences,), np.mean, interval, level), 0.03)
+
+
+def test_the_expanded_level_is_the_t_intervals_width() -> None:
+    # n = 8: sqrt(8/7) * t(0.975, 7) = 1.0690 * 2.3646 = 2.5278 standard errors
+    assert expanded_level(0.95, 8) == pytest.approx(1 - 2 * stats.norm.cdf(-2.5278), abs=1e-4)
+    assert expanded_level(0.95, 1000) == pytest.approx(0.95, abs=1e-3)
+    assert expanded_level(0.95, 1) == 0.95
+
+
+def test_the_paired_mean_interval_covers_near_nominal_at_six_seeds() -> None:
+    rng, hits, draws = np.random.default_rng(5), 0, 400
+    for _ in range(draws):
+        differences = rng.normal(1.0, 2.0, 6)
+        low, high = bootstrap_mean_ci(differences, rng, 1000)
+        hits += low <= 1.0 <= high
+    assert 0.91 <= hits / draws <= 0.98  # the unexpanded percentile interval: 0.885 here
 
 
 def test_bca_shifts_the_interval_of_a_skewed_mean_toward_the_long_tail() -> None:
