@@ -266,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
         require_reachable(floor, args.suite)
         if floor.exploratory:
             print(floor.warning(), file=sys.stderr)
-        print(job_table(jobs, args.results))
+        print(job_table(jobs, args.results, args.rerun_stale))
         print(floor.describe())
         print(f"{len(jobs)} jobs in suite '{suite.suite.name}' (dry run: nothing was started)")
         return 0

@@ -55,7 +55,8 @@ def test_dry_run_prints_the_job_table_and_runs_nothing(
     assert code == 0
     lines = out.strip().splitlines()
     assert lines[0].split()[:3] == ["job", "id", "variant"]
-    assert sum("pending" in line for line in lines) == 4
+    assert sum("pending" in line for line in lines) == 5  # 4 jobs and their count
+    assert "states: 4 pending" in out
     assert "4 jobs in suite 'tiny'" in lines[-1]
     assert not results.exists()
 

@@ -63,6 +63,11 @@ def test_results_of_other_code_are_counted_rerun_on_request_and_never_pooled(
     out = capsys.readouterr().out
     assert "4 already finished" in out
     assert "4 of them were made by other code" in out and "--rerun-stale" in out
+    assert main([*argv, "--dry-run"]) == 0
+    table = capsys.readouterr().out
+    assert "states: 4 stale" in table and "4 stale jobs were made by other code" in table
+    assert main([*argv, "--dry-run", "--rerun-stale"]) == 0
+    assert "states: 4 stale: re-run" in capsys.readouterr().out
 
     assert main([*argv, "--set", "seeds=[0]", "--rerun-stale"]) == 0
     assert "2 ok" in capsys.readouterr().out
