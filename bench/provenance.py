@@ -66,9 +66,11 @@ def versions() -> dict[str, str]:
 
 @cache
 def code_fingerprint() -> dict[str, str]:
-    """This process's code: package version and source hash, library and Python versions."""
+    """This process's code: package version and source hash, library, CUDA build and Python
+    versions."""
     code = {"gan-bench": _version("gan-bench"), "source": source_hash()}
     code |= {name: _version(name) for name in LIBRARIES}
+    code["cuda"] = torch.version.cuda or "none"  # the CUDA torch was built for (a build, not a GPU)
     code["python"] = platform.python_version()
     code["code_id"] = _short_hash(code)
     return code

@@ -16,7 +16,7 @@ from bench.provenance import code_fingerprint, source_hash
 from bench.report import load_results
 
 FINGERPRINT_KEYS = {
-    "gan-bench", "source", "torch", "torchvision", "torch-fidelity", "numpy", "python",
+    "gan-bench", "source", "torch", "torchvision", "torch-fidelity", "numpy", "cuda", "python",
     "device_class", "code_id",
 }  # fmt: skip
 
