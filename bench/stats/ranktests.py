@@ -54,12 +54,6 @@ def permutation_pvalue(x: np.ndarray, y: np.ndarray) -> float:
     return extreme / len(chosen) if exact else (extreme + 1) / (PERMUTATIONS + 1)
 
 
-def smallest_pvalue(n_x: int, n_y: int) -> float:
-    """The smallest two-sided p-value the rank test can reach with these sample sizes."""
-    splits = math.comb(n_x + n_y, n_x)
-    return 2 / splits if splits <= EXACT_SPLITS else 1 / (PERMUTATIONS + 1)
-
-
 def _sum_distribution(weights: np.ndarray) -> np.ndarray:
     """P(sum of the `weights` whose fair coin came up heads = s), s = 0..sum(weights)."""
     probabilities = np.zeros(int(weights.sum()) + 1)
