@@ -13,7 +13,7 @@ from torch import Tensor
 from bench.config import DataConfig, EvalConfig
 from bench.metric_registry import LABELS, STACKED, TOY2D, requested, scored_in
 from bench.metrics.backbones import STACKED_DATASETS, domain_backbone
-from bench.metrics.cache import default_cache_dir
+from bench.metrics.cache import default_cache_dir, resolve_cache_dir
 from bench.metrics.fidelity import backbone_choice, evaluate_images
 from bench.metrics.modes import evaluate_toy, mode_metrics
 from bench.metrics.result import MetricsResult
@@ -57,7 +57,7 @@ def evaluate(
     """
     if dataset.kind == "toy2d":
         return evaluate_toy(generate, dataset, cfg)
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache = resolve_cache_dir(cache_dir)
     return evaluate_images(generate, dataset, cfg, device, cache)
 
 
@@ -72,7 +72,7 @@ def prepare_backbone(
     """
     if dataset.kind != "image":
         return
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache = resolve_cache_dir(cache_dir)
     choice, _ = backbone_choice(cfg, dataset, cache)
     if choice == "domain":
         domain_backbone(dataset, cache)

@@ -18,6 +18,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "gan-bench")
 
 
+def resolve_cache_dir(cache_dir: Path | str | None) -> Path:
+    """`cache_dir` as a path, or `default_cache_dir()` when it is None."""
+    return Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+
 def atomic_save(obj: Any, path: Path) -> None:
     """`torch.save` `obj` to `path` atomically (`bench.atomic`): no reader sees half a file."""
     atomic_write(path, lambda out: torch.save(obj, out))
