@@ -4,6 +4,7 @@ A suite file has four tables::
 
     [suite]            name, description, design, seeds; how the report decides: primary_metric,
                        correction ("holm" or "bh"), interval ("percentile" or "bca"),
+                       margin = {fid = 1.0} (equivalence margins, metric units),
                        exploratory = "why it may not reach a verdict"
     [base]             the baseline job: [base.data] [base.model] [base.train] [base.eval]
                        and [base.tricks.NAME] for tricks every variant uses
@@ -33,7 +34,7 @@ from pydantic import (
 )
 
 from bench.errors import ConfigError
-from bench.metric_registry import eval_requests, tunable_metrics
+from bench.metric_registry import comparable_metrics, eval_requests, tunable_metrics
 
 # Datasets, architectures and backbones are registries that plugins extend (`bench.plugins`):
 # these are names, checked against the registries when a suite is expanded.
@@ -42,6 +43,8 @@ ArchName = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
 ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")]
 Design = Literal["grid", "one_at_a_time", "leave_one_out", "variants"]
 MetricName = Literal[tuple(eval_requests())]  # what `eval.metrics` may name (the registry)
+ComparedMetric = Literal[tuple(comparable_metrics())]  # a metric with a direction
+Margin = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Backbone = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
@@ -137,6 +140,11 @@ class SuiteMeta(Section):
     interval: Literal["percentile", "bca"] = Field(
         "percentile", description="the bootstrap CI of each effect: percentile or BCa"
     )
+    margin: dict[ComparedMetric, Margin] = Field(
+        default_factory=dict,
+        description="per metric, the smallest effect that matters (metric units): within it, "
+        "a variant is 'equivalent'; unset metrics take the registry's default",
+    )
     exploratory: str | None = Field(
         None,
         min_length=1,
@@ -150,6 +158,16 @@ class SuiteMeta(Section):
         if name.startswith("."):
             raise ValueError("a suite name may not start with '.' (it names a results folder)")
         return name
+
+    @field_validator("margin", mode="before")
+    @classmethod
+    def _a_table(cls, margin: Any) -> Any:
+        if not isinstance(margin, dict):
+            raise ValueError(
+                "expected a table of margins per metric, in the metric's units, e.g. "
+                "{ fid = 1.0, kid = 0.001 }"
+            )
+        return margin
 
     @field_validator("seeds")
     @classmethod
@@ -358,6 +376,8 @@ def describe_error(model: type[BaseModel], err: ValidationError, where: str, pre
     first = err.errors()[0]
     loc = [str(p) for p in first["loc"]]
     key = ".".join([prefix, *loc] if prefix else loc)
+    if loc and loc[-1] == "[key]":  # a table's key, not its value, is wrong
+        return f"{where}: key '{key.removesuffix('.[key]')}': {first['msg']}"
     if first["type"] == "extra_forbidden":
         allowed = ", ".join(sorted(allowed_keys(model, loc[:-1]))) or "none"
         return f"{where}: unknown key '{key}'; allowed here: {allowed}"

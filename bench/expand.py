@@ -282,7 +282,8 @@ def _check_expectations(suite: Suite, variants: set[str], where: str) -> None:
 
 
 def _check_metrics(suite: Suite, jobs: list[Job], where: str) -> None:
-    """`[suite] primary_metric` and `expect.*.metric` must name a metric every job scores."""
+    """`[suite] primary_metric`, `expect.*.metric` and `[suite] margin`'s keys must name a
+    metric every job scores."""
     scored: set[str] | None = None
     for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
         names = set(scored_metrics(data, evaluation, dataset_capabilities(data.name, data.root)))
@@ -290,6 +291,7 @@ def _check_metrics(suite: Suite, jobs: list[Job], where: str) -> None:
     allowed = sorted(scored or ())
     chosen = [("suite.primary_metric", suite.suite.primary_metric)]
     chosen += [(f"expect.{name}.metric", claim.metric) for name, claim in suite.expect.items()]
+    chosen += [(f"suite.margin.{metric}", metric) for metric in suite.suite.margin]
     for key, metric in chosen:
         if metric is not None and metric not in allowed:
             raise ConfigError(

@@ -2,7 +2,9 @@
 
 Every value a job can record under `metrics` has one entry: its name, how people write it,
 which way is better, its unit, the torch-fidelity result key (if torch-fidelity computes it),
-whether `bench tune` may optimise it and `bench regress` tracks it, and what computes it.
+whether `bench tune` may optimise it and `bench regress` tracks it, what computes it, and the
+default equivalence margin (the smallest difference that matters; docs/statistics.md says
+why each value, and why most metrics have none).
 Reports, regression checks, tuning and the suite schema all read this table; adding a metric
 is one entry here (plus its computing function and a test). See docs/metrics.md.
 
@@ -41,6 +43,8 @@ class Metric:
     image metrics without a `fidelity_key` it is called once per request as
     `function(generated, reference) -> {name: value}` on the backbone's features of the
     generated and the reference images (the layer precision/recall use).
+    `margin`: the default equivalence margin in the metric's units (`[suite] margin`
+    overrides it); None where no value fits every backbone and dataset.
     """
 
     name: str
@@ -54,6 +58,7 @@ class Metric:
     tunable: bool = False
     regressed: bool = False
     citation: str = ""
+    margin: float | None = None
 
     @property
     def comparable(self) -> bool:
@@ -68,23 +73,26 @@ class Metric:
 ON_IMAGES, ON_TOYS, ON_STACKED, ON_LABELS = (IMAGE,), (TOY2D,), (STACKED,), (LABELS,)
 ON_MODES = (TOY2D, STACKED)
 MODE_KL_CITATION = "Srivastava et al. 2017; Lin et al. 2018"  # VEEGAN's and PacGAN's KL
+# Default margins, justified in docs/statistics.md ("Margins"): FID as far apart as two real
+# samples of 8x8 digits are on the domain backbone; fractions of samples 2 points.
+FID_MARGIN, FRACTION_MARGIN = 1.0, 0.02
 
 # fmt: off
 METRICS: tuple[Metric, ...] = (
     Metric("fid", "FID", LOWER, "FID", ON_IMAGES, FIDELITY, "fid", "frechet_inception_distance",
-           tunable=True, regressed=True, citation="Heusel et al. 2017"),
+           tunable=True, regressed=True, citation="Heusel et al. 2017", margin=FID_MARGIN),
     Metric("isc", "IS", HIGHER, "IS", ON_IMAGES, FIDELITY, "isc", "inception_score_mean",
            citation="Salimans et al. 2016"),
     Metric("kid", "KID", LOWER, "KID", ON_IMAGES, FIDELITY, "kid", "kernel_inception_distance_mean",
            tunable=True, citation="Binkowski et al. 2018"),
     Metric("precision", "precision", HIGHER, "fraction", ON_IMAGES, FIDELITY, "prc", "precision",
-           citation="Kynkaanniemi et al. 2019"),
+           citation="Kynkaanniemi et al. 2019", margin=FRACTION_MARGIN),
     Metric("recall", "recall", HIGHER, "fraction", ON_IMAGES, FIDELITY, "prc", "recall",
-           citation="Kynkaanniemi et al. 2019"),
+           citation="Kynkaanniemi et al. 2019", margin=FRACTION_MARGIN),
     Metric("modes_covered", "modes covered", HIGHER, "modes", ON_MODES, None,
            citation="Metz et al. 2017; Srivastava et al. 2017; Lin et al. 2018"),
     Metric("high_quality_fraction", "high quality fraction", HIGHER, "fraction", ON_TOYS, None,
-           citation="Srivastava et al. 2017"),
+           citation="Srivastava et al. 2017", margin=FRACTION_MARGIN),
     Metric("kl_to_uniform", "kl to uniform", LOWER, "nats", ON_STACKED, None,
            citation=MODE_KL_CITATION),
     Metric("mode_kl", "mode kl", LOWER, "nats", ON_TOYS, None, citation=MODE_KL_CITATION),
@@ -93,7 +101,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("density", "density", HIGHER, "ratio", ON_IMAGES, DENSITY_COVERAGE, "density_coverage",
            citation="Naeem et al. 2020"),
     Metric("coverage", "coverage", HIGHER, "fraction", ON_IMAGES, DENSITY_COVERAGE,
-           "density_coverage", citation="Naeem et al. 2020"),
+           "density_coverage", citation="Naeem et al. 2020", margin=FRACTION_MARGIN),
     # Spreads and counts, recorded beside the values above and never compared.
     Metric("isc_std", "IS std", NOT_COMPARED, "IS", ON_IMAGES, FIDELITY, "isc",
            "inception_score_std"),
@@ -120,6 +128,11 @@ def metric_names() -> list[str]:
 def comparable_metrics() -> list[str]:
     """The metrics with a direction, in the order reports list them."""
     return [m.name for m in METRICS if m.comparable]
+
+
+def default_margins() -> dict[str, float]:
+    """The comparable metrics' default equivalence margins, where they have one."""
+    return {m.name: m.margin for m in METRICS if m.comparable and m.margin is not None}
 
 
 def tunable_metrics() -> list[str]:

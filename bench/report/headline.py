@@ -10,13 +10,12 @@ from typing import Literal
 import pandas as pd
 
 from bench.errors import ResultsError
-from bench.metric_registry import comparable_metrics
+from bench.metric_registry import comparable_metrics, default_margins
 from bench.report.markup import markdown_table
 from bench.report.stats import (
-    HELPS,
-    HURTS,
+    EQUIVALENT,
     INTERVAL,
-    NO_EVIDENCE,
+    UNDECIDED,
     better_phrase,
     compare_variants,
     metric_label,
@@ -25,30 +24,39 @@ from bench.report.table import load_selection, selection_notes
 from bench.run.selection import SuiteJobs
 from bench.stats.bootstrap import INTERVALS, Interval, check_interval
 from bench.stats.corrections import ALPHA, CORRECTIONS, Correction
+from bench.stats.power import MAX_SEEDS
 
 VERDICT_RULE = (
-    "Seeds are paired (every variant of a seed starts from the same random stream): where both "
-    "sides have the same seeds the test is the exact Wilcoxon signed-rank test on the per-seed "
-    "differences and the effect is their median, with a bootstrap 95% CI over seeds; otherwise "
-    "(unpaired) an exact rank-sum permutation test on the difference in medians. A diverged or "
-    f"failed seed counts as worse than any finished one. Verdict: helps / hurts when the "
-    f"corrected p-value (Holm-Bonferroni by default, or Benjamini-Hochberg, over the suite's "
-    f"comparisons) is below {ALPHA} and the CI excludes 0; otherwise no evidence, stated with "
-    "the largest effect the CI leaves ('CI rules out') and the effect the design detects with "
-    "80% power from the observed spread ('detectable'). docs/statistics.md has the details."
+    "Seeds are paired (every variant of a seed starts from the same random stream): the test is "
+    "the exact Wilcoxon signed-rank test on the per-seed differences of the seeds both sides "
+    "have, and the effect is their median, with a bootstrap 95% CI over seeds; where the seed "
+    "sets were not run as blocks (unpaired), an exact rank-sum permutation test on the "
+    "difference in medians. A diverged or failed seed counts as worse than any finished one. "
+    f"Verdict: equivalent when the metric has a margin, two one-sided tests against it reject "
+    f"after the correction and the {100 * (1 - 2 * ALPHA):g}% CI lies inside it; else helps / "
+    f"hurts when the corrected p-value (Holm-Bonferroni by default, or Benjamini-Hochberg, over "
+    f"the suite's comparisons) is below {ALPHA} and the CI excludes 0; otherwise undecided, "
+    "stated with the largest effect the CI leaves ('CI rules out'), the effect the design "
+    "detects with 80% power from the observed spread ('detectable') and the paired seeds that "
+    "would decide it ('seeds to decide'). docs/statistics.md has the details."
 )
 
 
 @dataclass(frozen=True)
 class Analysis:
     """How one suite is analysed: its `[suite]` settings (suite.json), as `bench report` may
-    override them."""
+    override them. `margin`: per metric, the equivalence margin used (the suite's, else the
+    registry default recorded when it ran); `margin_source` says which; `seeds`: the seeds
+    the suite defines (to say what has no result yet)."""
 
     metric: str | None = None
     correction: Correction = "holm"
     exploratory: str | None = None
     expect: dict[str, dict] = field(default_factory=dict)
     interval: Interval = INTERVAL
+    margin: dict[str, float] = field(default_factory=default_margins)
+    margin_source: dict[str, str] = field(default_factory=dict)
+    seeds: tuple[int, ...] | None = None
 
     @classmethod
     def of(
@@ -62,13 +70,37 @@ class Analysis:
         chosen = correction or meta.get("correction") or "holm"
         if chosen not in CORRECTIONS:
             raise ResultsError(f"correction '{chosen}': expected one of {', '.join(CORRECTIONS)}")
+        declared = _margins(meta, "margin", {})
+        defaults = _margins(meta, "default_margin", default_margins())
+        seeds = meta.get("seeds")
         return cls(
             metric or meta.get("primary_metric"),
             chosen,
             meta.get("exploratory"),
             meta.get("expect") or {},
             check_interval(interval or meta.get("interval") or INTERVAL),
+            {**defaults, **declared},
+            {name: "suite" if name in declared else "default" for name in {**defaults, **declared}},
+            tuple(seeds) if isinstance(seeds, list) else None,
         )
+
+
+def _margins(meta: dict, key: str, missing: dict[str, float]) -> dict[str, float]:
+    """`meta[key]` (suite.json, untrusted) as per-metric margins; `missing` if not recorded."""
+    if meta.get(key) is None:
+        return missing
+    table = meta[key]
+    where = f"suite.json of suite '{meta.get('name', '?')}'"
+    if not isinstance(table, dict):
+        raise ResultsError(f"{where}: {key} = {table!r}: expected a table of per-metric margins")
+    for name, value in table.items():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if name not in comparable_metrics() or not number or not 0 < value < math.inf:
+            raise ResultsError(
+                f"{where}: {key}.{name} = {value!r}: expected a positive, finite margin for one "
+                f"of {', '.join(comparable_metrics())}"
+            )
+    return {name: float(value) for name, value in table.items()}
 
 
 def present_metrics(jobs: pd.DataFrame) -> list[str]:
@@ -114,7 +146,12 @@ def suite_headline(
     present = present_metrics(jobs)
     verdicts = {
         m: compare_variants(
-            jobs, reference, m, correction=analysis.correction, interval=analysis.interval
+            jobs,
+            reference,
+            m,
+            correction=analysis.correction,
+            interval=analysis.interval,
+            margin=analysis.margin.get(m),
         )
         for m in present
     }
@@ -134,6 +171,9 @@ def suite_headline(
         "metric": metric,
         "floor": float(floors.min()) if len(floors) else float("nan"),
         "exploratory": analysis.exploratory,
+        "margin_source": analysis.margin_source.get(metric),
+        "missing": missing_jobs(jobs, analysis.seeds),
+        "expected_jobs": jobs["variant"].nunique() * len(_expected_seeds(jobs, analysis.seeds)),
         "verdicts": {m: dict(zip(t["variant"], t["verdict"], strict=True)) for m, t in by_metric},
         "adjusted": {
             m: dict(zip(t["variant"], t["p_adjusted"], strict=True)) for m, t in by_metric
@@ -142,14 +182,42 @@ def suite_headline(
     return table
 
 
+def _expected_seeds(jobs: pd.DataFrame, seeds: tuple[int, ...] | None) -> set[int]:
+    return set(seeds or ()) | set(jobs["seed"].tolist())
+
+
+def missing_jobs(jobs: pd.DataFrame, seeds: tuple[int, ...] | None) -> dict[str, list[int]]:
+    """Per variant, the seeds of the suite (`seeds`, else every seed seen) without a result."""
+    expected = _expected_seeds(jobs, seeds)
+    missing = {}
+    for variant, group in jobs.groupby("variant", sort=True):
+        absent = sorted(expected - set(group["seed"].tolist()))
+        if absent:
+            missing[str(variant)] = absent
+    return missing
+
+
+def incomplete_text(missing: dict[str, list[int]], expected_jobs: int) -> str:
+    """`INCOMPLETE suite: 2 of 32 jobs have no result yet (noisy_labels: seeds 6, 7); ...`."""
+    count = sum(len(s) for s in missing.values())
+    where = "; ".join(
+        f"{v}: seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}" for v, s in missing.items()
+    )
+    return (
+        f"INCOMPLETE suite: {count} of {expected_jobs} jobs have no result yet ({where}); "
+        "each comparison pairs the seeds both sides have and says which it left out."
+    )
+
+
 def expectation(
     variant: str, claim: dict | None, verdicts: dict[str, pd.DataFrame], metric: str
 ) -> tuple[str, str]:
     """(`helps (Salimans et al. 2016) on FID`, agree / disagree / undecided) for one variant.
 
-    A claim of helps / hurts agrees with the same verdict, disagrees with the opposite one and
-    is undecided by "no evidence"; a claim of no effect agrees with "no evidence" (whose reason
-    says what the CI rules out) and disagrees with helps / hurts.
+    A claim of helps / hurts agrees with the same verdict, disagrees with the opposite one or
+    with "equivalent" (no effect as large as the margin), and is undecided by "undecided"; a
+    claim of no effect agrees with "equivalent", disagrees with helps / hurts and is undecided
+    by "undecided".
     """
     if not claim:
         return "", ""
@@ -163,11 +231,11 @@ def expectation(
 
 def agreement(expected: str, observed: str) -> str:
     """Whether an observed verdict agrees with the expected direction (see `expectation`)."""
+    if observed == UNDECIDED:
+        return "undecided"
     if expected == "no effect":
-        return "agree" if observed == NO_EVIDENCE else "disagree"
-    if observed == expected:
-        return "agree"
-    return "disagree" if observed in (HELPS, HURTS) else "undecided"
+        return "agree" if observed == EQUIVALENT else "disagree"
+    return "agree" if observed == expected else "disagree"
 
 
 def headline_table(
@@ -215,6 +283,13 @@ def difference_text(row: pd.Series) -> str:
     return f"{number(row['difference'])} [{number(row['ci_low'])}, {number(row['ci_high'])}]"
 
 
+def seeds_text(seeds: float) -> str:
+    """`24`, `over 200` or `-` (decided, or no spread to judge by)."""
+    if pd.isna(seeds):
+        return "-"
+    return f"over {MAX_SEEDS}" if math.isinf(seeds) else f"{seeds:.0f}"
+
+
 def display_table(headline: pd.DataFrame) -> pd.DataFrame:
     """The headline as strings, with the column names shown on the page and in Markdown."""
     metric = headline.attrs["metric"]
@@ -232,6 +307,7 @@ def display_table(headline: pd.DataFrame) -> pd.DataFrame:
     shown[f"{metric} difference [95% CI]"] = headline.apply(difference_text, axis=1)
     shown["CI rules out effects over"] = headline["rules_out"].map(number)
     shown["detectable (80% power)"] = headline["detectable"].map(number)
+    shown["seeds to decide"] = headline["seeds_to_decide"].map(seeds_text)
     shown["P(improvement)"] = headline["p_improvement"].map(number)
     shown["adjusted p"] = headline["p_adjusted"].map(number)
     shown["verdict"] = headline["verdict"]
@@ -243,15 +319,19 @@ def display_table(headline: pd.DataFrame) -> pd.DataFrame:
 
 
 def design_text(headline: pd.DataFrame) -> str:
-    """The analysis of a suite in one paragraph: correction, comparisons, interval, floor,
-    exploratory."""
+    """The analysis of a suite in one paragraph: completeness, correction, comparisons,
+    interval, margin, floor, exploratory."""
     attrs = headline.attrs
     comparisons, floor = attrs["comparisons"], attrs["floor"]
-    text = (
+    text = ""
+    if attrs.get("missing"):
+        text += incomplete_text(attrs["missing"], attrs["expected_jobs"]) + " "
+    text += (
         f"Correction: {CORRECTIONS[attrs['correction']]} over {comparisons} comparisons "
         f"(alpha {attrs['alpha']}). CIs: {INTERVALS[attrs['interval']]}, 95%. Analyses: "
         + ", ".join(sorted(set(headline["analysis"].dropna())) or ["none"])
-        + "."
+        + ". "
+        + margin_text(attrs["metric"], attrs.get("margin"), attrs.get("margin_source"))
     )
     if comparisons:
         text += f" Smallest achievable adjusted p with these seeds: {floor:.2g}"
@@ -259,6 +339,17 @@ def design_text(headline: pd.DataFrame) -> str:
     if attrs["exploratory"]:
         text += f" EXPLORATORY suite: {attrs['exploratory']}"
     return text
+
+
+def margin_text(metric: str, margin: float | None, source: str | None) -> str:
+    """`Equivalence margin: ±1 FID (the registry's default).` or why there is none."""
+    label = metric_label(metric)
+    if margin is None:
+        return (
+            f"No equivalence margin for {label}: 'equivalent' is unreachable (set [suite] margin)."
+        )
+    origin = "declared by the suite" if source == "suite" else "the metric registry's default"
+    return f"Equivalence margin: ±{margin:g} {label} ({origin})."
 
 
 def metric_verdict_table(headline: pd.DataFrame) -> pd.DataFrame:

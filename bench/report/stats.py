@@ -2,25 +2,28 @@
 
 Decisions, stated once here, in docs/statistics.md and on every report page:
 
-- Seeds are blocks: where both sides have the same seeds the analysis is paired (per-seed
-  differences, exact signed-rank test, bootstrap CI of the median difference); otherwise it is
-  unpaired (exact rank-sum permutation test, bootstrap CI of the difference in medians). See
-  `bench.report.comparison`. The CI is the percentile bootstrap (`INTERVAL`), or BCa on
-  request; the report names the one used.
+- Seeds are blocks: the analysis is paired on the seeds both sides have (per-seed
+  differences, exact signed-rank test, bootstrap CI of the median difference), unless the
+  seed sets were not run as blocks; then it is unpaired (exact rank-sum permutation test,
+  bootstrap CI of the difference in medians). See `bench.report.comparison`. The CI is the
+  percentile bootstrap (`INTERVAL`), or BCa on request; the report names the one used.
 - A diverged or failed seed is an outcome, worse than any finished one (never dropped); the
   failure rates are also compared on their own with Fisher's exact test.
-- Verdict: "helps" / "hurts" when the corrected p-value (Holm by default, or Benjamini-Hochberg;
-  over the suite's tested variants) is below `ALPHA` and the CI excludes 0 on that side; "no
-  evidence" otherwise, including whenever a side has fewer than 2 outcomes.
-- "No evidence" says what it rules out: the largest effect the CI leaves (`rules_out`) and the
-  effect this design detects with 80% power from the observed spread (`detectable`).
+- Verdict (`decide`): "equivalent" when, for a metric with a margin, the two one-sided tests
+  (Schuirmann 1987; Lakens 2017) reject after the suite's correction, the CI at level
+  1 - 2 alpha lies inside +/- margin, and the failure rates do not differ; else "helps" /
+  "hurts" when the corrected p-value (Holm by default, or Benjamini-Hochberg; over the
+  suite's tested variants) is below `ALPHA` and the CI excludes 0 on that side; "undecided"
+  otherwise, including whenever a side has fewer than 2 outcomes.
+- "Undecided" says what it rules out: the largest effect the CI leaves (`rules_out`), the
+  effect this design detects with 80% power from the observed spread (`detectable`), and the
+  paired seeds that would decide it (`seeds_to_decide`, `bench.stats.power`).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import zlib
 from collections import Counter
 from typing import Any
 
@@ -36,7 +39,6 @@ from bench.report.comparison import (
     Outcomes,
     compare_pair,
     divergence_pvalue,
-    is_paired,
     outcomes,
 )
 from bench.stats.bootstrap import (
@@ -45,12 +47,21 @@ from bench.stats.bootstrap import (
     bootstrap_ci,
     bootstrap_mean_ci,
     check_interval,
+    data_rng,
 )
 from bench.stats.corrections import ALPHA, Correction, adjust
-from bench.stats.power import corrected_floor, detectable_effect
+from bench.stats.power import (
+    MAX_SEEDS,
+    corrected_floor,
+    detectable_effect,
+    seeds_needed,
+    seeds_to_decide,
+)
 
 INTERVAL: Interval = "percentile"  # docs/statistics.md: coverage of percentile and BCa
-HELPS, HURTS, NO_EVIDENCE, REFERENCE = "helps", "hurts", "no evidence", "reference"
+HELPS, HURTS, EQUIVALENT, UNDECIDED = "helps", "hurts", "equivalent", "undecided"
+REFERENCE = "reference"
+VERDICTS = (HELPS, HURTS, EQUIVALENT, UNDECIDED)
 
 
 def direction(name: str) -> int:
@@ -103,8 +114,47 @@ def metric_values(jobs: pd.DataFrame, metric: str) -> pd.DataFrame:
 COLUMNS = [
     *("variant", "seeds", "scored", "diverged", "median", "analysis", "difference", "ci_low"),
     *("ci_high", "p_improvement", "p_value", "p_adjusted", "floor", "detectable", "rules_out"),
-    *("divergence_p", "divergence_p_adjusted", "verdict", "reason"),
+    *("margin", "eq_ci_low", "eq_ci_high", "equivalence_p", "equivalence_p_adjusted"),
+    *("seeds_to_decide", "divergence_p", "divergence_p_adjusted", "verdict", "reason"),
 ]
+
+
+def decide(
+    p_adjusted: float,
+    ci: tuple[float, float],
+    sign: int,
+    alpha: float = ALPHA,
+    margin: float | None = None,
+    equivalence_p_adjusted: float = math.nan,
+    equivalence_ci: tuple[float, float] = (math.nan, math.nan),
+    divergence_p_adjusted: float = math.nan,
+) -> str:
+    """The verdict of one comparison on one metric: helps, hurts, equivalent or undecided.
+
+    - equivalent: a `margin` is set, the two one-sided tests' corrected p-value is below
+      `alpha`, the CI at level 1 - 2 alpha (`equivalence_ci`) lies strictly inside +/- margin,
+      and the failure rates do not differ (Fisher's corrected p not below `alpha`). This comes
+      first: an effect shown to be smaller than the smallest one that matters is equivalent
+      even where it is also significantly different from 0.
+    - helps / hurts: the corrected p-value of the difference is below `alpha` and the 95% CI
+      (`ci`, variant - reference in metric units) excludes 0 on that side (`sign`: +1 when
+      higher is better, -1 when lower is).
+    - undecided: anything else (any NaN input fails its condition).
+    """
+    low, high = equivalence_ci
+    if (
+        margin is not None
+        and equivalence_p_adjusted < alpha
+        and -margin < low <= high < margin
+        and not divergence_p_adjusted < alpha
+    ):
+        return EQUIVALENT
+    gain_low, gain_high = sorted((sign * ci[0], sign * ci[1]))
+    if p_adjusted < alpha and gain_low > 0:
+        return HELPS
+    if p_adjusted < alpha and gain_high < 0:
+        return HURTS
+    return UNDECIDED
 
 
 def compare_variants(
@@ -117,16 +167,20 @@ def compare_variants(
     interval: Interval = INTERVAL,
     resamples: int = RESAMPLES,
     seed: int = 0,
+    margin: float | None = None,
 ) -> pd.DataFrame:
     """One suite's variants vs `reference` on `metric`: one row per variant, reference first.
 
     Columns (`COLUMNS`): counts (seeds, scored = finished with the metric, diverged = failed
-    outcomes), the median of the finished values, the analysis that ran (paired or unpaired,
-    with its seed counts), the difference with its 95% `interval` CI (percentile or BCa
-    bootstrap), P(improvement), the p-value and its
-    `correction`-adjusted value, the corrected floor, the effect detectable with 80% power, the
-    largest effect the CI leaves (`rules_out`), Fisher's test of the failure rates, the verdict
-    and its reason. `.attrs` holds the correction, the interval and the number of comparisons.
+    outcomes), the median of the finished values, the analysis that ran (paired on the seeds
+    both sides have, or unpaired, with its seed counts), the difference with its 95%
+    `interval` CI (percentile or BCa bootstrap, seeded from the data), P(improvement), the
+    p-value and its `correction`-adjusted value, the corrected floor, the effect detectable
+    with 80% power, the largest effect the CI leaves (`rules_out`), the equivalence test
+    against +/- `margin` (metric units; None: none, so "equivalent" is unreachable) with its
+    1 - 2 alpha CI and adjusted p, the paired seeds that would decide an undecided comparison,
+    Fisher's test of the failure rates, the verdict (`decide`) and its reason. `.attrs` holds
+    the correction, the interval, alpha, the margin and the number of comparisons.
     """
     check_interval(interval)
     sign = direction(metric)
@@ -138,7 +192,7 @@ def compare_variants(
     by_variant = outcomes(jobs, metric, sign, [m for m in comparable_metrics() if m in jobs])
     ref = by_variant.get(reference, EMPTY)
     statuses = Counter(zip(jobs["variant"], jobs["status"], strict=True))
-    rows = []
+    rows, extras = [], []
     for variant in variants:
         mine = by_variant.get(variant, EMPTY)
         scored = mine.finished
@@ -149,71 +203,114 @@ def compare_variants(
             "scored": len(scored),
             "diverged": int(mine.failed.sum()),
             "median": float(np.median(scored)) if len(scored) else np.nan,
-            "statuses": {k: n for k, n in ended.items() if k != "ok"},
+            "margin": np.nan if margin is None else margin,
         }
         if variant != reference:
-            rng = np.random.default_rng([seed, zlib.crc32(variant.encode())])
-            row |= compare_pair(mine, ref, sign, rng, resamples, interval)
+            row |= compare_pair(mine, ref, sign, seed, resamples, interval, margin, alpha)
             if "p_value" in row:
                 row["divergence_p"] = divergence_pvalue(mine, ref)
-                row["analysis"] = _analysis(mine, ref)
+                row["analysis"] = _analysis(row, mine, ref)
+        extras.append(
+            {
+                "statuses": {k: n for k, n in ended.items() if k != "ok"},
+                "spread": row.pop("spread", np.nan),
+                "shape": (row.pop("pairs", 0), len(mine)),
+                "missing": (row.pop("only_reference", []), row.pop("only_variant", [])),
+            }
+        )
         rows.append(row)
-    statuses_of = [row.pop("statuses") for row in rows]
-    spread = [row.pop("spread", np.nan) for row in rows]
-    shape = [(row.pop("pairs", 0), len(by_variant.get(row["variant"], EMPTY))) for row in rows]
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     tested = table["p_value"].notna()
     tests = int(tested.sum())
-    table.loc[tested, "p_adjusted"] = adjust(table.loc[tested, "p_value"].to_numpy(), correction)
-    table.loc[tested, "divergence_p_adjusted"] = adjust(
-        table.loc[tested, "divergence_p"].to_numpy(), correction
-    )
+    for column in ("p", "divergence_p", "equivalence_p"):
+        raw = "p_value" if column == "p" else column
+        done = tested & table[raw].notna()
+        table[f"{column}_adjusted"] = np.nan
+        table.loc[done, f"{column}_adjusted"] = adjust(table.loc[done, raw].to_numpy(), correction)
     floors = table["floor"].to_numpy(float, copy=True)
     detectable = table["detectable"].to_numpy(float, copy=True)
     for i in np.flatnonzero(tested):
-        pairs, n_variant = shape[i]
+        pairs, n_variant = extras[i]["shape"]
         n_x, n_y = (pairs, 0) if pairs else (n_variant, len(ref))
         floors[i] = corrected_floor(floors[i], tests, correction)
-        detectable[i] = detectable_effect(spread[i], n_x, tests, alpha, n_y)
+        detectable[i] = detectable_effect(extras[i]["spread"], n_x, tests, alpha, n_y)
     table["floor"], table["detectable"] = floors, detectable
     table["rules_out"] = np.maximum(table["ci_low"].abs(), table["ci_high"].abs())
-    context = {"reference": reference, "ref": ref, "metric": metric, "tests": tests}
-    verdicts = [
-        _verdict(row, ended, sign, alpha, **context)
-        for row, ended in zip(table.to_dict("records"), statuses_of, strict=True)
+    table["verdict"] = [
+        REFERENCE
+        if row["variant"] == reference
+        else decide(
+            row["p_adjusted"],
+            (row["ci_low"], row["ci_high"]),
+            sign,
+            alpha,
+            margin,
+            row["equivalence_p_adjusted"],
+            (row["eq_ci_low"], row["eq_ci_high"]),
+            row["divergence_p_adjusted"],
+        )
+        for row in table.to_dict("records")
     ]
-    table["verdict"] = [verdict for verdict, _ in verdicts]
-    table["reason"] = [reason for _, reason in verdicts]
+    table["seeds_to_decide"] = [
+        _seeds_to_decide(row, extra["spread"], margin, tests, alpha)
+        if row["verdict"] == UNDECIDED and tested[i]
+        else np.nan
+        for i, (row, extra) in enumerate(zip(table.to_dict("records"), extras, strict=True))
+    ]
+    context = {"reference": reference, "ref": ref, "metric": metric, "tests": tests}
+    table["reason"] = [
+        _reason(row, extra, sign, alpha, margin, **context)
+        for row, extra in zip(table.to_dict("records"), extras, strict=True)
+    ]
     table.attrs |= {
         "correction": correction,
         "interval": interval,
         "comparisons": tests,
         "alpha": alpha,
+        "margin": margin,
     }
     return table
 
 
-def _analysis(variant: Outcomes, reference: Outcomes) -> str:
-    """`paired, 8 seeds` or `unpaired, 5 vs 6 seeds`: which test ran, on how many outcomes."""
-    if is_paired(variant, reference):
-        return f"paired, {len(variant)} seeds"
-    return f"unpaired, {len(variant)} vs {len(reference)} seeds"
+def _seeds_to_decide(
+    row: dict, spread: float, margin: float | None, tests: int, alpha: float
+) -> float:
+    """Paired seeds that would decide an undecided comparison (`bench.stats.power`): with a
+    margin, 80% power both to call an effect of the margin and to show no effect equivalent;
+    without one, 80% power to detect an effect as large as the observed one. inf: over
+    `MAX_SEEDS`; NaN: no spread to judge by."""
+    if not np.isfinite(spread):
+        return np.nan
+    if margin is not None:
+        needed = seeds_to_decide(spread, margin, tests, alpha)
+    else:
+        needed = seeds_needed(spread, abs(row["difference"]), tests, alpha)
+    return float(needed) if needed else math.inf
 
 
-def _verdict(
+def _analysis(row: dict, variant: Outcomes, reference: Outcomes) -> str:
+    """`paired, 8 seeds`, `paired, 6 of 8 seeds` (seeds on one side only are left out) or
+    `unpaired, 5 vs 6 seeds`: which test ran, on how many outcomes."""
+    if row["analysis"] != "paired":
+        return f"unpaired, {len(variant)} vs {len(reference)} seeds"
+    pairs = row["pairs"]
+    every = len(set(variant.seeds.tolist()) | set(reference.seeds.tolist()))
+    return f"paired, {pairs} seeds" if pairs == every else f"paired, {pairs} of {every} seeds"
+
+
+def _reason(
     row: dict,
-    statuses: dict[str, int],
+    extra: dict,
     sign: int,
     alpha: float,
+    margin: float | None,
     reference: str,
     ref: Outcomes,
     metric: str,
     tests: int,
-) -> tuple[str, str]:
-    """(verdict, the reason in words) for one row of `compare_variants`.
-
-    `statuses` counts the variant's jobs by status other than ok (diverged, pruned...).
-    """
+) -> str:
+    """The reason for one row's verdict, in words, with the notes on its seeds."""
+    statuses = extra["statuses"]
     notes = [
         f"{n}/{row['seeds']} seeds {status} ("
         + ("left out" if status == "pruned" else "ranked worse than any finished seed")
@@ -227,40 +324,96 @@ def _verdict(
             "than any finished seed)"
         )
     if row["variant"] == reference:
-        return REFERENCE, "; ".join(notes)
+        return "; ".join(notes)
+    notes += _missing_notes(*extra["missing"])
+    label = metric_label(metric)
     if pd.isna(row["p_value"]):
         counts = f"variant {row['scored'] + row['diverged']}, reference {len(ref)}"
         notes.insert(0, f"fewer than 2 scored seeds on a side ({counts}): no test possible")
-        return NO_EVIDENCE, "; ".join(notes)
-    label = metric_label(metric)
+        return "; ".join(notes)
+    verdict = row["verdict"]
+    test = f"adjusted p = {row['p_adjusted']:.2g}"
     gain_low, gain_high = sorted((sign * row["ci_low"], sign * row["ci_high"]))
-    adjusted = row["p_adjusted"]
-    test = f"adjusted p = {adjusted:.2g}"
-    if adjusted < alpha and gain_low > 0:
-        verdict, why = HELPS, f"{test} < {alpha}; CI excludes 0 (better by at least "
-        why += f"{_amount(gain_low)} {label})"
-    elif adjusted < alpha and gain_high < 0:
-        verdict, why = HURTS, f"{test} < {alpha}; CI excludes 0 (worse by at least "
-        why += f"{_amount(-gain_high)} {label})"
-    elif adjusted < alpha:
-        verdict, why = NO_EVIDENCE, f"{test}, but the CI includes 0"
+    if verdict == EQUIVALENT:
+        why = equivalence_text(row, label, alpha, decided=True)
+        if row["p_adjusted"] < alpha:
+            why += f"; the difference is significant ({test}) but smaller than the margin"
+    elif verdict == HELPS:
+        why = f"{test} < {alpha}; CI excludes 0 (better by at least {_amount(gain_low)} {label})"
+    elif verdict == HURTS:
+        why = f"{test} < {alpha}; CI excludes 0 (worse by at least {_amount(-gain_high)} {label})"
     else:
-        verdict, why = NO_EVIDENCE, f"{test} >= {alpha}"
+        significant = row["p_adjusted"] < alpha
+        why = f"{test}, but the CI includes 0" if significant else f"{test} >= {alpha}"
         if row["floor"] >= alpha:
             why += (
                 f" (with these seeds and {tests} comparisons the adjusted p cannot go below "
                 f"{row['floor']:.2g})"
             )
-    if verdict == NO_EVIDENCE:
+        why += "; " + (
+            equivalence_text(row, label, alpha, decided=False)
+            if margin is not None
+            else f"no equivalence margin for {label}, so 'equivalent' is unreachable (set "
+            "[suite] margin)"
+        )
         why += "; " + ruled_out_text(row["rules_out"], label)
         why += "; " + detectable_text(row["detectable"], label)
+        why += "; " + decide_text(row["seeds_to_decide"], margin, row["difference"], label)
     if row["divergence_p_adjusted"] < alpha:
         more = "more" if row["diverged"] / max(row["seeds"], 1) > ref.failed.mean() else "less"
         notes.append(
             f"fails {more} often than the reference (Fisher's exact test, adjusted p = "
             f"{row['divergence_p_adjusted']:.2g})"
         )
-    return verdict, "; ".join([why, *notes])
+    return "; ".join([why, *notes])
+
+
+def _missing_notes(only_reference: list, only_variant: list) -> list[str]:
+    """What the pairing left out: seeds with a result on one side only."""
+    notes = []
+    for seeds, side in ((only_reference, "the variant"), (only_variant, "the reference")):
+        if seeds:
+            listed = ", ".join(map(str, seeds))
+            notes.append(
+                f"seed{'s' if len(seeds) > 1 else ''} {listed}: no result for {side} yet (not "
+                "finished, or not scored on this metric), left out of the pairing"
+            )
+    return notes
+
+
+def equivalence_text(row: dict, label: str, alpha: float, decided: bool) -> str:
+    """`equivalent within +/-1 FID: two one-sided tests, adjusted p = 0.01 < 0.05; 90% CI
+    [-0.3, 0.4] inside the margin`, or why the test did not show it."""
+    margin, level = row["margin"], f"{100 * (1 - 2 * alpha):g}%"
+    ci = f"{level} CI [{_amount(row['eq_ci_low'])}, {_amount(row['eq_ci_high'])}]"
+    p = row["equivalence_p_adjusted"]
+    if decided:
+        return (
+            f"equivalent within ±{margin:g} {label}: two one-sided tests, adjusted p = {p:.2g} "
+            f"< {alpha}; {ci} inside the margin"
+        )
+    if pd.isna(p):
+        return f"no equivalence test within ±{margin:g} {label} (every paired seed failed)"
+    if row["divergence_p_adjusted"] < alpha and p < alpha:
+        return f"not equivalent within ±{margin:g} {label}: the failure rates differ"
+    return (
+        f"not shown equivalent within ±{margin:g} {label} (two one-sided tests, adjusted "
+        f"p = {p:.2g}; {ci})"
+    )
+
+
+def decide_text(seeds: float, margin: float | None, difference: float, label: str) -> str:
+    """How many paired seeds would decide it (see `_seeds_to_decide`)."""
+    if math.isnan(seeds):
+        return "no spread to estimate the seeds needed from"
+    what = (
+        f"to call a {margin:g} {label} effect and to show no effect equivalent"
+        if margin is not None
+        else f"to detect an effect as large as the observed {abs(difference):.3g} {label}"
+    )
+    if math.isinf(seeds):
+        return f"over {MAX_SEEDS} paired seeds would be needed {what} with 80% power"
+    return f"about {seeds:.0f} paired seeds would have 80% power {what}"
 
 
 def _amount(value: float) -> str:
@@ -316,8 +469,7 @@ def main_effects(
             on = finished[finished[column] == level]
             row = {"trick": trick, "level": level, "n_on": len(on), "n_off": len(off)}
             if len(on) and len(off):
-                rng = np.random.default_rng([seed, zlib.crc32(level.encode())])
-                row |= _main_effect(on, off, metric, rng, resamples, interval)
+                row |= _main_effect(on, off, metric, seed, resamples, interval)
             rows.append(row)
     columns = ["trick", "level", "n_on", "n_off", "analysis", "effect", "ci_low", "ci_high"]
     effects = pd.DataFrame(rows).reindex(columns=columns)
@@ -329,21 +481,24 @@ def _main_effect(
     on: pd.DataFrame,
     off: pd.DataFrame,
     metric: str,
-    rng: np.random.Generator,
+    seed: int,
     resamples: int,
     interval: Interval,
 ) -> dict[str, Any]:
-    """One level's effect and CI: over the per-seed differences where the seeds pair."""
+    """One level's effect and CI: over the per-seed differences where the seeds pair (the
+    resampling seeded from `seed` and the data, `data_rng`)."""
     per_seed = pd.concat(
         {side: rows.groupby("seed")[metric].mean() for side, rows in (("on", on), ("off", off))},
         axis=1,
     ).dropna()
     if len(per_seed) >= 2:
         differences = (per_seed["on"] - per_seed["off"]).to_numpy(float)
+        rng = data_rng(seed, differences)
         low, high = bootstrap_mean_ci(differences, rng, resamples, interval=interval)
         analysis, effect = f"paired, {len(differences)} seeds", differences.mean()
     else:
         values_on, values_off = on[metric].to_numpy(float), off[metric].to_numpy(float)
+        rng = data_rng(seed, values_on, values_off)
         low, high = bootstrap_ci(values_on, values_off, rng, "mean", resamples, interval=interval)
         analysis, effect = "unpaired", values_on.mean() - values_off.mean()
     return {"analysis": analysis, "effect": float(effect), "ci_low": low, "ci_high": high}

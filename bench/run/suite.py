@@ -27,6 +27,7 @@ from bench.config import DataConfig, Suite
 from bench.data import Dataset, load_dataset
 from bench.errors import ConfigError, DataError
 from bench.expand import Job, plan_suite, reference_variant
+from bench.metric_registry import default_margins
 from bench.metrics import prepare_backbone
 from bench.models.registry import check_networks, model_spec
 from bench.plan import design_floor, require_reachable
@@ -243,6 +244,8 @@ def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
         "primary_metric": suite.suite.primary_metric,
         "correction": suite.suite.correction,
         "interval": suite.suite.interval,
+        "margin": dict(suite.suite.margin),
+        "default_margin": default_margins(),
         "exploratory": suite.suite.exploratory,
         "expect": {name: claim.model_dump() for name, claim in suite.expect.items()},
         "ablated_tricks": list(suite.tricks),

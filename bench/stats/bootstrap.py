@@ -10,11 +10,15 @@
   constant or infinite (a failed seed) leaves the acceleration undefined: it is then 0, the
   bias-corrected percentile interval (Efron 1982).
 
+The resampling is seeded from the data (`data_rng`): the same numbers always give the same
+interval, whichever variant or level they belong to.
+
 docs/statistics.md has the coverage of both at few seeds and why the report uses its default.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from typing import Literal
@@ -39,6 +43,17 @@ def check_interval(interval: str) -> Interval:
     if interval not in INTERVALS:
         raise ResultsError(f"interval '{interval}': expected one of {', '.join(INTERVALS)}")
     return interval  # type: ignore[return-value]
+
+
+def data_rng(seed: int, *samples: np.ndarray) -> np.random.Generator:
+    """A random stream determined by `seed` and the bytes of `samples` (as float64, each with
+    its length), so bit-identical inputs always draw the same resamples."""
+    digest = hashlib.sha256()
+    for sample in samples:
+        values = np.ascontiguousarray(sample, dtype=np.float64)
+        digest.update(len(values).to_bytes(8, "little") + values.tobytes())
+    words = np.frombuffer(digest.digest(), dtype=np.uint32)
+    return np.random.default_rng([seed, *words.tolist()])
 
 
 def leave_one_out(values: np.ndarray) -> np.ndarray:

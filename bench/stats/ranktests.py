@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from scipy.stats import rankdata
 
 EXACT_SPLITS = 20_000
 PERMUTATIONS = 10_000
+Alternative = Literal["two-sided", "greater", "less"]
 
 
 def prob_improvement(x: np.ndarray, y: np.ndarray, sign: int) -> float:
@@ -39,18 +41,26 @@ def _splits(total: int, n: int) -> tuple[np.ndarray, bool]:
     return rng.permuted(np.tile(np.arange(total), (PERMUTATIONS, 1)), axis=1)[:, :n], False
 
 
-def permutation_pvalue(x: np.ndarray, y: np.ndarray) -> float:
-    """Two-sided permutation p-value of the rank sum of `x` (midranks for ties).
+def permutation_pvalue(
+    x: np.ndarray, y: np.ndarray, alternative: Alternative = "two-sided"
+) -> float:
+    """Permutation p-value of the rank sum of `x` (midranks for ties).
 
-    Exact over every split when there are at most `EXACT_SPLITS`, else Monte Carlo over
-    `PERMUTATIONS` fixed random splits (reused for every comparison of the same sizes).
+    Two-sided by default; `greater` / `less`: one-sided, against `x` tending to be larger /
+    smaller than `y`. Exact over every split when there are at most `EXACT_SPLITS`, else Monte
+    Carlo over `PERMUTATIONS` fixed random splits (reused for every comparison of the same sizes).
     """
     pooled = np.concatenate([x, y])
     ranks = pd.Series(pooled).rank().to_numpy()
     centre = len(x) * (len(pooled) + 1) / 2
-    observed = abs(ranks[: len(x)].sum() - centre)
     chosen, exact = _splits(len(pooled), len(x))
-    extreme = np.count_nonzero(np.abs(ranks[chosen].sum(axis=1) - centre) >= observed - 1e-9)
+    sums, observed = ranks[chosen].sum(axis=1), ranks[: len(x)].sum()
+    if alternative == "greater":
+        extreme = np.count_nonzero(sums >= observed - 1e-9)
+    elif alternative == "less":
+        extreme = np.count_nonzero(sums <= observed + 1e-9)
+    else:
+        extreme = np.count_nonzero(np.abs(sums - centre) >= abs(observed - centre) - 1e-9)
     return extreme / len(chosen) if exact else (extreme + 1) / (PERMUTATIONS + 1)
 
 
@@ -86,6 +96,38 @@ def signed_rank_pvalue(differences: np.ndarray) -> float:
     return float(min(1.0, null[extreme].sum()))
 
 
+def signed_rank_one_sided(differences: np.ndarray, alternative: Alternative) -> float:
+    """One-sided exact p-value of the signed-rank statistic: against a shift above 0
+    (`greater`) or below 0 (`less`). Zeros are dropped, as in `signed_rank_pvalue`."""
+    doubled, positive = signed_ranks(np.asarray(differences, dtype=float))
+    if not len(doubled):
+        return 1.0
+    null = _sum_distribution(doubled)
+    observed = int(doubled[positive].sum())
+    tail = null[observed:] if alternative == "greater" else null[: observed + 1]
+    return float(min(1.0, tail.sum()))
+
+
+def equivalence_pvalue(differences: np.ndarray, margin: float) -> float:
+    """Two one-sided tests (Schuirmann 1987) of paired `differences` against +/- `margin`.
+
+    The larger of the exact signed-rank p-values against "shift <= -margin" (on d + margin)
+    and against "shift >= margin" (on d - margin): below alpha, the shift lies inside the
+    margin at level alpha. Infinite differences (a failed seed) count against equivalence.
+    """
+    differences = np.asarray(differences, dtype=float)
+    above = signed_rank_one_sided(differences + margin, "greater")
+    below = signed_rank_one_sided(differences - margin, "less")
+    return max(above, below)
+
+
+def equivalence_permutation_pvalue(x: np.ndarray, y: np.ndarray, margin: float) -> float:
+    """Two one-sided rank-sum permutation tests of unpaired `x` - `y` against +/- `margin`."""
+    above = permutation_pvalue(x + margin, y, "greater")
+    below = permutation_pvalue(x - margin, y, "less")
+    return max(above, below)
+
+
 def paired_floor(pairs: int) -> float:
     """The smallest two-sided p-value the signed-rank test reaches with `pairs` seeds."""
     return min(1.0, 2 / 2**pairs) if pairs else 1.0
@@ -96,6 +138,14 @@ def signed_rank_rejects(pairs: int, level: float) -> np.ndarray:
     """For untied ranks 1..`pairs`: whether each value of the positive rank sum has p < level."""
     null = _sum_distribution(np.arange(1, pairs + 1))
     return _two_sided_pvalues(null, pairs * (pairs + 1) / 4) < level
+
+
+@functools.cache
+def signed_rank_one_sided_rejects(pairs: int, level: float) -> np.ndarray:
+    """For untied ranks 1..`pairs`: whether each value of the positive rank sum has a one-sided
+    (`greater`) p < level; the `less` test rejects at value s where this does at the top - s."""
+    null = _sum_distribution(np.arange(1, pairs + 1))
+    return np.cumsum(null[::-1])[::-1] < level
 
 
 @functools.cache
