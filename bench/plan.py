@@ -59,7 +59,8 @@ class DesignFloor:
         """The loud line printed before an exploratory suite runs."""
         return f"WARNING: suite '{self.suite}' is exploratory ({self.exploratory}): " + (
             "its smallest adjusted p is "
-            f"{self.adjusted:.3g} >= {self.alpha}, so every verdict will be 'no evidence'"
+            f"{self.adjusted:.3g} >= {self.alpha}, so no variant can read 'helps' or 'hurts' "
+            "(only 'equivalent' or 'undecided')"
             if not self.reachable
             else "its verdicts are to be read as exploratory"
         )

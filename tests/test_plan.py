@@ -14,7 +14,7 @@ from bench.cli import main
 from bench.expand import plan_suite, reference_variant
 from bench.plan import design_floor
 from bench.report.stats import compare_variants, direction
-from bench.stats.power import detectable_effect, seeds_needed
+from bench.stats.power import detectable_effect, seeds_needed, seeds_to_decide
 
 REPO = Path(__file__).resolve().parents[1]
 SUITES = sorted((REPO / "suites").rglob("*.toml"))
@@ -145,11 +145,14 @@ def test_bench_plan_gives_the_seeds_an_effect_needs_from_the_pilot_spread(
     )
     assert code == 0, out
     assert "smallest adjusted p = 0.0234" in out
+    assert "equivalence margin: ±1 FID" in out and "seeds to decide (margin 1)" in out
     for variant in spreads:
         sd = float(np.std(values[variant] - values["baseline"], ddof=1))
         needed = seeds_needed(sd, 2.0, 3, 0.05)
         line = next(line for line in out.splitlines() if line.strip().startswith(variant))
-        assert line.split()[-1] == str(needed)
+        assert line.split()[-2] == str(needed)
+        # and the seeds that decide it either way at the registry's 1 FID margin
+        assert line.split()[-1] == str(seeds_to_decide(sd, 1.0, 3, 0.05) or "over 200")
         assert f"{detectable_effect(sd, 8, 3, 0.05):.3g}" in line
         # the answer is the fewest seeds that do it
         assert detectable_effect(sd, needed, 3, 0.05) <= 2.0

@@ -126,7 +126,8 @@ def suite_section(
             f"Compared on {metric_label(used)} ({better_phrase(used)}). Each row is one variant "
             "against the reference over seeds: median per metric, which analysis ran, the "
             "difference (variant - reference) with its bootstrap 95% CI, the largest effect that "
-            "CI leaves, the effect the design detects with 80% power, and P(improvement): paired, "
+            "CI leaves, the effect the design detects with 80% power, the paired seeds that would "
+            "decide an undecided comparison, and P(improvement): paired, "
             "the share of seeds where the variant did better; unpaired, the chance that a seed of "
             "the variant beats a seed of the reference (0.5 = no difference). " + VERDICT_RULE,
             "note",

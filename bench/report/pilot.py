@@ -1,7 +1,9 @@
 """`bench plan SUITE --pilot RESULTS`: how many seeds a suite needs, from a pilot's spread.
 
 Per comparison: the pilot's paired spread, the effect the suite's seeds detect with 80% power
-under the exact signed-rank test, and (with `--effect`) the seeds needed to detect that effect.
+under the exact signed-rank test, (with `--effect`) the seeds needed to detect that effect,
+and, where the metric has an equivalence margin, the seeds that decide the comparison either
+way (`bench.stats.power.seeds_to_decide`, the number an undecided verdict reports).
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import pandas as pd
 
 from bench.errors import ResultsError
 from bench.expand import plan_suite, reference_variant
-from bench.metric_registry import comparable_metrics
+from bench.metric_registry import comparable_metrics, default_margins
 from bench.plan import design_floor
 from bench.report.comparison import outcomes
 from bench.report.headline import primary_metric
 from bench.report.stats import better_phrase, direction, metric_label
 from bench.report.table import load_results, load_suites
-from bench.stats.power import detectable_effect, seeds_needed
+from bench.stats.power import MAX_SEEDS, detectable_effect, seeds_needed, seeds_to_decide
 
 
 def pilot_plan(
@@ -43,6 +45,7 @@ def pilot_plan(
     reference = load_suites(pilot, [name])[name].get("reference_variant", reference_variant(suite))
     metric = primary_metric(jobs, metric or suite.suite.primary_metric)
     label = metric_label(metric)
+    margin = {**default_margins(), **suite.suite.margin}.get(metric)
     present = [m for m in comparable_metrics() if m in jobs]
     finished = pd.DataFrame(
         {
@@ -66,7 +69,10 @@ def pilot_plan(
         }
         if effect is not None:
             needed = seeds_needed(spread, effect, floor.comparisons, floor.alpha)
-            row[f"seeds for {effect:g} {label}"] = str(needed) if needed else "over 200"
+            row[f"seeds for {effect:g} {label}"] = _seeds(needed)
+        if margin is not None and math.isfinite(spread):
+            needed = seeds_to_decide(spread, margin, floor.comparisons, floor.alpha)
+            row[f"seeds to decide (margin {margin:g})"] = _seeds(needed)
         rows.append(row)
     if not rows:
         raise ResultsError(f"--pilot {pilot}: suite '{name}' has no variant besides '{reference}'")
@@ -77,10 +83,20 @@ def pilot_plan(
         f"pilot: {pilot} (suite {name}); power from the SD of each variant's per-seed "
         f"differences, 80% power for a lone effect at alpha / {max(floor.comparisons, 1)} "
         "under the exact signed-rank test (simulated with normal differences)",
+        (
+            f"equivalence margin: ±{margin:g} {label}; seeds to decide: 80% power both to call "
+            f"a {margin:g} {label} effect helps/hurts and to show no effect equivalent"
+            if margin is not None
+            else f"no equivalence margin for {label}: set [suite] margin to plan for one"
+        ),
         "",
         pd.DataFrame(rows).to_string(index=False),
     ]
     return "\n".join(lines)
+
+
+def _seeds(needed: int | None) -> str:
+    return str(needed) if needed else f"over {MAX_SEEDS}"
 
 
 def _figure(value: float) -> str:

@@ -17,7 +17,7 @@ def test_table_escapes_and_classes_its_cells() -> None:
         {
             "variant": ["<b>a</b>", "one_sided_label_smoothing+instance_noise"],
             "seeds": ["3", "4"],
-            "verdict": ["no evidence", "helps"],
+            "verdict": ["undecided", "helps"],
             "reason": ["short", "a reason long enough to be prose, with words to wrap at"],
         }
     )
@@ -25,7 +25,7 @@ def test_table_escapes_and_classes_its_cells() -> None:
     assert html.startswith('<div class="table-wrap"><table><thead><tr><th>variant</th>')
     assert '<th class="number">seeds</th>' in html
     assert "<tr><td>&lt;b&gt;a&lt;/b&gt;</td>" in html and "<b>" not in html
-    assert '<td class="number">3</td><td class="verdict-no-evidence">no evidence</td>' in html
+    assert '<td class="number">3</td><td class="verdict-undecided">undecided</td>' in html
     assert '<td class="token">one_sided_label_smoothing+instance_noise</td>' in html
     assert '<td class="prose">a reason long enough' in html
 

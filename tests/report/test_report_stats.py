@@ -42,10 +42,10 @@ def test_planted_improvement_helps_and_harm_hurts() -> None:
     assert good["p_improvement"] == 1.0
 
 
-def test_identical_distributions_give_no_evidence() -> None:
+def test_identical_distributions_without_a_margin_are_undecided() -> None:
     jobs = planted(np.random.default_rng(2), {"baseline": 0, "same": 0})
     row = compare_variants(jobs, "baseline").set_index("variant").loc["same"]
-    assert row["verdict"] == "no evidence"
+    assert row["verdict"] == "undecided"
     assert row["p_adjusted"] > 0.05
     assert "adjusted p" in row["reason"]
 
@@ -58,10 +58,10 @@ def test_higher_is_better_metric_flips_the_sign() -> None:
     assert row["difference"] == pytest.approx(3.0)
 
 
-def test_one_seed_is_no_evidence_and_says_why() -> None:
+def test_one_seed_is_undecided_and_says_why() -> None:
     jobs = jobs_frame({"baseline": [50.0, 51, 52], "lonely": [10.0]})
     row = compare_variants(jobs, "baseline").set_index("variant").loc["lonely"]
-    assert row["verdict"] == "no evidence"
+    assert row["verdict"] == "undecided"
     assert "fewer than 2 scored seeds" in row["reason"]
     assert np.isnan(row["p_value"])
 
@@ -77,7 +77,7 @@ def test_diverged_seeds_are_counted_not_scored() -> None:
 def test_few_seeds_cannot_reach_significance_and_the_reason_says_so() -> None:
     jobs = jobs_frame({"baseline": [50.0, 51, 52], "good": [10.0, 11, 12]})
     row = compare_variants(jobs, "baseline").set_index("variant").loc["good"]
-    assert row["verdict"] == "no evidence"
+    assert row["verdict"] == "undecided"
     assert "cannot go below" in row["reason"]
 
 
