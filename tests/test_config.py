@@ -61,3 +61,40 @@ def test_unknown_dataset_lists_the_known_ones(tiny_suite: Path) -> None:
 def test_missing_suite_file() -> None:
     with pytest.raises(ConfigError, match="no such suite file"):
         load_suite("does/not/exist.toml")
+
+
+def test_margins_are_read_per_metric_in_its_units(tiny_suite: Path) -> None:
+    suite = load_suite(tiny_suite, ["margin={ fid = 0.5, kid = 0.001 }"])
+    assert suite.suite.margin == {"fid": 0.5, "kid": 0.001}
+    assert load_suite(tiny_suite, ["margin.fid=2"]).suite.margin == {"fid": 2}
+    assert load_suite(tiny_suite).suite.margin == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{ fidd = 1.0 }", r"key 'suite\.margin\.fidd': Input should be 'fid', 'isc', 'kid'"),
+        ("{ fid = -1.0 }", r"key 'suite\.margin\.fid' = -1\.0: Input should be greater than 0"),
+        ("{ fid = inf }", r"key 'suite\.margin\.fid' = inf: Input should be a finite number"),
+        ("1.0", r"key 'suite\.margin' = 1\.0: .*expected a table of margins per metric"),
+    ],
+)
+def test_a_bad_margin_names_the_key_and_what_is_allowed(
+    tiny_suite: Path, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"tiny\.toml: {message}"):
+        load_suite(tiny_suite, [f"margin={value}"])
+
+
+def test_a_margin_for_a_metric_the_suite_does_not_score_is_refused(tiny_suite: Path) -> None:
+    with pytest.raises(ConfigError, match=r"suite\.margin\.modes_covered = 'modes_covered': not a"):
+        plan_suite(tiny_suite, ["margin.modes_covered=1"])
+
+
+def test_the_stored_definition_records_the_margins(tiny_suite: Path) -> None:
+    from bench.run.suite import suite_metadata
+
+    suite = load_suite(tiny_suite, ["margin.fid=0.5"])
+    meta = suite_metadata(suite, tiny_suite, ["margin.fid=0.5"])
+    assert meta["margin"] == {"fid": 0.5}
+    assert meta["default_margin"]["fid"] == 1.0

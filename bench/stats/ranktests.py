@@ -19,7 +19,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 EXACT_SPLITS = 20_000
 PERMUTATIONS = 10_000
@@ -77,11 +76,23 @@ def _sum_distribution(weights: np.ndarray) -> np.ndarray:
     return probabilities
 
 
+def doubled_midranks(values: np.ndarray) -> np.ndarray:
+    """2 x the midranks of `values` (ties share their average rank), as integers; ±inf allowed.
+
+    The same as `2 * scipy.stats.rankdata(values)`, without its overhead on a few seeds."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    doubled = np.empty(len(values), dtype=int)
+    doubled[order] = np.repeat(starts + ends + 1, ends - starts)
+    return doubled
+
+
 def signed_ranks(differences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(doubled midranks of |d|, positive?) of the nonzero differences; ±inf allowed."""
     nonzero = differences[differences != 0]
-    doubled = (2 * rankdata(np.abs(nonzero))).round().astype(int)
-    return doubled, nonzero > 0
+    return doubled_midranks(np.abs(nonzero)), nonzero > 0
 
 
 def signed_rank_pvalue(differences: np.ndarray) -> float:

@@ -110,3 +110,16 @@ def test_agreement_rules() -> None:
     assert agreement("no effect", "equivalent") == "agree"
     assert agreement("no effect", "undecided") == "undecided"
     assert agreement("no effect", "helps") == "disagree"
+
+
+def test_the_report_uses_the_margin_the_suite_declared(results) -> None:
+    labelled_suite(results, margin={"fid": 0.05})
+    markdown = headline_text(results.root, ["labels"], "md")
+    assert "Equivalence margin: ±0.05 FID (declared by the suite)." in markdown
+    labelled_suite(results, default_margin={"fid": 2.0})  # the registry's, when it ran
+    assert "Equivalence margin: ±2 FID (the metric registry's default)." in headline_text(
+        results.root, ["labels"], "md"
+    )
+    labelled_suite(results, margin={"fid": -1})
+    with pytest.raises(ResultsError, match=r"margin\.fid = -1: expected a positive, finite"):
+        headline_text(results.root, ["labels"], "md")
