@@ -135,6 +135,12 @@ def default_margins() -> dict[str, float]:
     return {m.name: m.margin for m in METRICS if m.comparable and m.margin is not None}
 
 
+def margins(declared: dict[str, float] | None = None) -> dict[str, float]:
+    """The equivalence margin of each metric that has one: a suite's `declared` margins
+    (`[suite] margin`), else the registry's defaults."""
+    return {**default_margins(), **(declared or {})}
+
+
 def tunable_metrics() -> list[str]:
     """What `tune.metric` may name (`bench tune` minimises it)."""
     return [m.name for m in METRICS if m.tunable]

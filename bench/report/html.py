@@ -35,7 +35,7 @@ from bench.run.store import SAMPLES_FILE
 from bench.stats.bootstrap import Interval
 
 NUMERIC = {"seeds", "scored", "diverged", "P(improvement)", "adjusted p", "jobs"}
-NUMERIC |= {"CI rules out effects over", "detectable (80% power)"}
+NUMERIC |= {"CI rules out effects over", "detectable (80% power)", "seeds to decide"}
 
 
 def build_report(

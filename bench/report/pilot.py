@@ -16,7 +16,7 @@ import pandas as pd
 
 from bench.errors import ResultsError
 from bench.expand import plan_suite, reference_variant
-from bench.metric_registry import comparable_metrics, default_margins
+from bench.metric_registry import comparable_metrics, margins
 from bench.plan import design_floor
 from bench.report.comparison import outcomes
 from bench.report.headline import primary_metric
@@ -45,7 +45,7 @@ def pilot_plan(
     reference = load_suites(pilot, [name])[name].get("reference_variant", reference_variant(suite))
     metric = primary_metric(jobs, metric or suite.suite.primary_metric)
     label = metric_label(metric)
-    margin = {**default_margins(), **suite.suite.margin}.get(metric)
+    margin = margins(suite.suite.margin).get(metric)
     present = [m for m in comparable_metrics() if m in jobs]
     finished = pd.DataFrame(
         {
