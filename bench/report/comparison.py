@@ -76,7 +76,9 @@ class Outcomes:
         return self.values[np.argsort(self.seeds)]
 
     def on(self, seeds: np.ndarray) -> Outcomes:
-        """The outcomes of `seeds` only."""
+        """The outcomes of `seeds`, a subset of this side's seeds."""
+        if len(seeds) == len(self.seeds):  # `seeds` are taken from this side: all of them
+            return self
         keep = np.isin(self.seeds, seeds)
         return Outcomes(self.seeds[keep], self.values[keep], self.failed[keep])
 
