@@ -239,7 +239,7 @@ def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
         "description": suite.suite.description,
         "design": suite.suite.design,
         "reference_variant": reference_variant(suite),
-        "seeds": list(suite.suite.seeds),
+        "seeds": list(suite.suite.seed_list),
         "primary_metric": suite.suite.primary_metric,
         "correction": suite.suite.correction,
         "interval": suite.suite.interval,
