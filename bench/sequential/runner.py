@@ -178,7 +178,7 @@ def run_stages(prepared: PreparedSuite, where: Path) -> SequentialSummary:
         check_plan(record, plan, file)
     recorded = {int(s["stage"]): s for s in (record or {}).get("stages", []) if "stage" in s}
     state = Decisions.start((len(names),))
-    summary = SequentialSummary(0, 0)
+    summary, staged = SequentialSummary(0, 0), set()
     for stage, n in enumerate(counts):
         open_names = [v for v, outcome in zip(names, state.outcome, strict=True) if outcome == OPEN]
         if not open_names:
@@ -190,6 +190,7 @@ def run_stages(prepared: PreparedSuite, where: Path) -> SequentialSummary:
         seeds = set(stages.seeds[:n])
         todo = [j for j in jobs if j.seed in seeds and j.variant in {reference, *open_names}]
         run = run_jobs(todo, store, prepared.options)
+        staged |= {job.id for job in todo}
         _add(summary, run)
         if run.failed:
             summary.incomplete = (
@@ -229,6 +230,8 @@ def run_stages(prepared: PreparedSuite, where: Path) -> SequentialSummary:
         if kept is not entry:  # another runner decided this stage first
             state = state_from(kept, names, int(kept.get("direction", -1)), file)
         record = revision_record(store, name, revision)
+    summary.total = len(staged)  # each job once, however many stages it was part of
+    summary.skipped = summary.total - sum(summary.statuses.values())
     record = revision_record(store, name, revision)
     if record is not None:
         summary.decisions, summary.totals = decision_rows(record)
@@ -248,8 +251,6 @@ def _decide(
 
 
 def _add(summary: SequentialSummary, run: RunSummary) -> None:
-    summary.total += run.total
-    summary.skipped += run.skipped
     summary.statuses.update(run.statuses)
     summary.failed += run.failed
     summary.stale += run.stale
