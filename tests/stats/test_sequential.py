@@ -67,9 +67,7 @@ def test_the_vectorised_holm_equals_holm():
 def test_a_decision_is_final_and_a_decided_comparison_ignores_later_stages():
     state = Decisions.start((2,))
     weights = spending_weights((8, 16))
-    state = decide_stage(
-        state, 0, weights[0], np.array([1e-9, 0.5]), np.array([1, -1]), np.ones(2)
-    )
+    state = decide_stage(state, 0, weights[0], np.array([1e-9, 0.5]), np.array([1, -1]), np.ones(2))
     assert state.outcome.tolist() == [LARGER, OPEN] and state.stage.tolist() == [0, -1]
     later = decide_stage(
         state, 1, weights[1], np.array([0.9, 1e-9]), np.array([-1, -1]), np.ones(2)
