@@ -142,16 +142,18 @@ class StagePlan:
         lines = [
             f"sequential seeds: {len(self.counts)} stages, {SPENDINGS[self.spending]} alpha "
             f"spending, {self.comparisons} comparisons (Holm over them), alpha = {self.alpha}",
-            "stage  seeds  new seeds  alpha spent  level (lone effect)  floor 2/2^n  jobs if "
+            "stage  seeds  new seeds   alpha spent  level (lone effect)  floor 2/2^n  jobs if "
             "none is decided",
         ]
         for stage, n in enumerate(self.counts):
             first = 0 if stage == 0 else self.counts[stage - 1]
             values = self.seeds[first:n]
-            shown = f"{values[0]}..{values[-1]}" if len(values) > 1 else f"{values[0]}"
+            contiguous = list(values) == list(range(values[0], values[-1] + 1))
+            shown = f"{values[0]}..{values[-1]}" if contiguous else ",".join(map(str, values))
+            shown = shown if len(values) > 1 else f"{values[0]}"
             floor = paired_floor(n)
             lines.append(
-                f"{stage + 1:>5}  {n:>5}  {shown:<9}  {self.alpha * spent_so_far[stage]:>11.3g}  "
+                f"{stage + 1:>5}  {n:>5}  {shown:<10}  {self.alpha * spent_so_far[stage]:>11.3g}  "
                 f"{levels[stage]:>19.3g}  {floor:>11.3g}  {self.variants * n:>22}"
                 + ("" if floor < levels[stage] else "  (cannot decide)")
             )
