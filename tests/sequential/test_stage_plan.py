@@ -10,6 +10,7 @@ from bench.cli import main
 from bench.errors import ConfigError
 from bench.run.suite import run_suite
 
+
 def bench(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -86,9 +87,7 @@ def test_until_decided_on_a_suite_with_stages_is_refused(capsys, ring_suite) -> 
 
 
 def test_benjamini_hochberg_with_sequential_seeds_is_refused(capsys, ring_suite, tmp_path):
-    code, _, err = bench(
-        capsys, "run", str(ring_suite()), "--set", "correction=bh", "--dry-run"
-    )
+    code, _, err = bench(capsys, "run", str(ring_suite()), "--set", "correction=bh", "--dry-run")
     assert code == 2 and "Holm's correction only" in err
 
 
