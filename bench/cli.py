@@ -456,12 +456,19 @@ def _merge(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from bench.report import headline_text
     from bench.run.validate import validate
+    from bench.sequential.runner import run_until_decided
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: expected a positive number of parallel jobs")
     failed, names = 0, []
     for path, name, summary in validate(
-        args.suites, args.overrides, args.results, args.device, args.jobs, not args.quiet
+        args.suites,
+        args.overrides,
+        args.results,
+        args.device,
+        args.jobs,
+        not args.quiet,
+        run_until_decided,
     ):
         counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
         print(f"{path}: {summary.total} jobs" + (f" ({counts})" if counts else ""))
