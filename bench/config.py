@@ -159,7 +159,8 @@ def seed_stages(value: dict[str, Any]) -> SeedStages:
     unknown = sorted(set(value) - {*STAGE_KEYS, "first"})
     if unknown:
         raise ValueError(
-            f"unknown key 'seeds.{unknown[0]}'; a table of seeds takes {', '.join(STAGE_KEYS)}"
+            f"unknown key 'seeds.{unknown[0]}'; a table of seeds takes {', '.join(STAGE_KEYS)} "
+            "(and first = [seeds of the first stages])"
         )
     for key in STAGE_KEYS:
         number = value.get(key)

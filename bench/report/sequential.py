@@ -20,6 +20,7 @@ from bench.errors import ResultsError
 from bench.run.selection import SuiteJobs
 from bench.run.stages import decision_rows, revision_record
 from bench.run.store import ResultsStore
+from bench.stats.sequential import SPENDINGS
 
 STAGES_KEY = "stage_record"  # where a suite's meta carries its stage record to the report
 
@@ -102,8 +103,9 @@ def stage_summary(record: dict) -> str:
     _, totals = decision_rows(record)
     plan = record["plan"]
     counts = ", ".join(map(str, plan["counts"]))
+    spending = SPENDINGS.get(plan.get("spending"), plan.get("spending"))
     text = (
-        f"Sequential seeds: stages of {counts} seeds ({plan['spending']} alpha spending, "
+        f"Sequential seeds: stages of {counts} seeds ({spending} alpha spending, "
         f"alpha {plan['alpha']}, on {plan['metric']}); {totals['stages_run']} of "
         f"{totals['stages']} stages run. Jobs: {totals['jobs']} (the reference at "
         f"{totals['reference_seeds']} seeds, each comparison until decided)"

@@ -16,7 +16,8 @@ def test_the_headline_and_the_stage_table_give_the_stage_decisions(
     run_until_decided(ring_suite(), results=results, device="cpu", progress=False)
     text = headline_text(results, ["ringseq"], "md")
     assert (
-        "Sequential seeds: stages of 8, 10, 12 seeds (pocock alpha spending, alpha 0.05, on "
+        "Sequential seeds: stages of 8, 10, 12 seeds (Pocock-type (Lan-DeMets) alpha spending, "
+        "alpha 0.05, on "
         "modes_covered); 3 of 3 stages run. Jobs: 32 (the reference at 12 seeds, each "
         "comparison until decided), against 36 to run every comparison to 12 seeds: 4 saved "
         "(11%)." in text
