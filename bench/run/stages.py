@@ -47,7 +47,10 @@ def revision_record(store: ResultsStore, suite: str, revision: str) -> dict[str,
         isinstance(record, dict)
         and isinstance(record.get("plan"), dict)
         and isinstance(record.get("stages"), list)
-        and all(isinstance(stage, dict) for stage in record["stages"])
+        and all(
+            isinstance(stage, dict) and isinstance(stage.get("stage"), int)
+            for stage in record["stages"]
+        )
     ):
         raise ResultsError(
             f"{path}: revision {revision}: not a record of stages (expected plan and stages); "

@@ -30,7 +30,7 @@ from bench.run.stages import (
     stages_path,
 )
 from bench.run.suite import PreparedSuite, RunOptions, RunSummary, prepare_suite, run_jobs
-from bench.sequential.stage import stage_data
+from bench.sequential.stage import StageData, stage_data
 from bench.stats.sequential import (
     EQUIVALENT,
     LARGER,
@@ -149,10 +149,10 @@ def run_until_decided(
     prepared = prepare_suite(path, overrides, results, options, warn, max_jobs)
     if prepared.stages is None:
         return run_jobs(prepared.jobs, prepared.store, prepared.options)
-    return run_stages(prepared, Path(path))
+    return run_stages(prepared)
 
 
-def run_stages(prepared: PreparedSuite, where: Path) -> SequentialSummary:
+def run_stages(prepared: PreparedSuite) -> SequentialSummary:
     """Run the stages of a prepared sequential suite until every comparison is decided or the
     last stage is done (see the module docstring)."""
     suite, store, stages = prepared.suite, prepared.store, prepared.stages
@@ -176,7 +176,7 @@ def run_stages(prepared: PreparedSuite, where: Path) -> SequentialSummary:
     if record is not None:
         plan["metric"] = plan["metric"] or record["plan"].get("metric")
         check_plan(record, plan, file)
-    recorded = {int(s["stage"]): s for s in (record or {}).get("stages", []) if "stage" in s}
+    recorded = {s["stage"]: s for s in (record or {}).get("stages", [])}
     state = Decisions.start((len(names),))
     summary, staged = SequentialSummary(0, 0), set()
     for stage, n in enumerate(counts):
@@ -239,7 +239,7 @@ def run_stages(prepared: PreparedSuite, where: Path) -> SequentialSummary:
 
 
 def _decide(
-    state: Decisions, stage: int, weight: float, names: list[str], data: Any, alpha: float
+    state: Decisions, stage: int, weight: float, names: list[str], data: StageData, alpha: float
 ) -> Decisions:
     """The stage's tests as arrays over every comparison (decided ones are ignored)."""
     pvalue, sign, equivalence = np.ones(len(names)), np.zeros(len(names), int), np.ones(len(names))
@@ -253,7 +253,7 @@ def _decide(
 def _add(summary: SequentialSummary, run: RunSummary) -> None:
     summary.statuses.update(run.statuses)
     summary.failed += run.failed
-    summary.stale += run.stale
+    summary.stale = max(summary.stale, run.stale)  # later stages rescan earlier jobs
     summary.rerun_stale = run.rerun_stale
     summary.notes += run.notes
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, ResultsError
 from bench.sequential.runner import run_until_decided
 
 
@@ -97,3 +97,18 @@ def test_a_run_under_another_stage_plan_is_refused(
     run(ring_suite(), results)
     with pytest.raises(ConfigError, match=r"stages.json: the stages so far were decided with "):
         run(ring_suite(), results, ["suite.seeds={ start = 8, step = 2, max = 14 }"])
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"REV": {"plan": {}, "stages": [{"stage": "x"}]}}'])
+def test_a_corrupt_stage_record_is_named_and_nothing_is_lost(
+    ring_suite, planted_executor, tmp_path: Path, text: str
+) -> None:
+    results = tmp_path / "results"
+    run(ring_suite(), results)
+    path = results / "ringseq" / "stages.json"
+    revision = next(iter(json.loads(path.read_text())))
+    path.write_text(text.replace("REV", revision))
+    finished = sorted(results.glob("ringseq/*/result.json"))
+    with pytest.raises(ResultsError, match=r"stages.json"):
+        run(ring_suite(), results)
+    assert sorted(results.glob("ringseq/*/result.json")) == finished
