@@ -11,7 +11,7 @@ from typing import Any
 _EXPORTS = {
     "load_suite": "bench.config",
     "plan_suite": "bench.expand",
-    "run_suite": "bench.run.suite",
+    "run_suite": "bench.sequential.runner",
     "load_results": "bench.report",
     "build_report": "bench.report",
     "tune_suite": "bench.tune",

@@ -122,6 +122,21 @@ def run_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also re-run finished jobs that were made by other code (another fingerprint)",
     )
+    parser.add_argument(
+        "--until-decided",
+        action="store_true",
+        help="sequential seeds for a suite with a list of seeds: its seeds are the first stage, "
+        "then more seeds per stage for the comparisons not yet decided, up to --max-seeds",
+    )
+    parser.add_argument(
+        "--max-seeds", type=int, metavar="N", help="with --until-decided: the most seeds to run"
+    )
+    parser.add_argument(
+        "--seed-step",
+        type=int,
+        metavar="S",
+        help="with --until-decided: seeds added per stage (default: half the listed seeds)",
+    )
     parser.add_argument("--executor", choices=["local", "ray"], default="local")
     parser.add_argument(
         "--no-capture",
@@ -249,7 +264,13 @@ def tricks_arguments(parser: argparse.ArgumentParser) -> None:
 @command("run")
 def _run(args: argparse.Namespace) -> int:
     from bench.expand import plan_suite
-    from bench.plan import design_floor, require_reachable
+    from bench.plan import (
+        design_floor,
+        require_decidable,
+        require_reachable,
+        stage_plan,
+        until_decided_overrides,
+    )
     from bench.run.table import job_table
 
     if args.jobs is not None and args.jobs < 1:
@@ -260,19 +281,30 @@ def _run(args: argparse.Namespace) -> int:
         args.jobs_per_gpu = int(1 / args.gpus_per_job + 1e-9)
     if args.jobs_per_gpu is not None and args.jobs_per_gpu < 1:
         raise ConfigError(f"--jobs-per-gpu {args.jobs_per_gpu}: expected a positive number")
+    if args.until_decided != (args.max_seeds is not None):
+        raise ConfigError("--until-decided and --max-seeds N go together")
+    if args.seed_step is not None and not args.until_decided:
+        raise ConfigError("--seed-step goes with --until-decided --max-seeds N")
+    if args.until_decided:
+        args.overrides = until_decided_overrides(
+            args.suite, args.overrides, args.max_seeds, args.seed_step
+        )
     if args.dry_run:
         suite, jobs = plan_suite(args.suite, args.overrides, args.max_jobs)
-        floor = design_floor(suite)
-        require_reachable(floor, args.suite)
+        floor, stages = design_floor(suite), stage_plan(suite, args.suite)
+        if stages is None:
+            require_reachable(floor, args.suite)
+        else:
+            require_decidable(stages, args.suite)
         if floor.exploratory:
             print(floor.warning(), file=sys.stderr)
         print(job_table(jobs, args.results, args.rerun_stale))
-        print(floor.describe())
+        print(floor.describe() if stages is None else stages.describe())
         print(f"{len(jobs)} jobs in suite '{suite.suite.name}' (dry run: nothing was started)")
         return 0
-    from bench.run.suite import run_suite
+    from bench.sequential.runner import SequentialSummary, run_until_decided
 
-    summary = run_suite(
+    summary = run_until_decided(
         args.suite,
         args.overrides,
         workers=args.jobs,
@@ -294,11 +326,14 @@ def _run(args: argparse.Namespace) -> int:
             "library version) and are not pooled with this code's results; re-run them with "
             "--rerun-stale"
         )
+    sequential = isinstance(summary, SequentialSummary)
+    for line in summary.describe() if sequential else []:
+        print(line)
     for note in summary.notes:
         print(note, file=sys.stderr)
     for path in summary.failed:
         print(f"failed: see {path}", file=sys.stderr)
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or (sequential and summary.incomplete) else 0
 
 
 @command("report")
@@ -421,12 +456,19 @@ def _merge(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from bench.report import headline_text
     from bench.run.validate import validate
+    from bench.sequential.runner import run_until_decided
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: expected a positive number of parallel jobs")
     failed, names = 0, []
     for path, name, summary in validate(
-        args.suites, args.overrides, args.results, args.device, args.jobs, not args.quiet
+        args.suites,
+        args.overrides,
+        args.results,
+        args.device,
+        args.jobs,
+        not args.quiet,
+        run_until_decided,
     ):
         counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
         print(f"{path}: {summary.total} jobs" + (f" ({counts})" if counts else ""))

@@ -20,6 +20,7 @@ Every error names the file, the dotted key, the bad value and what is allowed.
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -125,11 +126,73 @@ class JobConfig(Section):
         return self
 
 
+STAGE_KEYS = ("start", "step", "max")
+MAX_STAGED_SEEDS = 1000
+
+
+class SeedStages(Section):
+    """`seeds = { start = 8, step = 4, max = 32 }`: sequential seeds, in stages fixed in advance.
+
+    The first stage runs `start` seeds, each later one `step` more, the last `max` (a shorter
+    last step when `step` does not divide `max - start`). The seeds are `first` (the listed
+    seeds `bench run --until-decided` keeps), then 0, 1, 2, ... not already in it. After each
+    stage the decided comparisons stop (docs/statistics.md, "Sequential seeds").
+    """
+
+    start: int
+    step: int
+    max: int
+    first: tuple[int, ...] = ()
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        """Seeds run by the end of each stage."""
+        return (*range(self.start, self.max, self.step), self.max)
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        """All `max` seeds, in the order the stages take them."""
+        taken = set(self.first)
+        more = (seed for seed in range(self.max + len(taken)) if seed not in taken)
+        return (*self.first, *more)[: self.max]
+
+
+def seed_stages(value: dict[str, Any]) -> SeedStages:
+    """A `seeds = {...}` table as `SeedStages`; a ValueError naming the key otherwise."""
+    unknown = sorted(set(value) - {*STAGE_KEYS, "first"})
+    if unknown:
+        raise ValueError(
+            f"unknown key 'seeds.{unknown[0]}'; a table of seeds takes {', '.join(STAGE_KEYS)} "
+            "(and first = [seeds of the first stages])"
+        )
+    for key in STAGE_KEYS:
+        number = value.get(key)
+        if number is None:
+            raise ValueError(f"missing key 'seeds.{key}' (seeds = {{ start, step, max }})")
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise ValueError(f"seeds.{key} = {number!r}: expected a whole number")
+    start, step, most = value["start"], value["step"], value["max"]
+    if start < 2:
+        raise ValueError(f"seeds.start = {start}: expected at least 2 (seeds in the first stage)")
+    if step < 1:
+        raise ValueError(f"seeds.step = {step}: expected at least 1 (seeds added per stage)")
+    if not start <= most <= MAX_STAGED_SEEDS:
+        raise ValueError(
+            f"seeds.max = {most}: expected from seeds.start ({start}) to {MAX_STAGED_SEEDS}"
+        )
+    first = value.get("first", ())
+    if len(set(first)) != len(first) or len(first) > most:
+        raise ValueError(f"seeds.first = {first!r}: expected at most {most} distinct seeds")
+    return SeedStages(**value)
+
+
 class SuiteMeta(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     design: Design = "one_at_a_time"
-    seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1)
+    seeds: tuple[int, ...] | SeedStages = Field(
+        (0, 1, 2), description="a list, or stages: { start, step, max } (sequential seeds)"
+    )
     plugins: tuple[ModuleName, ...] = Field((), description="modules imported before expanding")
     primary_metric: str | None = Field(
         None, description="the metric of the headline verdict (default: FID where scored)"
@@ -150,6 +213,9 @@ class SuiteMeta(Section):
         min_length=1,
         description="why it may run although it cannot reach a verdict (docs/statistics.md)",
     )
+    spending: Literal["obf", "pocock"] = Field(
+        "obf", description="sequential seeds: alpha spending over the stages (Lan-DeMets)"
+    )
 
     @field_validator("name")
     @classmethod
@@ -169,14 +235,30 @@ class SuiteMeta(Section):
             )
         return margin
 
-    @field_validator("seeds")
+    @field_validator("seeds", mode="before")
     @classmethod
-    def _distinct(cls, seeds: tuple[int, ...]) -> tuple[int, ...]:
-        """A repeated seed would run one job twice and count it as two seeds."""
-        repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    def _list_or_stages(cls, seeds: Any) -> Any:
+        """A table is sequential seeds, checked key by key; a list, distinct seeds."""
+        if isinstance(seeds, SeedStages):
+            return seeds
+        if isinstance(seeds, dict):
+            return seed_stages(seeds)
+        if not isinstance(seeds, (list, tuple)) or not seeds:
+            raise ValueError("expected a non-empty list of seeds, or { start, step, max }")
+        repeated = sorted({seed for seed in seeds if list(seeds).count(seed) > 1})
         if repeated:
             raise ValueError(f"seed {repeated[0]} is listed twice; each seed must be distinct")
         return seeds
+
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        """Every seed the suite may run (sequential: all `max`, in stage order)."""
+        return self.seeds.values if isinstance(self.seeds, SeedStages) else self.seeds
+
+    @property
+    def stages(self) -> SeedStages | None:
+        """The sequential stages, or None for a fixed list of seeds."""
+        return self.seeds if isinstance(self.seeds, SeedStages) else None
 
 
 class VariantSpec(Section):

@@ -185,11 +185,11 @@ def check_job_count(
         variants = 1 + len(level_counts)
     else:
         variants = math.prod(count + 1 for count in level_counts)
-    jobs = variants * len(suite.suite.seeds)
+    jobs = variants * len(suite.suite.seed_list)
     if jobs > max_jobs:
         raise ConfigError(
             f"{where}: the suite expands to {jobs} jobs ({variants} variants x "
-            f"{len(suite.suite.seeds)} seeds), more than the cap of {max_jobs}; raise the cap "
+            f"{len(suite.suite.seed_list)} seeds), more than the cap of {max_jobs}; raise the cap "
             "with --max-jobs N if you mean it"
         )
 
@@ -229,7 +229,7 @@ def expand(suite: Suite, where: str = "suite", max_jobs: int | None = None) -> l
         config = config.model_copy(update={"tricks": resolve_params(config.tricks, in_variant)})
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})
-        for seed in suite.suite.seeds:
+        for seed in suite.suite.seed_list:
             job = Job(suite.suite.name, variant, seed, config, factors, modules)
             if job.id in seen:
                 raise ConfigError(

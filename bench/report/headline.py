@@ -12,6 +12,13 @@ import pandas as pd
 from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics, default_margins
 from bench.report.markup import markdown_table
+from bench.report.sequential import (
+    STAGES_KEY,
+    stage_summary,
+    stage_table,
+    suite_metas,
+    with_stage_verdicts,
+)
 from bench.report.stats import (
     EQUIVALENT,
     INTERVAL,
@@ -57,6 +64,7 @@ class Analysis:
     margin: dict[str, float] = field(default_factory=default_margins)
     margin_source: dict[str, str] = field(default_factory=dict)
     seeds: tuple[int, ...] | None = None
+    stages: dict | None = None  # a sequential suite's stage record (bench.report.sequential)
 
     @classmethod
     def of(
@@ -82,6 +90,7 @@ class Analysis:
             {**defaults, **declared},
             {name: "suite" if name in declared else "default" for name in {**defaults, **declared}},
             tuple(seeds) if isinstance(seeds, list) else None,
+            meta.get(STAGES_KEY),
         )
 
 
@@ -155,6 +164,8 @@ def suite_headline(
         )
         for m in present
     }
+    if analysis.stages:  # a sequential suite: its verdicts are the stage decisions
+        verdicts[metric] = with_stage_verdicts(verdicts[metric], analysis.stages, metric)
     table = verdicts[metric]
     finished = jobs[jobs["status"] == "ok"]
     medians = finished.groupby("variant")[present].median().add_prefix("median_")
@@ -399,12 +410,18 @@ def format_markdown(
             "",
             *markdown_table(display_table(headline)),
             "",
+            *(stage_lines(analysis.stages) if analysis.stages else []),
             "Every scored metric (adjusted p; each metric corrected on its own):",
             "",
             *markdown_table(metric_verdict_table(headline)),
         ]
         sections.append("\n".join(lines) + "\n")
     return "\n".join(sections)
+
+
+def stage_lines(record: dict) -> list[str]:
+    """A sequential suite's stage decisions and jobs saved, as Markdown lines."""
+    return [stage_summary(record), "", *markdown_table(stage_table(record)), ""]
 
 
 def headline_text(
@@ -423,7 +440,7 @@ def headline_text(
     `interval` is the bootstrap CI's method ("percentile" or "bca"; default `INTERVAL`).
     """
     jobs, selections, skipped = load_selection(results_dir, suites, revision)
-    meta = {selected.suite: selected.meta for selected in selections}
+    meta = suite_metas(results_dir, selections)
     if notes is not None:
         notes += selection_notes(selections, skipped)
     if fmt == "md":

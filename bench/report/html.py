@@ -26,6 +26,7 @@ from bench.report.headline import (
     present_metrics,
     suite_headline,
 )
+from bench.report.sequential import stage_summary, stage_table, suite_metas
 from bench.report.stats import better_phrase, interactions, main_effects, metric_label
 from bench.report.table import load_histories, load_selection, selection_notes
 from bench.report.trends import HISTORY_FILE, trends_section
@@ -60,6 +61,7 @@ def build_report(
     if notes is not None:
         notes += selection_notes(selections, skipped)
     selected = {s.suite: s for s in selections}
+    metas = suite_metas(results_dir, selections)
     history = load_histories(jobs)
     names = sorted(jobs["suite"].unique())
     body = []
@@ -68,7 +70,7 @@ def build_report(
         if meta.get("design") == "tune":
             body.append(trials_section(i, name, meta, results_dir))
             continue
-        analysis = Analysis.of(meta, metric, correction, interval)
+        analysis = Analysis.of(metas[name], metric, correction, interval)
         suite_jobs = jobs[jobs["suite"] == name]
         body.append(suite_section(i, name, selected[name], suite_jobs, history, analysis))
         body.append(tuning_section(results_dir, name))
@@ -85,6 +87,11 @@ def build_report(
     path = Path(out) if out else Path("reports") / f"{stem}.html"
     atomic_write_bytes(path, html.encode())
     return path
+
+
+def stage_part(record: dict) -> list[markup.Markup]:
+    """A sequential suite's stage decisions and the jobs they saved."""
+    return [markup.paragraph(stage_summary(record), "meta"), table(stage_table(record))]
 
 
 def trials_section(index: int, name: str, meta: dict, results_dir: str | Path) -> markup.Markup:
@@ -133,6 +140,7 @@ def suite_section(
             "note",
         ),
         table(display_table(headline)),
+        *(stage_part(analysis.stages) if analysis.stages else []),
         markup.section(
             "Every scored metric",
             [

@@ -30,7 +30,13 @@ from bench.expand import Job, plan_suite, reference_variant
 from bench.metric_registry import default_margins
 from bench.metrics import prepare_backbone
 from bench.models.registry import check_networks, model_spec
-from bench.plan import design_floor, require_reachable
+from bench.plan import (
+    StagePlan,
+    design_floor,
+    require_decidable,
+    require_reachable,
+    stage_plan,
+)
 from bench.run.claims import ClaimBook
 from bench.run.definition import record_definition
 from bench.run.device import resolve_device
@@ -195,6 +201,56 @@ def _run_here(queue: PendingJobs, root: Path, options: RunOptions) -> None:
     run(queue, root, placement, options.capture)
 
 
+@dataclass(frozen=True)
+class PreparedSuite:
+    """A suite checked and recorded, ready to run: its schema, jobs, store and options."""
+
+    suite: Suite
+    jobs: list[Job]
+    store: ResultsStore
+    options: RunOptions
+    stages: StagePlan | None
+
+
+def prepare_suite(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    results: str | Path = "results",
+    options: RunOptions | None = None,
+    warn: Callable[[str], None] | None = None,
+    max_jobs: int | None = None,
+    sequential: bool = True,
+) -> PreparedSuite:
+    """Load, validate and expand a suite file and record its metadata; run nothing.
+
+    Everything is checked (suite, data, device, results folder) before anything is written.
+    A suite that cannot reach a verdict (a list of seeds: `design_floor`; sequential seeds:
+    `stage_plan`) is refused unless it is exploratory; then `warn` gets the warning (once
+    everything is validated, before any job starts). `sequential=False` refuses a suite with
+    sequential seeds (whose stages only `bench.sequential` runs).
+    """
+    options = options or RunOptions()
+    check_executor(options.executor, options.workers)
+    suite, jobs = plan_suite(path, overrides, max_jobs)
+    floor, stages = design_floor(suite), stage_plan(suite, str(path))
+    if stages is None:
+        require_reachable(floor, str(path))
+    elif not sequential:
+        raise ConfigError(
+            f"{path}: suite.seeds is a table of stages (sequential seeds): run it with "
+            "`bench run` or `bench.run_suite`, which stop each comparison once it is decided"
+        )
+    else:
+        require_decidable(stages, str(path))
+    resolve_device(options.device)
+    preflight(jobs, path)
+    store = ResultsStore(results)
+    if floor.exploratory and warn:
+        warn(floor.warning())
+    record_definition(store, suite_metadata(suite, Path(path), overrides or []), jobs)
+    return PreparedSuite(suite, jobs, store, options, stages)
+
+
 def run_suite(
     path: str | Path,
     overrides: list[str] | None = None,
@@ -210,27 +266,18 @@ def run_suite(
     rerun_stale: bool = False,
     capture: bool = True,
 ) -> RunSummary:
-    """Load, validate and expand a suite file, record its metadata, and run its jobs (see
-    `RunOptions` for the options of the run).
+    """Load, validate and expand a suite file, record its metadata, and run every job (see
+    `RunOptions` for the options of the run, `prepare_suite` for the checks).
 
-    Everything is checked (suite, data, device, results folder) before anything is written.
-    A suite that cannot reach a verdict is refused unless it is exploratory; then `warn` gets
-    the warning (once everything is validated, before any job starts).
+    A sequential suite (`seeds = { start, step, max }`) is refused here, before anything is
+    written: its stages are run by `bench.sequential.runner.run_until_decided`, which
+    `bench run` and `bench.run_suite` call.
     """
     options = RunOptions(
         device, workers, progress, jobs_per_gpu, executor, address, rerun_stale, capture
     )
-    check_executor(executor, workers)
-    suite, jobs = plan_suite(path, overrides, max_jobs)
-    floor = design_floor(suite)
-    require_reachable(floor, str(path))
-    resolve_device(device)
-    preflight(jobs, path)
-    store = ResultsStore(results)
-    if floor.exploratory and warn:
-        warn(floor.warning())
-    record_definition(store, suite_metadata(suite, Path(path), overrides or []), jobs)
-    return run_jobs(jobs, store, options)
+    prepared = prepare_suite(path, overrides, results, options, warn, max_jobs, False)
+    return run_jobs(prepared.jobs, prepared.store, prepared.options)
 
 
 def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
@@ -240,7 +287,8 @@ def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
         "description": suite.suite.description,
         "design": suite.suite.design,
         "reference_variant": reference_variant(suite),
-        "seeds": list(suite.suite.seeds),
+        "seeds": list(suite.suite.seed_list),
+        "stages": list(suite.suite.stages.counts) if suite.suite.stages else None,
         "primary_metric": suite.suite.primary_metric,
         "correction": suite.suite.correction,
         "interval": suite.suite.interval,

@@ -7,7 +7,7 @@ hurts, a placebo does nothing, PacGAN covers more modes of the ring, ...) and st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench.config import load_suite
@@ -32,8 +32,11 @@ def validate(
     device: str = "auto",
     workers: int | None = None,
     progress: bool = True,
+    run: Callable[..., RunSummary] = run_suite,
 ) -> Iterator[tuple[Path, str, RunSummary]]:
-    """Run each known-effects suite in turn (resuming finished jobs).
+    """Run each known-effects suite in turn (resuming finished jobs) with `run` (`bench
+    validate` passes `bench.sequential.runner.run_until_decided`, which also runs suites with
+    sequential seeds).
 
     Every suite is loaded (with `overrides`) and expanded before the first job starts, so a
     bad file stops the whole set at once. Yields (file, suite name, run summary).
@@ -41,7 +44,7 @@ def validate(
     paths = known_effect_suites(folder)
     names = [load_suite(path, overrides).suite.name for path in paths]
     for path, name in zip(paths, names, strict=True):
-        summary = run_suite(
+        summary = run(
             path, overrides, results=results, device=device, workers=workers, progress=progress
         )
         yield path, name, summary

@@ -40,7 +40,7 @@ def export_suite(
     """Write the tuned suite to `path`, with `seeds` fresh seeds (default: as many as the suite)."""
     best = best_trials(plan, studies)
     tuned = {t.variant: t.job(best[t.variant].params, t.suite, t.seed).config for t in plan.targets}
-    count = seeds or len(plan.suite.suite.seeds)
+    count = seeds or len(plan.suite.suite.seed_list)
     raw = tuned_suite_raw(plan, tuned, fresh_seeds(plan.targets[0].seed, count))
     text = header(plan, best) + dumps(raw)
     check_round_trip(text, tuned, str(path))

@@ -69,7 +69,7 @@ def plan_tuning(
     for name in chosen:
         if name not in known:
             raise ConfigError(f"--variant '{name}': no such variant in {where}; variants: {known}")
-    seed = suite.suite.seeds[0]
+    seed = suite.suite.seed_list[0]
     prefix = study or suite.suite.name
     targets = [
         plan_target(suite, tune, job, where, f"{prefix}.{job.variant}")

@@ -1,0 +1,114 @@
+"""Running a sequential suite: decided comparisons stop, the stages are recorded with their
+basis, an interrupted run resumes to the same decisions, another plan is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.errors import ConfigError, ResultsError
+from bench.sequential.runner import run_until_decided
+
+
+def stages_of(results: Path) -> dict:
+    (record,) = json.loads((results / "ringseq" / "stages.json").read_text()).values()
+    return record
+
+
+def run(suite: Path, results: Path, overrides: list[str] | None = None):
+    return run_until_decided(suite, overrides, results=results, device="cpu", progress=False)
+
+
+def test_a_decided_comparison_stops_and_the_others_run_to_max(
+    ring_suite, planted_executor, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    summary = run(ring_suite(), results)
+    record = stages_of(results)
+    first, *later = record["stages"]
+    assert first["state"]["dead"]["verdict"] == "hurts"
+    assert first["state"]["dead"]["stage"] == 1 and first["state"]["dead"]["seeds"] == 8
+    assert [sorted(stage["tested"]) for stage in later] == [["placebo"], ["placebo"]]
+    assert later[-1]["state"]["placebo"]["verdict"] == "undecided"
+    dead_seeds = sorted(seed for variant, seed in planted_executor.trained if variant == "dead")
+    assert dead_seeds == list(range(8))  # no seed after the stage that decided it
+    assert len(planted_executor.trained) == 12 + 8 + 12
+    # the basis: which seeds and jobs each decision was made on
+    tested = first["tested"]["dead"]
+    assert tested["seeds"] == list(range(8))
+    for side, variant in (("variant", "dead"), ("reference", "baseline")):
+        for seed, job_id in zip(tested["seeds"], tested["jobs"][side], strict=True):
+            job = json.loads((results / "ringseq" / job_id / "result.json").read_text())
+            assert (job["variant"], job["seed"]) == (variant, seed)
+    assert (summary.totals["jobs"], summary.totals["worst_case"]) == (32, 36)
+    lines = summary.describe()
+    assert "dead: hurts at stage 1 (8 seeds)" in lines
+    assert "placebo: undecided after 12 seeds" in lines
+    assert "stages: 3 of 3; jobs: 32 of the worst case 36 (4 saved)" in lines
+
+
+def test_with_a_margin_a_placebo_ends_equivalent_and_both_stop_at_the_first_stage(
+    ring_suite, planted_executor, tmp_path: Path
+) -> None:
+    # planted as FID (a metric with a margin key): lower is better, so 0 for the dead
+    # config reads "helps" here; the point is the placebo's equivalence
+    planted_executor.metric = "fid"
+    summary = run(ring_suite("margin = { fid = 2.0 }"), tmp_path / "results")
+    verdicts = {row["variant"]: (row["verdict"], row["stage"]) for row in summary.decisions}
+    assert verdicts == {"dead": ("helps", 1), "placebo": ("equivalent", 1)}
+    assert len(planted_executor.trained) == 24
+    assert summary.totals["worst_case"] - summary.totals["jobs"] == 12
+
+
+def test_an_interrupted_run_resumes_to_the_recorded_decisions(
+    ring_suite, planted_executor, tmp_path: Path
+) -> None:
+    suite, results = ring_suite(), tmp_path / "results"
+    planted_executor.fail = {("placebo", 9)}  # stage 2 cannot finish
+    summary = run(suite, results)
+    assert summary.incomplete and "stage 2 is not decided" in summary.incomplete
+    assert [stage["stage"] for stage in stages_of(results)["stages"]] == [1]
+    # a stage-1 result changes on disk after its stage was decided: the decision stands
+    dead_job = stages_of(results)["stages"][0]["tested"]["dead"]["jobs"]["variant"][0]
+    path = results / "ringseq" / dead_job / "result.json"
+    job = json.loads(path.read_text())
+    path.write_text(json.dumps({**job, "metrics": {"modes_covered": 9.0}}))
+    planted_executor.fail = set()
+    planted_executor.trained.clear()
+    summary = run(suite, results)
+    assert summary.incomplete is None
+    record = stages_of(results)
+    assert [stage["stage"] for stage in record["stages"]] == [1, 2, 3]
+    assert record["stages"][-1]["state"]["dead"]["verdict"] == "hurts"
+    assert sorted(planted_executor.trained) == [
+        ("baseline", 10), ("baseline", 11), ("placebo", 9), ("placebo", 10), ("placebo", 11)
+    ]  # fmt: skip
+    before = (results / "ringseq" / "stages.json").read_text()
+    run(suite, results)  # everything decided: nothing runs, nothing changes
+    assert (results / "ringseq" / "stages.json").read_text() == before
+
+
+def test_a_run_under_another_stage_plan_is_refused(
+    ring_suite, planted_executor, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    run(ring_suite(), results)
+    with pytest.raises(ConfigError, match=r"stages.json: the stages so far were decided with "):
+        run(ring_suite(), results, ["suite.seeds={ start = 8, step = 2, max = 14 }"])
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"REV": {"plan": {}, "stages": [{"stage": "x"}]}}'])
+def test_a_corrupt_stage_record_is_named_and_nothing_is_lost(
+    ring_suite, planted_executor, tmp_path: Path, text: str
+) -> None:
+    results = tmp_path / "results"
+    run(ring_suite(), results)
+    path = results / "ringseq" / "stages.json"
+    revision = next(iter(json.loads(path.read_text())))
+    path.write_text(text.replace("REV", revision))
+    finished = sorted(results.glob("ringseq/*/result.json"))
+    with pytest.raises(ResultsError, match=r"stages.json"):
+        run(ring_suite(), results)
+    assert sorted(results.glob("ringseq/*/result.json")) == finished
