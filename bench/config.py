@@ -20,7 +20,6 @@ Every error names the file, the dotted key, the bad value and what is allowed.
 from __future__ import annotations
 
 import copy
-import math
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
