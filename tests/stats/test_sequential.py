@@ -18,6 +18,7 @@ from bench.stats.sequential import (
     Decisions,
     decide_stage,
     first_reachable_stage,
+    holm_adjusted,
     simulate,
     spending_weights,
     stage_test,
@@ -59,8 +60,6 @@ def test_one_sided_pvalue_matches_scipy():
 def test_the_vectorised_holm_equals_holm():
     rng = np.random.default_rng(4)
     q = rng.uniform(0, 0.2, (50, 5))
-    from bench.stats.sequential import holm_adjusted
-
     assert np.allclose(holm_adjusted(q), np.array([holm(row) for row in q]))
 
 
