@@ -241,7 +241,9 @@ def packed_suite_section(report: Report) -> None:
         ]  # fmt: skip
         env = {**os.environ, CACHE_ENV: str(cache)}
         started = time.perf_counter()
-        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        )
         seconds = time.perf_counter() - started
         records = [json.loads(path.read_text()) for path in results.glob("*/*/result.json")]
         errors = {
