@@ -3,7 +3,8 @@
 Columns: suite, design, reference_variant, variant, seed, job_id, status, diverged_at,
 diverged_by, reason, suite_revision; each metric under its own name (`fid`, `isc`, ...);
 `provenance.<key>` (backbone, sample counts, ...); cost (steps_completed, train/eval/wall
-time, steps_per_s, device); `events.<detector>` (how often each failure detector fired);
+time, steps_per_s, packed: how many jobs shared the job's GPU, empty when it ran alone, and
+device); `events.<detector>` (how often each failure detector fired);
 `factor.<trick>` (grid levels); `trick.<name>` (on/off) and `trick.<name>.<param>`;
 `config.<section>.<key>`; `version.<package>`; `fingerprint.<key>` (the code that made the
 job, see `bench.provenance`); and `job_dir`, where the job's history and samples live.
@@ -27,7 +28,10 @@ LEADING = [
     *("suite", "design", "reference_variant", "variant", "seed", "job_id", "status"),
     *("diverged_at", "diverged_by", "reason", "suite_revision"),
 ]
-COST = ["steps_completed", "train_time_s", "eval_time_s", "wall_time_s", "steps_per_s", "device"]
+COST = [
+    "steps_completed", "train_time_s", "eval_time_s", "wall_time_s", "steps_per_s", "packed",
+    "device",
+]  # fmt: skip
 GROUPS = (
     *("provenance.", "events.", "factor.", "trick.", "config.", "version."),
     *("fingerprint.", "plugin."),
@@ -135,6 +139,7 @@ def _flatten(record: dict[str, Any], meta: dict, store: ResultsStore) -> dict:
         "reason": record.get("reason"),
         **record.get("metrics", {}),
         **{key: record.get(key) for key in COST},
+        "packed": (record.get("execution") or {}).get("packed"),
         "suite_revision": record.get("suite_revision"),
     }
     row |= _prefixed("provenance.", record.get("metric_provenance", {}))

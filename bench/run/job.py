@@ -52,13 +52,16 @@ SCATTER_POINTS = 1000
 @dataclass(frozen=True)
 class JobRun:
     """How a job runs: its results store and device, the `on_evaluation` callback, where it
-    was placed (executor, host, worker, GPU, stream), and whether CUDA steps are captured."""
+    was placed (executor, host, worker, GPU, stream), whether CUDA steps are captured, and
+    `eager`: why it runs eagerly whatever `capture` says (its capture failed in an earlier
+    worker process; `bench.run.packed`), recorded as its execution's reason."""
 
     store: ResultsStore
     device: torch.device
     on_evaluation: OnEvaluation | None = None
     placement: dict[str, Any] = field(default_factory=dict)
     capture: bool = True
+    eager: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ def train(job: Job, loaded: Loaded, run: JobRun, points: EvaluationPoints) -> St
         points,
         loaded.labels,
         loaded.dataset.num_classes,
-        run.capture,
+        run.capture and run.eager is None,
     )
 
 
@@ -233,8 +236,13 @@ def result_record(
         "versions": versions(),
         "fingerprint": fingerprint(run.device),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "execution": {**outcome.execution, **run.placement},
+        "execution": {**outcome.execution, **run.placement, **eager_reason(run)},
     }
+
+
+def eager_reason(run: JobRun) -> dict[str, str]:
+    """The execution reason of a job rerun eagerly after a failed capture (else nothing)."""
+    return {} if run.eager is None else {"reason": run.eager}
 
 
 def with_evaluations(

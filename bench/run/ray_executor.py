@@ -37,7 +37,10 @@ def require_ray() -> ModuleType:
 def task_resources(
     device: str, cluster: dict[str, float], jobs_per_gpu: int | None
 ) -> tuple[str, dict[str, float], str]:
-    """(device the task uses, its Ray resources, a description) for a cluster's resources."""
+    """(device the task uses, its Ray resources, a description) for a cluster's resources.
+
+    A GPU task runs in a fresh process (`max_calls=1`): a failed graph capture or a sticky
+    CUDA error can leave a process's CUDA context unusable, and Ray would reuse it."""
     gpus = int(cluster.get("GPU", 0))
     if device == "cpu" or (device == "auto" and not gpus):
         return "cpu", {"num_cpus": 1}, f"{int(cluster.get('CPU', 0))} CPUs, 1 per job"
@@ -48,7 +51,7 @@ def task_resources(
     else:
         reason = "--jobs-per-gpu"
     text = f"{gpus} GPUs x {jobs_per_gpu} jobs per GPU ({reason})"
-    return "cuda", {"num_cpus": 1, "num_gpus": 1 / jobs_per_gpu}, text
+    return "cuda", {"num_cpus": 1, "num_gpus": 1 / jobs_per_gpu, "max_calls": 1}, text
 
 
 def run_on_ray(

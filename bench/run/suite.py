@@ -119,7 +119,8 @@ def local_placement(
     """This machine's slots: CPU workers, or K job slots (streams) on every visible GPU.
 
     Without `--jobs-per-gpu`, K comes from the free memory of the fullest GPU and the
-    memory of the heaviest pending job (`bench.run.packed.measured_jobs_per_gpu`).
+    measured memory of the pending jobs (`bench.run.packed.measured_jobs_per_gpu`), unless
+    `--jobs` leaves at most one job per GPU: then nothing is probed.
     """
     if device != "cuda":
         return plan_placement([], workers)
@@ -127,7 +128,9 @@ def local_placement(
     if not ids:
         raise ConfigError("--device cuda: no CUDA device is visible here; use --device cpu")
     reason = "--jobs-per-gpu"
-    if jobs_per_gpu is None:
+    if jobs_per_gpu is None and workers is not None and workers <= len(ids):
+        jobs_per_gpu, reason = 1, f"--jobs {workers}: one job per GPU, memory not probed"
+    elif jobs_per_gpu is None:
         jobs_per_gpu, reason = measured_jobs_per_gpu(pending, capture)
     return dataclasses.replace(plan_placement(ids, workers, jobs_per_gpu), reason=reason)
 

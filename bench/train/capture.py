@@ -8,10 +8,15 @@ test_capture_contract.py holds every such trick to on CPU).
 
 The decision (`choose_execution`) and the bookkeeping (`ReplayScheduler`: eager warm-up
 iterations per schedule pattern, one capture per pattern, then replays) are plain Python,
-tested on CPU with fake capture and replay functions. `CudaGraphs` is the CUDA part: warm-up
-on a side stream, `torch.cuda.graph` with the job's RNG registered
+tested on CPU with fake capture and replay functions. `CudaGraphs` is the CUDA part: warm-up,
+capture and replay on the job's own stream, `torch.cuda.graph` with the job's RNG registered
 (`CUDAGraph.register_generator_state`) so that each replay draws fresh seeded noise. Log
 points, the monitor's read-back and evaluation run outside the graph, between replays.
+
+A capture that raises is fatal to its process (`CaptureFailed`): torch leaves the capture
+stream current and registered generators in capture state after a failed capture, so an
+eager fallback in the same process would fail at its first random draw. The packed worker
+exits and the job runs again, eagerly, in a fresh one (`bench.run.packed`).
 """
 
 from __future__ import annotations
@@ -82,6 +87,15 @@ def optimizer_options(device: torch.device) -> dict[str, bool]:
 Pattern = Hashable
 
 
+class CaptureFailed(RuntimeError):
+    """A graph capture raised; the process that tried it may be unusable (see the module
+    docstring). `reason` is what the job's record says when it is rerun eagerly."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ReplayScheduler:
     """Per schedule pattern: `warmup` eager iterations, then capture once, then replay.
 
@@ -89,7 +103,7 @@ class ReplayScheduler:
     it: the caller replays the fresh graph once, so a capture is also a training step), and
     `replay(pattern)` replays it; each returns the iteration's statistics tensor. `counts`
     says how the iterations ran. A capture that raises (a host sync torch refuses while
-    capturing, say) leaves nothing run, so the job goes on eagerly and `failure` says why.
+    capturing, say) raises `CaptureFailed`: the job cannot go on in this process.
     """
 
     def __init__(
@@ -103,12 +117,11 @@ class ReplayScheduler:
         self.seen: dict[Pattern, int] = {}
         self.captured: set[Pattern] = set()
         self.counts = {EAGER: 0, GRAPH: 0}
-        self.failure: str | None = None
 
     def run(self, pattern: Pattern) -> Tensor:
         """One training iteration of `pattern`, run whichever way its history says."""
         warming = self.seen.get(pattern, 0) < self.warmup
-        if self.failure or (pattern not in self.captured and warming):
+        if pattern not in self.captured and warming:
             self.seen[pattern] = self.seen.get(pattern, 0) + 1
             self.counts[EAGER] += 1
             return self.eager(pattern)
@@ -116,51 +129,69 @@ class ReplayScheduler:
             try:
                 self.capture(pattern)
             except RuntimeError as err:
-                self.failure = f"graph capture failed ({err}); ran eagerly from there"
-                return self.run(pattern)
+                raise CaptureFailed(f"graph capture failed ({err})") from err
             self.captured.add(pattern)
         self.counts[GRAPH] += 1
         return self.replay(pattern)
 
     def execution(self, chosen: Execution) -> Execution:
-        """What actually ran: `chosen`, or eager after a failed capture, with the counts."""
-        if self.failure:
-            return Execution(EAGER, self.failure)
+        """What actually ran: `chosen`, with the counts."""
         ran = f"{self.counts[GRAPH]} replayed, {self.counts[EAGER]} eager warm-up iterations"
         return Execution(chosen.mode, f"{chosen.reason} ({ran})")
+
+
+def job_stream() -> torch.cuda.Stream:
+    """The stream a job's graphs are warmed up, captured and replayed on: the current stream
+    when it is a side stream (a packed slot's, `bench.run.packed`), else a new one.
+
+    Never torch's shared `default_capture_stream`: graphs captured on one stream share its
+    cuBLAS workspace, and freeing one job's graphs can then break another's replays
+    (pytorch/pytorch#193402). Warming up on the capture stream also allocates that workspace
+    outside any graph's private memory pool. `torch.cuda.Stream()` hands out streams from a
+    pool of 32 per device, so a packed worker makes one stream per slot, once, and every job
+    in that slot uses it (docs/gpu.md).
+    """
+    current = torch.cuda.current_stream()
+    return current if current != torch.cuda.default_stream() else torch.cuda.Stream()
 
 
 class CudaGraphs:
     """The CUDA side of `ReplayScheduler` for one job: one graph per schedule pattern.
 
-    `iteration(pattern)` is the job's training iteration (`GANStep.iteration`). Warm-up runs
-    on a side stream (lazy cuDNN and allocator set-up happen outside the capture); each
-    graph registers `rng` (the job's RNG; torch registers its default CUDA generator
-    itself) so that replays advance it. The statistics tensor a graph returns is static:
-    every replay overwrites it in place.
+    `iteration(pattern)` is the job's training iteration (`GANStep.iteration`). Warm-up,
+    capture and replays all run on `stream` (`job_stream()`: lazy cuDNN, cuBLAS and allocator
+    set-up happen in the warm-up, outside the capture); each graph registers `rng` (the job's
+    RNG; torch registers its default CUDA generator itself) so that replays advance it. The
+    statistics tensor a graph returns is static: every replay overwrites it in place.
     """
 
-    def __init__(self, iteration: Callable[[Pattern], Tensor], rng: torch.Generator):
-        self.iteration, self.rng = iteration, rng
+    def __init__(
+        self, iteration: Callable[[Pattern], Tensor], rng: torch.Generator, stream: Any
+    ) -> None:
+        self.iteration, self.rng, self.stream = iteration, rng, stream
         self.graphs: dict[Pattern, torch.cuda.CUDAGraph] = {}
         self.outputs: dict[Pattern, Tensor] = {}
-        self.side = torch.cuda.Stream()
 
     def eager(self, pattern: Pattern) -> Tensor:
-        self.side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(self.side):
+        caller = torch.cuda.current_stream()
+        self.stream.wait_stream(caller)
+        with torch.cuda.stream(self.stream):
             stats = self.iteration(pattern)
-        torch.cuda.current_stream().wait_stream(self.side)
+        caller.wait_stream(self.stream)
         return stats
 
     def capture(self, pattern: Pattern) -> None:
         graph = torch.cuda.CUDAGraph()
         graph.register_generator_state(self.rng)
         torch.cuda.synchronize()
-        with torch.cuda.graph(graph):
+        with torch.cuda.graph(graph, stream=self.stream):
             self.outputs[pattern] = self.iteration(pattern)
         self.graphs[pattern] = graph
 
     def replay(self, pattern: Pattern) -> Tensor:
-        self.graphs[pattern].replay()
+        caller = torch.cuda.current_stream()
+        self.stream.wait_stream(caller)
+        with torch.cuda.stream(self.stream):
+            self.graphs[pattern].replay()
+        caller.wait_stream(self.stream)
         return self.outputs[pattern]

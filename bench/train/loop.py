@@ -8,8 +8,9 @@ logits by default). Each iteration:
      labels drawn uniformly for conditional nets) -> `d_inputs` -> D on the real batch and
      on the fake batch separately (DCGAN's separate-batch BatchNorm statistics) ->
      `d_targets` -> objective -> `d_loss` hooks -> optimiser step.
-  3. G update (x g_steps): z -> `sample_latent` -> G -> `d_inputs` -> D -> objective's G
-     loss (non-saturating or minimax) -> `g_loss` hooks -> optimiser step.
+  3. G update (x g_steps), D's parameters frozen (`frozen`): z -> `sample_latent` -> G ->
+     `d_inputs` -> D -> objective's G loss (non-saturating or minimax) -> `g_loss` hooks ->
+     optimiser step.
   4. `after_step`, then the monitor adds this iteration's statistics on the device.
 Every `train.log_every` iterations the monitor is read back (the only host sync), together
 with the sample probe (a fixed batch of fakes); a history row is written, and the failure
@@ -24,7 +25,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import ParamSpec
 
@@ -35,7 +37,13 @@ from torch import Tensor, nn
 from bench.config import JobConfig
 from bench.models.conditioning import call_net
 from bench.models.registry import build_networks
-from bench.train.capture import CudaGraphs, ReplayScheduler, choose_execution, optimizer_options
+from bench.train.capture import (
+    CudaGraphs,
+    ReplayScheduler,
+    choose_execution,
+    job_stream,
+    optimizer_options,
+)
 from bench.train.losses import configured_objective
 from bench.train.monitor import FIELDS, PROBE_SIZE, Event, Monitor, SampleProbe, collapse_floor
 from bench.tricks.registry import LossTerms, Nets, Role, TrainContext, Trick
@@ -92,6 +100,21 @@ def gradient_norm(module: nn.Module) -> Tensor:
     if not grads:
         return torch.zeros((), device=params[0].device if params else None)
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+@contextmanager
+def frozen(net: nn.Module) -> Iterator[None]:
+    """`net`'s trainable parameters need no gradient inside: G's update backpropagates through D
+    but has no use for D's weight gradients (per-phase `requires_grad_`, as in StyleGAN2-ADA,
+    Karras et al. 2020). Only the parameters that were trainable get their flag back."""
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    for p in trainable:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
 
 
 def update(optimizer: torch.optim.Optimizer, net: nn.Module, loss: Tensor) -> Tensor:
@@ -212,6 +235,10 @@ class GANStep:
         return loss.detach(), d_real, d_fake, grad_norm  # the order of `D_FIELDS`
 
     def generator_step(self) -> tuple[Tensor, ...]:
+        with frozen(self.discriminator):
+            return self.generator_update()
+
+    def generator_update(self) -> tuple[Tensor, ...]:
         ctx, tricks = self.ctx, self.tricks
         ctx.phase = "g"
         real, real_labels = self.real_batch()
@@ -405,7 +432,7 @@ def training(
     outcome.execution = chosen.record()
     run_iteration, scheduler = gan_step.iteration, None
     if chosen.mode == "graph":
-        graphs = CudaGraphs(gan_step.iteration, ctx.rng)
+        graphs = CudaGraphs(gan_step.iteration, ctx.rng, job_stream())
         scheduler = ReplayScheduler(graphs.eager, graphs.capture, graphs.replay)
         run_iteration = scheduler.run
     start = time.perf_counter()

@@ -113,6 +113,13 @@ class TrainContext:
     last_d_loss: Tensor = field(default_factory=lambda: torch.zeros(()))
     last_g_loss: Tensor = field(default_factory=lambda: torch.zeros(()))
 
+    def __post_init__(self) -> None:
+        """The step and the losses live on `device`: a 0-dim CPU tensor in a CUDA op is taken
+        as a constant, so a captured graph would keep the value it had at capture."""
+        self.step = self.step.to(self.device)
+        self.last_d_loss = self.last_d_loss.to(self.device)
+        self.last_g_loss = self.last_g_loss.to(self.device)
+
     def progress(self) -> Tensor:
         """Training progress in [0, 1], as a device tensor."""
         return (self.step / max(self.total_steps, 1)).clamp(0.0, 1.0)

@@ -1,30 +1,41 @@
 """The GPU check behind benchmarks/gpu/check.sh: tests, speed, packing, evaluation, memory.
 
 One run on one CUDA device, sized to finish in `BUDGET_S` (8 minutes on an H100/H200):
-  1. tests:      the `gpu`-marked tests (tests/gpu);
-  2. per job:    a plain eager loop (benchmarks/plain_loop.py) vs the harness eager vs the
-                 harness captured, 32x32 DCGAN (digits resized to 32 px), batch 64; then
-                 the harness with each trick alone (captured where it can be);
-  3. suite:      16 jobs packed on 16 streams of this process vs the same 16 run one at a
-                 time by the plain loop: wall time and model-steps/s;
-  4. evaluation: FID on 10k samples with and without cached reference statistics, and the
-                 memory one job needs (`bench.run.packed.measure_job_bytes`).
+  0. setup:        the domain backbone the scores use, trained once into this run's cache
+                   (no timed section retrains it);
+  1. tests:        the `gpu`-marked tests (tests/gpu);
+  2. packed suite: the real path, `bench run --executor local --device cuda` on a small
+                   suite (DCGAN, spectral norm, minibatch discrimination, ResNet, an
+                   eager-only trick; two seeds): memory probe, spawned packed worker,
+                   capture, scoring inside a slot;
+  3. per job:      a plain eager loop (benchmarks/plain_loop.py) vs the harness eager vs the
+                   harness captured, 32x32 DCGAN (digits resized to 32 px), batch 64; then
+                   the harness with each trick alone (captured where it can be);
+  4. suite:        16 jobs packed on 16 streams of this process vs the same 16 run one at a
+                   time by the plain loop: wall time, model-steps/s of all jobs together,
+                   and the peak memory the packed run added;
+  5. evaluation:   FID on 10k samples with and without cached reference statistics, and the
+                   memory probe's figures (`bench.run.packed.probe_memory`).
 It prints every figure and writes benchmarks/RESULTS.md (command, device, torch, date,
-targets met or not). `--dry-run` (on CPU) checks the imports and prints the plan.
+targets met or not). `--dry-run` (on CPU) checks the imports, the packed suite and the plan.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
 import os
 import platform
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,9 +50,10 @@ from plain_loop import PlainLoop  # noqa: E402
 from bench.config import DataConfig, EvalConfig, JobConfig, ModelConfig, TrainConfig  # noqa: E402
 from bench.data import load_dataset  # noqa: E402
 from bench.errors import ConfigError  # noqa: E402
-from bench.expand import Job  # noqa: E402
+from bench.expand import Job, plan_suite  # noqa: E402
 from bench.metrics import evaluate, prepare_backbone  # noqa: E402
-from bench.run.packed import RoundRobin, measure_job_bytes  # noqa: E402
+from bench.metrics.cache import CACHE_ENV  # noqa: E402
+from bench.run.packed import RoundRobin, probe_memory  # noqa: E402
 from bench.train.capture import graph_support_missing  # noqa: E402
 from bench.train.loop import train, training  # noqa: E402
 from bench.tricks.registry import all_tricks, build_tricks  # noqa: E402
@@ -49,7 +61,42 @@ from bench.tricks.registry import all_tricks, build_tricks  # noqa: E402
 BUDGET_S = 8 * 60
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 FAST = {"langevin_refinement": {"steps": 2}}
+PACKED_SUITE = """
+[suite]
+name = "gpu_check"
+description = "the packed executor end to end on CUDA"
+design = "variants"
+seeds = [0, 1]
+exploratory = "a GPU check of the packed executor, not an experiment"
+
+[base.data]
+name = "digits"
+image_size = 32
+
+[base.train]
+steps = 300
+batch_size = 64
+log_every = 100
+
+[base.eval]
+metrics = ["fid"]
+num_samples = 1000
+backbone = "domain"
+
+[variants.spectral_norm]
+tricks = { spectral_norm = {} }
+
+[variants.minibatch_discrimination]
+tricks = { minibatch_discrimination = {} }
+
+[variants.resnet]
+set = { "model.arch" = "resnet" }
+
+[variants.eager_only]
+tricks = { loss_threshold_balancing = {} }
+"""
 TARGETS = {
+    "packed suite: share of jobs ok": 1.0,
     "captured / plain": 4.0,
     "worst single trick / plain": 1.0,
     "packed / one at a time": 10.0,
@@ -101,6 +148,20 @@ def harness_rate(cfg: JobConfig, data: torch.Tensor, capture: bool, **extra) -> 
     outcome = train(cfg, 0, data, extra.pop("tricks", []), data.device, capture=capture, **extra)
     torch.cuda.synchronize()
     return outcome.steps_completed / outcome.train_time_s, outcome.execution["mode"]
+
+
+def cache_dir() -> Path:
+    """This run's cache (backbone, reference statistics), set up by `setup_section`."""
+    return Path(os.environ[CACHE_ENV])
+
+
+def setup_section(report: Report) -> None:
+    cfg = job_config(1)
+    started = time.perf_counter()
+    prepare_backbone(load_dataset(cfg.data), cfg.eval, cache_dir())
+    report.say(
+        f"domain backbone trained once into this run's cache: {time.perf_counter() - started:.0f} s"
+    )
 
 
 def tests_section(report: Report) -> None:
@@ -167,6 +228,60 @@ def per_job_section(report: Report, steps: int = 1000, trick_steps: int = 300) -
     report.target("worst single trick / plain", worst)
 
 
+def packed_suite_section(report: Report) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        suite, results, cache = folder / "suite.toml", folder / "results", folder / "cache"
+        suite.write_text(PACKED_SUITE)
+        shutil.copytree(cache_dir(), cache)  # the backbone; later sections time their own
+        command = [
+            sys.executable, "-c", "import sys; from bench.cli import main; sys.exit(main())",
+            "run", str(suite), "--executor", "local", "--device", "cuda",
+            "--results", str(results),
+        ]  # fmt: skip
+        env = {**os.environ, CACHE_ENV: str(cache)}
+        started = time.perf_counter()
+        done = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        )
+        seconds = time.perf_counter() - started
+        records = [json.loads(path.read_text()) for path in results.glob("*/*/result.json")]
+        errors = {
+            path.parent.name: path.read_text().strip().splitlines()[-1]
+            for path in results.glob("*/*/error.txt")
+        }
+    expected = len(plan_suite_text(PACKED_SUITE)[1])
+    report.say(
+        f"`bench run suite.toml --executor local --device cuda`: exit {done.returncode}, "
+        f"{seconds:.0f} s"
+    )
+    tail = (done.stdout + done.stderr).strip().splitlines()[-4:]
+    report.say("```\n" + "\n".join(tail) + "\n```")
+    report.say(
+        "| variant | seed | status | mode | slot | steps/s while packed (shares the GPU) |\n"
+        "| --- | ---: | --- | --- | ---: | ---: |"
+    )
+    for r in sorted(records, key=lambda r: (r["variant"], r["seed"])):
+        e = r["execution"]
+        report.say(
+            f"| {r['variant']} | {r['seed']} | {r['status']} | {e['mode']} | "
+            f"{e.get('stream')} of {e.get('packed')} | {r['steps_per_s']:.0f} |"
+        )
+    for job, line in errors.items():
+        report.say(f"job {job} failed: {line}")
+    ok = sum(r["status"] == "ok" for r in records)
+    report.target("packed suite: share of jobs ok", ok / expected)
+    report.figures["packed suite jobs ok"] = ok
+
+
+def plan_suite_text(text: str) -> tuple[object, list[Job]]:
+    """The packed suite's jobs (it is checked as `bench run` would check it)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "suite.toml"
+        path.write_text(text)
+        return plan_suite(path)
+
+
 def suite_section(report: Report, jobs: int = 16, steps: int = 300) -> None:
     cfg = job_config(steps)
     data = load_dataset(cfg.data).train.to("cuda")
@@ -179,6 +294,9 @@ def suite_section(report: Report, jobs: int = 16, steps: int = 300) -> None:
     seeds = iter(range(jobs))
     ended: list[object] = []
     torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    before = torch.cuda.memory_reserved()
+    torch.cuda.reset_peak_memory_stats()  # the peak of this packed run, not of the process
     started = time.perf_counter()
     RoundRobin(
         jobs,
@@ -191,15 +309,20 @@ def suite_section(report: Report, jobs: int = 16, steps: int = 300) -> None:
     packed = time.perf_counter() - started
     failed = [e for e in ended if isinstance(e, BaseException)]
     total = jobs * steps
+    added = torch.cuda.max_memory_reserved() - before
     report.say(f"{jobs} jobs x {steps} steps (training only; the harness's log points included)")
-    report.say("| run | wall s | model-steps/s |\n| --- | ---: | ---: |")
+    report.say("| run | wall s | model-steps/s, all jobs together |\n| --- | ---: | ---: |")
     report.say(f"| plain loop, one at a time | {one_at_a_time:.1f} | {total / one_at_a_time:.0f} |")
     report.say(f"| harness, packed on {jobs} streams | {packed:.1f} | {total / packed:.0f} |")
     if failed:
         report.say(f"packed jobs that raised: {failed}")
     report.target("packed / one at a time", one_at_a_time / packed)
     report.target("packed model-steps/s (H100)", total / packed)
-    report.say(f"peak memory of the packed run: {torch.cuda.max_memory_reserved() / 2**30:.2f} GiB")
+    report.say(
+        f"peak memory the packed run added: {added / 2**30:.2f} GiB, "
+        f"{added / jobs / 2**30:.3f} GiB a job"
+    )
+    report.figures["packed GiB a job"] = added / jobs / 2**30
 
 
 def evaluation_section(report: Report) -> None:
@@ -213,37 +336,43 @@ def evaluation_section(report: Report) -> None:
         z = torch.randn(n, cfg.model.latent_dim, device="cuda")
         return generator(z).float()
 
-    with tempfile.TemporaryDirectory() as cache:
-        prepare_backbone(dataset, cfg.eval, cache)  # a trained domain backbone, untimed
-        times = []
-        for _ in ("uncached", "cached"):
-            started = time.perf_counter()
-            result = evaluate(generate, dataset, cfg.eval, torch.device("cuda"), cache)
-            times.append(time.perf_counter() - started)
+    times = []
+    for _ in ("computed", "cached"):  # the backbone was trained in setup
+        started = time.perf_counter()
+        result = evaluate(generate, dataset, cfg.eval, torch.device("cuda"), cache_dir())
+        times.append(time.perf_counter() - started)
     backbone = result.provenance.get("backbone")
     report.say(f"FID ({backbone} backbone), 10k samples: {result.values.get('fid'):.2f}")
     report.say(f"| reference statistics | seconds |\n| --- | ---: |\n| computed | {times[0]:.1f} |")
     report.say(f"| cached | {times[1]:.1f} |")
     job = Job("check", "baseline", 0, job_config(500))
-    bytes_needed = measure_job_bytes(job)
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as probe:  # as `bench run` does
+        free, training, scoring = probe.submit(probe_memory, [job], True).result()
+    train_bytes = max(training.values())
     report.say(
-        f"memory one job adds (probe run, captured, one evaluation): {bytes_needed / 2**30:.2f} GiB"
+        f"memory probe (a throwaway process, as `bench run` runs it): training one job adds "
+        f"{train_bytes / 2**30:.2f} GiB, scoring one {scoring / 2**30:.2f} GiB more; "
+        f"{free[0] / 2**30:.0f} GiB free"
     )
-    report.figures["job GiB"] = bytes_needed / 2**30
+    report.figures["job training GiB"] = train_bytes / 2**30
+    report.figures["job scoring GiB"] = scoring / 2**30
 
 
 SECTIONS = [
+    Section("setup", 30, setup_section, "the domain backbone, trained once into this run's cache"),
     Section(
-        "tests", 150, tests_section, "pytest -m gpu tests/gpu (packed = alone; captured ~ eager)"
+        "tests", 140, tests_section, "pytest -m gpu tests/gpu (captured = eager, packed = alone)"
+    ),
+    Section("packed suite", 80, packed_suite_section, "bench run --executor local --device cuda"),
+    Section(
+        "per job", 100, per_job_section, "plain vs harness eager vs captured; every trick alone"
     ),
     Section(
-        "per job", 150, per_job_section, "plain vs harness eager vs captured; every trick alone"
+        "suite", 40, suite_section, "16 jobs packed on streams vs 16 plain loops one at a time"
     ),
     Section(
-        "suite", 60, suite_section, "16 jobs packed on streams vs 16 plain loops one at a time"
-    ),
-    Section(
-        "evaluation", 60, evaluation_section, "FID 10k, reference stats cached or not; job memory"
+        "evaluation", 30, evaluation_section, "FID 10k, reference stats cached or not; job memory"
     ),
 ]
 
@@ -276,6 +405,8 @@ def check_plan() -> None:
     assert dataset.train.shape[1:] == (1, 32, 32), dataset.train.shape
     for name in all_tricks():
         build_tricks({name: FAST.get(name, {})}, "check", dataset.capabilities)
+    jobs = plan_suite_text(PACKED_SUITE)[1]
+    print(f"  packed suite: {len(jobs)} jobs ({', '.join(sorted({job.variant for job in jobs}))})")
     import pytest
 
     collected = pytest.main(
@@ -314,13 +445,18 @@ def main(argv: list[str] | None = None) -> int:
     report, skipped = Report(), []
     started = time.perf_counter()
     command = os.environ.get("GPU_CHECK_COMMAND", "bash benchmarks/gpu/check.sh")
+    os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="gan-bench-gpu-check-")
     for section in SECTIONS:
         if time.perf_counter() - started + section.planned_s > BUDGET_S:
             skipped.append(section.name)
             continue
         report.say(f"\n## {section.name}\n")
         section_start = time.perf_counter()
-        section.run(report)
+        try:
+            section.run(report)
+        except Exception as err:  # a finding: the rest of the check still runs
+            report.say(f"section failed: {type(err).__name__}: {err}")
+            report.figures[f"{section.name} failed"] = 1
         report.say(f"\n({section.name}: {time.perf_counter() - section_start:.0f} s)")
     write_results(report, command, skipped)
     return 0 if report.figures.get("gpu tests exit code", 1) == 0 else 1

@@ -61,7 +61,7 @@ def test_without_ray_the_error_says_how_to_install_it(
 def test_task_resources_ask_for_a_fraction_of_a_gpu() -> None:
     assert task_resources("auto", {"CPU": 8.0}, None)[:2] == ("cpu", {"num_cpus": 1})
     device, resources, text = task_resources("auto", {"CPU": 32.0, "GPU": 4.0}, 4)
-    assert device == "cuda" and resources == {"num_cpus": 1, "num_gpus": 0.25}
+    assert device == "cuda" and resources == {"num_cpus": 1, "num_gpus": 0.25, "max_calls": 1}
     assert text == "4 GPUs x 4 jobs per GPU (--jobs-per-gpu)"
     assert task_resources("cuda", {"CPU": 16.0, "GPU": 2.0}, None)[1]["num_gpus"] == 1 / 8
     assert task_resources("cpu", {"CPU": 16.0, "GPU": 2.0}, None)[0] == "cpu"

@@ -7,7 +7,7 @@ import torch
 
 from bench.data import load_dataset
 from bench.train import capture
-from bench.train.capture import EAGER, GRAPH, ReplayScheduler, choose_execution
+from bench.train.capture import EAGER, GRAPH, CaptureFailed, ReplayScheduler, choose_execution
 from bench.train.loop import GANStep, gradient_norm, train
 from bench.tricks.registry import TrainContext, all_tricks
 
@@ -89,14 +89,38 @@ def test_each_pattern_warms_up_then_is_captured_once_and_replayed() -> None:
     assert ran.mode == GRAPH and ran.reason.endswith("(4 replayed, 4 eager warm-up iterations)")
 
 
-def test_a_failed_capture_falls_back_to_eager_and_says_so() -> None:
+def test_a_failed_capture_is_fatal_to_the_process_and_says_why() -> None:
+    """No eager fallback in the same process: after a failed capture torch leaves the capture
+    stream current and the registered generators in capture state (docs/gpu.md)."""
     fake = Recorder(fail_capture=True)
     scheduler = ReplayScheduler(fake.eager, fake.capture, fake.replay, warmup=1)
-    for _ in range(4):
+    scheduler.run((1, 1))
+    with pytest.raises(CaptureFailed) as failed:
         scheduler.run((1, 1))
-    assert fake.log == [("eager", (1, 1))] * 4  # every iteration still trained
-    ran = scheduler.execution(choose_execution([], CUDA))
-    assert ran.mode == EAGER and ran.reason.startswith("graph capture failed (operation not")
+    assert failed.value.reason.startswith("graph capture failed (operation not permitted")
+    assert fake.log == [("eager", (1, 1))]  # nothing ran after the failed capture
+
+
+class FakeStreams:
+    """torch.cuda's streams as far as `job_stream` sees them: the current one, the default
+    one, and how many new ones were made."""
+
+    def __init__(self, current: str) -> None:
+        self.current, self.made = current, []
+
+    def install(self, monkeypatch) -> None:
+        monkeypatch.setattr(torch.cuda, "current_stream", lambda: self.current)
+        monkeypatch.setattr(torch.cuda, "default_stream", lambda: "default")
+        monkeypatch.setattr(torch.cuda, "Stream", lambda: self.made.append("new") or "new")
+
+
+def test_a_packed_slot_captures_on_its_own_stream_and_makes_none(monkeypatch) -> None:
+    slot = FakeStreams(current="slot 3")
+    slot.install(monkeypatch)
+    assert capture.job_stream() == "slot 3" and slot.made == []
+    alone = FakeStreams(current="default")
+    alone.install(monkeypatch)
+    assert capture.job_stream() == "new" and alone.made == ["new"]
 
 
 def test_cpu_outcome_records_eager_execution(tiny_job) -> None:
