@@ -98,3 +98,15 @@ def test_the_stored_definition_records_the_margins(tiny_suite: Path) -> None:
     meta = suite_metadata(suite, tiny_suite, ["margin.fid=0.5"])
     assert meta["margin"] == {"fid": 0.5}
     assert meta["default_margin"]["fid"] == 1.0
+
+
+def test_a_bad_margin_on_the_command_line_is_one_line_and_exit_code_2(
+    tiny_suite: Path, tmp_path: Path, capsys
+) -> None:
+    from bench.cli import main
+
+    argv = ["run", str(tiny_suite), "--dry-run", "--results", str(tmp_path / "r")]
+    assert main([*argv, "--set", "margin.fid=0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "key 'suite.margin.fid' = 0: Input should be greater" in err
+    assert not (tmp_path / "r").exists()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,7 +19,9 @@ from bench.metric_registry import (
     TOY2D,
     comparable_metrics,
     compute_function,
+    default_margins,
     eval_requests,
+    margins,
     metric,
     metric_names,
     regressed_metrics,
@@ -117,3 +120,20 @@ def test_importing_the_registry_imports_neither_torch_nor_torch_fidelity():
     code = "import sys, bench.metric_registry; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_default_margins_are_positive_documented_and_overridden_by_the_suite() -> None:
+    defaults = default_margins()
+    assert defaults == {
+        "fid": 1.0,
+        "precision": 0.02,
+        "recall": 0.02,
+        "high_quality_fraction": 0.02,
+        "coverage": 0.02,
+    }
+    assert all(metric(name).comparable and value > 0 for name, value in defaults.items())
+    assert margins({"fid": 0.5, "kid": 0.001}) == defaults | {"fid": 0.5, "kid": 0.001}
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "statistics.md").read_text()
+    section = docs.split("### Margins and their defaults")[1].split("\n## ")[0]
+    for name in defaults:
+        assert f"| {metric(name).label}" in section or f", {metric(name).label}" in section

@@ -189,6 +189,10 @@ def suite_headline(
         "adjusted": {
             m: dict(zip(t["variant"], t["p_adjusted"], strict=True)) for m, t in by_metric
         },
+        "equivalence_adjusted": {
+            m: dict(zip(t["variant"], t["equivalence_p_adjusted"], strict=True))
+            for m, t in by_metric
+        },
     }
     return table
 
@@ -340,7 +344,7 @@ def design_text(headline: pd.DataFrame) -> str:
     text += (
         f"Correction: {CORRECTIONS[attrs['correction']]} over {comparisons} comparisons "
         f"(alpha {attrs['alpha']}). CIs: {INTERVALS[attrs['interval']]}, 95%. Analyses: "
-        + ", ".join(sorted(set(headline["analysis"].dropna())) or ["none"])
+        + "; ".join(sorted(set(headline["analysis"].dropna())) or ["none"])
         + ". "
         + margin_text(attrs["metric"], attrs.get("margin"), attrs.get("margin_source"))
     )
@@ -364,19 +368,25 @@ def margin_text(metric: str, margin: float | None, source: str | None) -> str:
 
 
 def metric_verdict_table(headline: pd.DataFrame) -> pd.DataFrame:
-    """Every scored metric's verdict (with its adjusted p) per variant, primary metric first."""
+    """Every scored metric's verdict per variant, primary metric first, with its adjusted p:
+    the equivalence test's for "equivalent", the difference test's otherwise."""
     verdicts, adjusted = headline.attrs["verdicts"], headline.attrs["adjusted"]
+    equivalence = headline.attrs.get("equivalence_adjusted", {})
     primary = headline.attrs["metric"]
     order = [primary, *(m for m in verdicts if m != primary)]
     table = pd.DataFrame({"variant": headline["variant"]})
     for metric in order:
         title = f"{metric_label(metric)} ({better_phrase(metric)})"
         title += ", primary" if metric == primary else ""
-        table[title] = [
-            verdicts[metric][v]
-            + ("" if pd.isna(adjusted[metric][v]) else f" (p {number(adjusted[metric][v])})")
-            for v in headline["variant"]
-        ]
+        cells = []
+        for variant in headline["variant"]:
+            verdict = verdicts[metric][variant]
+            if verdict == EQUIVALENT:
+                p, test = equivalence.get(metric, {}).get(variant, math.nan), "equivalence p"
+            else:
+                p, test = adjusted[metric][variant], "p"
+            cells.append(verdict + ("" if pd.isna(p) else f" ({test} {number(p)})"))
+        table[title] = cells
     return table
 
 
@@ -411,7 +421,8 @@ def format_markdown(
             *markdown_table(display_table(headline)),
             "",
             *(stage_lines(analysis.stages) if analysis.stages else []),
-            "Every scored metric (adjusted p; each metric corrected on its own):",
+            "Every scored metric (adjusted p: of the equivalence test for equivalent, of the "
+            "difference otherwise; each metric corrected on its own):",
             "",
             *markdown_table(metric_verdict_table(headline)),
         ]

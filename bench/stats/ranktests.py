@@ -8,6 +8,11 @@ either sign, so the 2^n sign flips are enumerated, by dynamic programming over t
 rather than one by one, which keeps it exact for any number of seeds and with ties. Pairs with
 no difference are dropped (Wilcoxon's treatment of zeros); a diverged seed enters as an
 infinitely bad value, so its difference ties with other diverged ones at the top rank.
+
+Both tests also come one-sided, and as two one-sided tests against a margin (Schuirmann 1987;
+Lakens 2017): `equivalence_pvalue` (paired) and `equivalence_permutation_pvalue` (unpaired)
+shift the differences by -/+ the margin and take the larger one-sided p-value, so that an
+effect inside the margin is shown with the same exact tests that show one outside zero.
 """
 
 from __future__ import annotations

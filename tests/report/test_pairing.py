@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from bench.report import headline_text
 from bench.report.stats import compare_variants, main_effects
@@ -68,19 +69,24 @@ def test_the_headline_says_the_suite_is_incomplete(results) -> None:
     assert "paired, 6 of 8 seeds" in markdown
 
 
-def test_identical_per_seed_results_give_identical_intervals() -> None:
-    base, better = correlated()
+@pytest.mark.parametrize("interval", ["percentile", "bca"])
+def test_identical_per_seed_results_give_identical_intervals(interval: str) -> None:
+    rng = np.random.default_rng(0)
+    base = rng.normal(50, 5, 8)
+    twin = base - 1 + rng.normal(0, 1, 8)
     values = {
         "baseline": dict(enumerate(base)),
-        "twin_a": dict(enumerate(better)),
-        "twin_b": dict(enumerate(better)),
+        "twin_a": dict(enumerate(twin)),
+        "twin_b": dict(enumerate(twin)),
     }
-    table = compare_variants(jobs_of(values), "baseline", margin=1.0).set_index("variant")
+    table = compare_variants(jobs_of(values), "baseline", interval=interval, margin=1.0)
+    table = table.set_index("variant")
     columns = ["ci_low", "ci_high", "eq_ci_low", "eq_ci_high"]
     assert table.loc["twin_a", columns].tolist() == table.loc["twin_b", columns].tolist()
     # the same numbers under another variant name, in another suite, give the same interval
     alone = {"baseline": values["baseline"], "renamed": values["twin_a"]}
-    again = compare_variants(jobs_of(alone), "baseline", margin=1.0).set_index("variant")
+    again = compare_variants(jobs_of(alone), "baseline", interval=interval, margin=1.0)
+    again = again.set_index("variant")
     assert again.loc["renamed", columns].tolist() == table.loc["twin_a", columns].tolist()
 
 
