@@ -50,7 +50,7 @@ def checked(model: type[RecordT], data: Any, where: str) -> RecordT:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise CorruptFile(describe_error(model, err, f"{where}: corrupt:", "")) from None
+        raise CorruptFile(describe_error(model, err, f"{where}: corrupt", "")) from None
 
 
 class StoredConfig(Stored):

@@ -109,9 +109,12 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def read_record(model: type[Stored], path: Path) -> dict[str, Any]:
-    """`path` read and checked against its schema `model`, as plain data; `CorruptFile` naming
-    the path and the first bad key if it does not match."""
-    return checked(model, read_json(path), str(path)).model_dump(by_alias=True, exclude_unset=True)
+    """`path` read and checked against its schema `model` (strict: nothing is converted, so
+    the data is returned as it was read); `CorruptFile` naming the path and the first bad key
+    if it does not match."""
+    data = read_json(path)
+    checked(model, data, str(path))
+    return data
 
 
 def file_digest(path: Path) -> str:
@@ -167,14 +170,20 @@ def verify_job(folder: Path, suite: str) -> dict[str, Any]:
                 f"{path}: changed since the job finished (its sha256 is not the one "
                 "result.json records: truncated, overwritten or damaged)"
             )
-    described = folder / JOB_FILE
-    if described.is_file():
+    digested = record.get("digests")
+    present = (
+        set(digested)
+        if digested is not None
+        else {name for name in (JOB_FILE, HISTORY_FILE) if (folder / name).is_file()}
+    )
+    if JOB_FILE in present:
+        described = folder / JOB_FILE
         job = read_record(JobRecord, described)
         differ = [key for key in ("job_id", "suite", "variant", "seed") if job[key] != record[key]]
         if differ:
             differing = ", ".join(differ)
             raise CorruptFile(f"{described}: corrupt (its {differing} differ from result.json's)")
-    if (folder / HISTORY_FILE).is_file():
+    if HISTORY_FILE in present:
         read_history(folder / HISTORY_FILE)
     return record
 
@@ -217,7 +226,10 @@ class ResultsStore:
 
     def look(self, suite: str, job_id: str) -> dict[str, Any] | Damaged | None:
         """The job's verified `result.json` (`verify_job`), `Damaged`, or None if it has none."""
-        folder = self.job_dir(suite, job_id)
+        return self._look(self.job_dir(suite, job_id), suite)
+
+    @staticmethod
+    def _look(folder: Path, suite: str) -> dict[str, Any] | Damaged | None:
         if not (folder / RESULT_FILE).is_file():
             return None
         try:
@@ -246,7 +258,7 @@ class ResultsStore:
         """Every finished, whole job's `result.json` of `suite`, and the damaged jobs."""
         records, damaged = [], []
         for path in sorted(self.suite_dir(suite).glob(f"*/{RESULT_FILE}")):
-            found = self.look(suite, path.parent.name)
+            found = self._look(path.parent, suite)
             if isinstance(found, Damaged):
                 damaged.append(found)
             elif found is not None:
