@@ -6,8 +6,9 @@ fresh worker with its next task. Workers are started with "spawn" (a forked CUDA
 unusable) and pinned to their slot's GPU (`CUDA_VISIBLE_DEVICES`, set before CUDA starts).
 A worker that ends, however it ends (even killed right after it replied), is reaped at once
 (`waitpid`, through `Process.join`), so no zombie is left. Workers ignore SIGINT (a
-terminal's Ctrl-C reaches the whole process group): the runner decides when they stop. They exit when their runner dies: the kernel's parent-death signal on
-Linux, and a watchdog thread that polls the parent everywhere.
+terminal's Ctrl-C reaches the whole process group): the runner decides when they stop. They
+exit when their runner dies: the kernel's parent-death signal on Linux, and a watchdog thread
+that polls the parent everywhere.
 
 This module imports only the standard library, so a worker ignores SIGINT within moments of
 starting, before it imports torch.
