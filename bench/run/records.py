@@ -27,6 +27,8 @@ from bench.errors import ResultsError
 
 Scalar = str | int | float | bool | None
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DERIVED = frozenset({"design", "reference_variant", "diverged_by", "job_dir"})  # report columns
 
 
 class CorruptFile(ResultsError):
@@ -151,6 +153,16 @@ class ResultRecord(JobRecord):
     execution: dict[str, Any] = {}
     tuning: Tuning | None = None
     digests: dict[str, str] | None = None
+
+    @field_validator("metrics", "metrics_without_sampling_tricks")
+    @classmethod
+    def _metric_names(cls, metrics: dict[str, float | None] | None) -> dict | None:
+        """A metric is named like one (`fid`, `class_coverage`), never like a field of the
+        record or a column a report derives from it, which it would shadow in a table."""
+        for name in metrics or {}:
+            if not METRIC_NAME.match(name) or name in cls.model_fields or name in DERIVED:
+                raise ValueError(f"'{name}' is not a metric name")
+        return metrics
 
     @field_validator("digests")
     @classmethod
