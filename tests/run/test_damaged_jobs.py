@@ -134,6 +134,7 @@ def test_a_result_written_before_digests_is_checked_by_structure_and_said_so(
         (lambda r: r["metrics"].update(fid="abc"), "metrics.fid"),
         (lambda r: r.update(events=[{"step": 2, "detail": "x"}]), "events.0.detector"),
         (lambda r: r.update(seed="0"), "seed"),
+        (lambda r: r["metrics"].update(variant=1.0), "metrics"),  # would shadow the variant
         (lambda r: r.update(digests={"../x": "0" * 64}), "digests"),
     ],
 )
