@@ -90,7 +90,7 @@ def run(argv: list[str]) -> tuple[int, str, str]:
 
 
 @settings(
-    max_examples=12,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
