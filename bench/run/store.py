@@ -240,8 +240,9 @@ class ResultsStore:
             return Damaged(folder, f"{err.filename}: unreadable ({err.strerror})")
 
     def write_suite(self, suite: str, meta: dict[str, Any]) -> None:
-        checked(SuiteRecord, meta, SUITE_FILE)
-        atomic_write_json(self.suite_dir(suite) / SUITE_FILE, meta)
+        path = self.suite_dir(suite) / SUITE_FILE
+        checked(SuiteRecord, meta, str(path))
+        atomic_write_json(path, meta)
 
     def read_suite(self, suite: str) -> dict[str, Any]:
         """The suite's `suite.json` ({} if none); `CorruptFile` naming it and the first bad
