@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import copy
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -42,6 +44,31 @@ DatasetName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
 ArchName = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")]
 ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")]
 Design = Literal["grid", "one_at_a_time", "leave_one_out", "variants"]
+# Every file system allows names of 255 bytes; gan-bench derives longer ones from a suite's
+# name (`<suite>.trials`, `reports/<suite>.html`, `bench merge`'s `<suite>-<job-id>.old`),
+# so a suite name (ASCII) and a variant name (UTF-8) have at most 100 bytes.
+MAX_NAME_BYTES = 100
+SuiteName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_NAME_BYTES)]
+
+
+def printable_name(name: str) -> str:
+    """A variant's name: 1 to `MAX_NAME_BYTES` bytes of UTF-8, and no character of Unicode
+    category C (controls such as NUL, format characters such as the U+202E bidirectional
+    override, surrogates, private-use and unassigned code points): reports show it as it is."""
+    hidden = next((c for c in name if unicodedata.category(c).startswith("C")), None)
+    if hidden is not None:
+        raise ValueError(
+            f"character U+{ord(hidden):04X} (category {unicodedata.category(hidden)}) is not "
+            "allowed; a variant name may hold no control, format, surrogate, private-use or "
+            "unassigned character"
+        )
+    size = len(name.encode("utf-8"))
+    if not 0 < size <= MAX_NAME_BYTES:
+        raise ValueError(f"a variant name has 1 to {MAX_NAME_BYTES} bytes of UTF-8, not {size}")
+    return name
+
+
+VariantName = Annotated[str, AfterValidator(printable_name)]
 MetricName = Literal[tuple(eval_requests())]  # what `eval.metrics` may name (the registry)
 ComparedMetric = Literal[tuple(comparable_metrics())]  # a metric with a direction
 Margin = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -186,7 +213,7 @@ def seed_stages(value: dict[str, Any]) -> SeedStages:
 
 
 class SuiteMeta(Section):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: SuiteName
     description: str = ""
     design: Design = "one_at_a_time"
     seeds: tuple[int, ...] | SeedStages = Field(
@@ -368,7 +395,7 @@ class Suite(Section):
     suite: SuiteMeta
     base: JobConfig = JobConfig()
     tricks: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    variants: dict[str, VariantSpec] = Field(default_factory=dict)
+    variants: dict[VariantName, VariantSpec] = Field(default_factory=dict)
     tune: TuneConfig | None = None
     expect: dict[str, Expectation] = Field(default_factory=dict)
 
@@ -464,9 +491,22 @@ def describe_error(model: type[BaseModel], err: ValidationError, where: str, pre
         return f"{where}: unknown key '{key}'; allowed here: {allowed}"
     if first["type"] == "missing":
         return f"{where}: missing key '{key}'"
-    shown = first.get("input")
     more = f" (and {err.error_count() - 1} more problems)" if err.error_count() > 1 else ""
-    return f"{where}: key '{key}' = {shown!r}: {first['msg']}{more}"
+    if loc and loc[-1] == "[key]":  # a table's key (a name) is what is wrong
+        table = ".".join([prefix, *loc[:-2]] if prefix else loc[:-2])
+        message = first["msg"].removeprefix("Value error, ")
+        return f"{where}: [{table}] name {shown(first.get('input'))}: {message}{more}"
+    return f"{where}: key '{key}' = {shown(first.get('input'))}: {first['msg']}{more}"
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """`value` as an error message shows it: escaped to ASCII (a control or bidirectional
+    character cannot garble the terminal), long values cut with their length."""
+    text = ascii(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else type(value).__name__
+    return f"{text[: limit - 20]}... ({size})"
 
 
 def allowed_keys(model: type[BaseModel], loc: list[str]) -> list[str]:

@@ -131,3 +131,9 @@ def tiny_suite(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_SUITE)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_suite_source() -> str:
+    """The text of `tiny_suite`, for session-scoped fixtures."""
+    return TINY_SUITE

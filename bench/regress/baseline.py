@@ -115,7 +115,8 @@ def snapshot(results_dir: str | Path, suite: str | None = None) -> RunSnapshot:
         )
     for record in select_jobs(store, suite).pooled:
         key = (record["variant"], int(record["seed"]))
-        if key not in latest or record["finished_at"] >= latest[key]["finished_at"]:
+        finished = record.get("finished_at") or ""
+        if key not in latest or finished >= (latest[key].get("finished_at") or ""):
             latest[key] = record
     if not latest:
         raise ResultsError(f"{results_dir}: suite '{suite}' has no finished jobs yet")
@@ -123,12 +124,13 @@ def snapshot(results_dir: str | Path, suite: str | None = None) -> RunSnapshot:
     variants: dict[str, VariantRun] = {}
     for record in records:
         seeds = variants.setdefault(
-            record["variant"], VariantRun(config=comparable_config(record["config"]), seeds={})
+            record["variant"],
+            VariantRun(config=comparable_config(record.get("config") or {}), seeds={}),
         ).seeds
         seeds[int(record["seed"])] = SeedResult(
             job_id=record["job_id"],
             status=record["status"],
-            fid=record.get("metrics", {}).get("fid"),
+            fid=(record.get("metrics") or {}).get("fid"),
             steps_per_s=record.get("steps_per_s"),
         )
     return RunSnapshot(suite=suite, provenance=run_provenance(records, suite), variants=variants)
@@ -152,7 +154,7 @@ def comparable_config(config: dict[str, Any]) -> dict[str, Any]:
 
 def run_provenance(records: list[dict[str, Any]], suite: str) -> Provenance:
     """The device, versions and metric protocol shared by every job of the run."""
-    devices = sorted({r["device"] for r in records})
+    devices = sorted({r.get("device") or "unrecorded" for r in records})
     if len(devices) > 1:
         raise ResultsError(
             f"suite '{suite}': jobs ran on several devices ({', '.join(devices)}); a nightly "
@@ -170,7 +172,7 @@ def run_provenance(records: list[dict[str, Any]], suite: str) -> Provenance:
     return Provenance(
         device=devices[0],
         commit=git_commit(),
-        recorded_at=max(r["finished_at"] for r in records),
+        recorded_at=max(r.get("finished_at") or "" for r in records),
         versions=records[-1].get("versions", {}),
         metric=metric,
     )

@@ -22,7 +22,7 @@ import pandas as pd
 from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics
 from bench.run.selection import SuiteJobs, select_jobs
-from bench.run.store import HISTORY_FILE, CorruptFile, ResultsStore
+from bench.run.store import HISTORY_FILE, CorruptFile, ResultsStore, read_history
 
 LEADING = [
     *("suite", "design", "reference_variant", "variant", "seed", "job_id", "status"),
@@ -123,7 +123,7 @@ def selection_notes(selections: list[SuiteJobs], skipped: list[str]) -> list[str
 
 def _flatten(record: dict[str, Any], meta: dict, store: ResultsStore) -> dict:
     suite = record["suite"]
-    config = record.get("config", {})
+    config = record.get("config") or {}
     events = record.get("events") or []
     diverged = record.get("status") == "diverged"
     row: dict[str, Any] = {
@@ -137,30 +137,31 @@ def _flatten(record: dict[str, Any], meta: dict, store: ResultsStore) -> dict:
         "diverged_at": record.get("diverged_at"),
         "diverged_by": events[-1]["detector"] if diverged and events else None,
         "reason": record.get("reason"),
-        **record.get("metrics", {}),
+        **(record.get("metrics") or {}),
         **{key: record.get(key) for key in COST},
         "packed": (record.get("execution") or {}).get("packed"),
         "suite_revision": record.get("suite_revision"),
     }
-    row |= _prefixed("provenance.", record.get("metric_provenance", {}))
+    row |= _prefixed("provenance.", record.get("metric_provenance") or {})
     row |= _prefixed("events.", Counter(event["detector"] for event in events))
-    row |= _prefixed("factor.", record.get("factors", {}))
-    for name, params in config.get("tricks", {}).items():
+    row |= _prefixed("factor.", record.get("factors") or {})
+    for name, params in (config.get("tricks") or {}).items():
         row[f"trick.{name}"] = True
         row |= _prefixed(f"trick.{name}.", params)
     for section in CONFIG_SECTIONS:
-        row |= _prefixed(f"config.{section}.", config.get(section, {}))
-    row |= _prefixed("version.", record.get("versions", {}))
+        row |= _prefixed(f"config.{section}.", config.get(section) or {})
+    row |= _prefixed("version.", record.get("versions") or {})
     row |= {f"plugin.{p['module']}": plugin_label(p) for p in record.get("plugins") or []}
-    row |= _prefixed("fingerprint.", record.get("fingerprint", {}))
+    row |= _prefixed("fingerprint.", record.get("fingerprint") or {})
     row["job_dir"] = str(store.job_dir(suite, record["job_id"]))
     return row
 
 
 def plugin_label(plugin: dict[str, Any]) -> str:
     """`package version: trick:name, model:name` (or the module alone when not installed)."""
-    package = " ".join(str(part) for part in (plugin["package"], plugin["version"]) if part)
-    return f"{package or plugin['module']}: {', '.join(plugin['provides']) or 'imported'}"
+    package = " ".join(str(p) for p in (plugin.get("package"), plugin.get("version")) if p)
+    provides = ", ".join(plugin.get("provides") or []) or "imported"
+    return f"{package or plugin['module']}: {provides}"
 
 
 def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -186,12 +187,16 @@ def _column_order(columns: pd.Index) -> list[str]:
 
 
 def load_histories(jobs: pd.DataFrame) -> pd.DataFrame:
-    """Every job's `history.csv`, stacked, with its suite, variant, seed and job_id."""
+    """Every job's `history.csv` (read through its schema, `bench.run.store.read_history`),
+    stacked, with its suite, variant, seed and job_id."""
     frames = []
     for job in jobs[[*HISTORY_COLUMNS, "job_dir"]].itertuples(index=False):
         path = Path(job.job_dir) / HISTORY_FILE
-        if path.is_file() and path.stat().st_size:
-            frames.append(pd.read_csv(path).assign(**{c: getattr(job, c) for c in HISTORY_COLUMNS}))
+        rows = read_history(path) if path.is_file() else []
+        if rows:
+            frames.append(
+                pd.DataFrame(rows).assign(**{c: getattr(job, c) for c in HISTORY_COLUMNS})
+            )
     if not frames:
         return pd.DataFrame(columns=[*HISTORY_COLUMNS, "step"])
     return pd.concat(frames, ignore_index=True)

@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from optuna.distributions import json_to_distribution
 from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
+from bench.config import TrainConfig
 from bench.report import markup
 from bench.report.plots import figure, palette, to_png
 from bench.run.store import ResultsStore
@@ -33,7 +34,7 @@ def tuning_trials(results_dir: str | Path, suite: str) -> pd.DataFrame:
         tuning = record.get("tuning")
         if not tuning:
             continue
-        train = record["config"]["train"]
+        train = (record.get("config") or {}).get("train") or {}
         rows.append(
             {
                 "variant": record["variant"],
@@ -42,10 +43,10 @@ def tuning_trials(results_dir: str | Path, suite: str) -> pd.DataFrame:
                 "state": tuning["state"],
                 "metric": tuning["metric"],
                 "value": tuning["value"],
-                "d_steps": train["d_steps"],
-                "g_steps": train["g_steps"],
-                "params": tuning["params"],
-                "distributions": tuning["distributions"],
+                "d_steps": train.get("d_steps", TrainConfig().d_steps),
+                "g_steps": train.get("g_steps", TrainConfig().g_steps),
+                "params": tuning.get("params") or {},
+                "distributions": tuning.get("distributions") or {},
             }
         )
     frame = pd.DataFrame(rows)

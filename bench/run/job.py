@@ -25,6 +25,7 @@ from bench.data.subset import training_subset
 from bench.expand import Job
 from bench.metric_registry import comparable_metrics, metric
 from bench.provenance import device_name, fingerprint, versions
+from bench.run.records import JobRecord, ResultRecord, checked
 from bench.run.samples import (
     INTERPOLATION_FILE,
     INTERPOLATION_ROWS,
@@ -41,6 +42,7 @@ from bench.run.store import (
     SAMPLES_FILE,
     ResultsStore,
     history_csv,
+    job_digests,
 )
 from bench.train.loop import Steps, TrainOutcome, run_to_end, training
 from bench.tricks.registry import Trick
@@ -127,6 +129,7 @@ def load(job: Job, run: JobRun) -> Loaded:
     import_suite_plugins(job.modules, f"job {job.id}")
     components = resolve_components(job.config, f"job {job.id}")
     described = {**job.record(), "plugins": plugins_used(components, job.modules)}
+    checked(JobRecord, described, JOB_FILE)
     atomic_write_json(folder / JOB_FILE, described)
     dataset = load_dataset(job.config.data)
     images, labels = training_subset(
@@ -197,12 +200,15 @@ def write(
     scores: Scores,
     started: float,
 ) -> dict[str, Any]:
-    """Write the sample figures, `history.csv` and, last, `result.json`; return the record."""
+    """Write the sample figures, `history.csv` and, last, `result.json` with the digest of
+    every other file of the job folder (`bench.run.store.job_digests`); return the record."""
     for name, png in scores.figures.items():
         atomic_write_bytes(loaded.folder / name, png)
     rows = with_evaluations(outcome, scores.evaluations)
     atomic_write_bytes(loaded.folder / HISTORY_FILE, history_csv(rows))
     record = result_record(loaded.described, run, outcome, scores, time.perf_counter() - started)
+    record["digests"] = job_digests(loaded.folder)
+    checked(ResultRecord, record, RESULT_FILE)
     atomic_write_json(loaded.folder / RESULT_FILE, record)
     return record
 

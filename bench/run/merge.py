@@ -1,12 +1,14 @@
 """Combine results folders (e.g. one per node) into one store: `bench merge SRC... --into DIR`.
 
 A job id is a hash of the job's config and seed, so the same id in two folders is the same
-job: a finished job the destination lacks is copied in, one the destination has is left as it
-is, and unfinished ones (no `result.json`) or corrupt ones (an unreadable one) are not
-copied. Each job is copied to a temporary folder and renamed into place, so a reader never
-sees half of one. Two folders whose `suite.json` describe different suites under one name are
-refused before anything is copied; the revisions each one lists (`bench.run.definition`) are
-merged.
+job: a finished job the destination lacks (or has only damaged) is copied in, one the
+destination has is left as it is, and unfinished ones (no `result.json`) or damaged ones (a
+job folder that does not check out, `bench.run.store.verify_job`) are not copied. Each job
+is copied to a temporary folder and renamed into place, so a reader never sees half of one.
+Two folders whose `suite.json` describe different suites under one name are refused before
+anything is copied; the revisions each one lists (`bench.run.definition`) are merged. A suite
+whose `suite.json` is corrupt in a source is not merged from that source; one corrupt in the
+destination is not merged at all (its file is left for the user to look at); each is named.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from bench.errors import ResultsError
 from bench.run.definition import REVISIONS, merged_revisions
-from bench.run.store import RESULT_FILE, SUITE_FILE, ResultsStore
+from bench.run.store import SUITE_FILE, CorruptFile, Damaged, ResultsStore
 
 # Where each node read the suite file from, and the revisions each has run (merged below).
 IGNORED_KEYS = frozenset({"source_file", REVISIONS})
@@ -27,21 +29,23 @@ IGNORED_KEYS = frozenset({"source_file", REVISIONS})
 
 @dataclass
 class MergeSummary:
-    """What a merge did: jobs copied, jobs the destination already had, unfinished jobs."""
+    """What a merge did: jobs copied, jobs the destination already had, unfinished jobs,
+    damaged jobs and suites skipped (each line names the file)."""
 
     into: Path
     copied: int = 0
     present: int = 0
     unfinished: int = 0
-    corrupt: list[Path] = field(default_factory=list)
+    damaged: list[Damaged] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         lines = [
             f"merged {self.copied} jobs into {self.into}/ ({self.present} already there, "
             f"{self.unfinished} unfinished not copied)"
         ]
-        lines += [f"not copied: {path} is corrupt" for path in self.corrupt]
-        return "\n".join(lines)
+        lines += [f"not copied: {d.describe()}" for d in self.damaged]
+        return "\n".join(lines + self.skipped)
 
 
 def merge_results(sources: list[str | Path], into: str | Path) -> MergeSummary:
@@ -51,34 +55,60 @@ def merge_results(sources: list[str | Path], into: str | Path) -> MergeSummary:
     for store in stores:
         if not store.suites():
             raise ResultsError(f"{store.root}: no results to merge (no <suite>/{SUITE_FILE})")
-    metas = _suite_metadata(stores, dest)
     summary = MergeSummary(dest.root)
+    readable = _readable_suites([dest, *stores], summary)
+    metas = _suite_metadata(readable)
     dest.root.mkdir(parents=True, exist_ok=True)
     for suite, meta in metas.items():
-        every = [store.read_suite(suite) for store in [dest, *stores] if suite in store.suites()]
+        every = [found[suite] for found in readable.values() if suite in found]
         revisions = merged_revisions(every)
         if revisions:
             meta = {**meta, REVISIONS: revisions}
-        if meta != dest.read_suite(suite):
+        if meta != readable[dest].get(suite):
             dest.write_suite(suite, meta)
     staging = Path(tempfile.mkdtemp(dir=dest.root, prefix=".merge-"))
     try:
         for store in stores:
             if store.root.resolve() != dest.root.resolve():
-                for suite in store.suites():
+                for suite in readable[store]:
                     _merge_suite(store, dest, suite, staging, summary)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return summary
 
 
-def _suite_metadata(stores: list[ResultsStore], dest: ResultsStore) -> dict[str, dict[str, Any]]:
+def _readable_suites(
+    stores: list[ResultsStore], summary: MergeSummary
+) -> dict[ResultsStore, dict[str, dict[str, Any]]]:
+    """Each folder's readable `suite.json`s by suite (the destination first); a corrupt one
+    leaves that suite out of that source, or out of the merge when the destination's is."""
+    readable: dict[ResultsStore, dict[str, dict[str, Any]]] = {}
+    refused: set[str] = set()
+    for store in stores:
+        readable[store] = {}
+        for suite in store.suites():
+            try:
+                readable[store][suite] = store.read_suite(suite)
+            except CorruptFile as err:
+                if store is stores[0]:
+                    refused.add(suite)
+                    summary.skipped.append(f"suite {suite} not merged: {err}")
+                else:
+                    summary.skipped.append(f"suite {suite} not merged from {store.root}: {err}")
+    return {
+        store: {s: m for s, m in found.items() if s not in refused}
+        for store, found in readable.items()
+    }
+
+
+def _suite_metadata(
+    readable: dict[ResultsStore, dict[str, dict[str, Any]]],
+) -> dict[str, dict[str, Any]]:
     """Each suite's `suite.json`, checked to agree across every folder (the destination too)."""
     metas: dict[str, dict[str, Any]] = {}
     origin: dict[str, Path] = {}
-    for store in [dest, *stores]:
-        for suite in store.suites():
-            meta = store.read_suite(suite)
+    for store, found in readable.items():
+        for suite, meta in found.items():
             if suite not in metas:
                 metas[suite], origin[suite] = meta, store.suite_dir(suite) / SUITE_FILE
                 continue
@@ -100,10 +130,11 @@ def _merge_suite(
     src: ResultsStore, dest: ResultsStore, suite: str, staging: Path, summary: MergeSummary
 ) -> None:
     for job in sorted(p for p in src.suite_dir(suite).iterdir() if p.is_dir()):
-        if not (job / RESULT_FILE).is_file():
+        found = src.look(suite, job.name)
+        if found is None:
             summary.unfinished += 1
-        elif not src.is_finished(suite, job.name):
-            summary.corrupt.append(job / RESULT_FILE)
+        elif isinstance(found, Damaged):
+            summary.damaged.append(found)
         elif dest.is_finished(suite, job.name):
             summary.present += 1
         else:

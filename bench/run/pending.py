@@ -1,7 +1,9 @@
 """The jobs a runner still has to do, handed out only once it holds their claims.
 
 A run starts with one read of every job's `result.json` (`scan`): a job counts as finished
-when it has a readable result (with `bench run --rerun-stale`, one made by this code). Later
+when it has a result and every file of the job checks out (`bench.run.store.verify_job`;
+with `bench run --rerun-stale`, only a result made by this code); a damaged job is run
+again, and named. Later
 looks read a result file again only once it has changed. A job
 claimed by another live runner is skipped and looked at again every `POLL_S`: once that
 runner finishes it, it counts as finished by another runner; if that runner releases it
@@ -21,7 +23,7 @@ from tqdm import tqdm
 from bench.expand import Job
 from bench.provenance import code_fingerprint, code_id
 from bench.run.claims import Busy, ClaimBook, Runner
-from bench.run.store import RESULT_FILE, ResultsStore
+from bench.run.store import RESULT_FILE, Damaged, ResultsStore
 
 POLL_S = 2.0
 ELSEWHERE = "finished by another runner"
@@ -38,13 +40,19 @@ class Finished:
 
     def __init__(self, store: ResultsStore, rerun_stale: bool = False) -> None:
         self.store, self.rerun_stale = store, rerun_stale
-        self.seen: dict[str, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+        self.seen: dict[str, tuple[tuple[int, int, int], dict[str, Any] | Damaged | None]] = {}
 
     def __call__(self, job: Job) -> bool:
         return self.counts(self.record(job))
 
     def record(self, job: Job) -> dict[str, Any] | None:
-        """The job's readable result (None: none), read again only when its file changed."""
+        """The job's verified result (None: none, or damaged), read again only when its
+        `result.json` changed."""
+        found = self.look(job)
+        return None if isinstance(found, Damaged) else found
+
+    def look(self, job: Job) -> dict[str, Any] | Damaged | None:
+        """`ResultsStore.look` of the job, read again only when its `result.json` changed."""
         try:
             stat = (self.store.job_dir(job.suite, job.id) / RESULT_FILE).stat()
         except (FileNotFoundError, NotADirectoryError):
@@ -52,7 +60,7 @@ class Finished:
         version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         seen = self.seen.get(job.id)
         if seen is None or seen[0] != version:
-            seen = self.seen[job.id] = (version, self.store.finished_record(job.suite, job.id))
+            seen = self.seen[job.id] = (version, self.store.look(job.suite, job.id))
         return seen[1]
 
     def counts(self, record: dict[str, Any] | None) -> bool:
@@ -61,22 +69,27 @@ class Finished:
 
 @dataclass(frozen=True)
 class Scan:
-    """The jobs to run, and how many finished jobs were made by other code."""
+    """The jobs to run, how many finished jobs were made by other code, and the damaged jobs
+    (pending too)."""
 
     pending: list[Job]
     stale: int
     finished: Finished
+    damaged: list[Damaged]
 
 
 def scan(jobs: list[Job], store: ResultsStore, rerun_stale: bool = False) -> Scan:
     """Read each job's result once: the jobs without one that counts as finished are pending."""
-    finished, pending, stale = Finished(store, rerun_stale), [], 0
+    finished, pending, stale, damaged = Finished(store, rerun_stale), [], 0, []
     for job in jobs:
-        record = finished.record(job)
-        stale += record is not None and not made_by_this_code(record)
-        if not finished.counts(record):
+        found = finished.look(job)
+        if isinstance(found, Damaged):
+            damaged.append(found)
+            found = None
+        stale += found is not None and not made_by_this_code(found)
+        if not finished.counts(found):
             pending.append(job)
-    return Scan(pending, stale, finished)
+    return Scan(pending, stale, finished, damaged)
 
 
 class PendingJobs:

@@ -17,7 +17,8 @@ from bench.errors import ResultsError
 from bench.expand import Job
 from bench.run.device import resolve_device
 from bench.run.job import run_job
-from bench.run.store import JOB_FILE, RESULT_FILE, ResultsStore, read_json
+from bench.run.records import JobRecord, ResultRecord
+from bench.run.store import JOB_FILE, RESULT_FILE, ResultsStore, read_record
 
 
 @dataclass
@@ -51,7 +52,7 @@ def load_job(job_dir: str | Path) -> Job:
     path = Path(job_dir) / JOB_FILE
     if not path.is_file():
         raise ResultsError(f"{path}: no such file; give a job folder (results/<suite>/<job-id>)")
-    return Job.from_record(read_json(path), str(path))
+    return Job.from_record(read_record(JobRecord, path), str(path))
 
 
 def rerun_job(job_dir: str | Path, into: str | Path = "reruns", device: str = "auto") -> Rerun:
@@ -64,7 +65,7 @@ def rerun_job(job_dir: str | Path, into: str | Path = "reruns", device: str = "a
         raise ResultsError(f"--into {into}: would overwrite the job being re-run; use another")
     record = run_job(job, store, resolve_device(device))
     try:
-        original = read_json(job_dir / RESULT_FILE)
+        original = read_record(ResultRecord, job_dir / RESULT_FILE)
     except ResultsError:
         original = None
     differences = [] if original is None else metric_differences(original, record)

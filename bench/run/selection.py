@@ -12,7 +12,8 @@ by the same code. So, for each suite:
 3. Device: jobs of the same code on different device classes (e.g. two GPU models of one
    Ray cluster) are pooled, with a warning that gives the counts.
 
-Corrupt `result.json` files are skipped and named. `everything=True` (`bench export
+Damaged jobs (a corrupt `result.json`, or a file of the job that does not check out, see
+`bench.run.store.verify_job`) are never pooled; each is named. `everything=True` (`bench export
 --all-jobs`) lists every finished job, each row saying its revision and fingerprint.
 """
 
@@ -21,13 +22,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bench.errors import ResultsError
 from bench.provenance import code_id
 from bench.run.definition import REVISIONS, revision_jobs
-from bench.run.store import ResultsStore
+from bench.run.store import Damaged, ResultsStore
 
 
 @dataclass
@@ -41,7 +41,7 @@ class SuiteJobs:
     other_revisions: Counter = field(default_factory=Counter)
     other_code: Counter = field(default_factory=Counter)
     devices: Counter = field(default_factory=Counter)
-    corrupt: list[Path] = field(default_factory=list)
+    damaged: list[Damaged] = field(default_factory=list)
 
     def warnings(self) -> list[str]:
         """What a reader of the headline must know: results of other code, mixed devices."""
@@ -76,7 +76,14 @@ class SuiteJobs:
                 f"definition{'s' if kinds > 1 else ''} of this suite are kept but not pooled; "
                 f"see them with {how}"
             )
-        found += [f"skipped {path}: corrupt; `bench run` redoes the job" for path in self.corrupt]
+        found += [f"skipped {d.describe()}; `bench run` redoes it" for d in self.damaged]
+        unverified = sum(record.get("digests") is None for record in self.pooled)
+        if unverified:
+            found.append(
+                f"suite {self.suite}: {unverified} jobs were written before gan-bench recorded "
+                "the digests of a job's files, so their files were checked by structure only "
+                "(a re-run records them)"
+            )
         return found
 
 
@@ -85,14 +92,14 @@ def select_jobs(
 ) -> SuiteJobs:
     """The finished jobs of `suite` that may be pooled (see the module docstring)."""
     meta = store.read_suite(suite)
-    records, corrupt = store.finished(suite)
+    records, damaged = store.finished(suite)
     if everything:
-        return SuiteJobs(suite, meta, records, corrupt=corrupt)
+        return SuiteJobs(suite, meta, records, damaged=damaged)
     members = revision_jobs(meta, revision)
     if revision and members is None:
         known = ", ".join(sorted(meta.get(REVISIONS) or {})) or "none recorded"
         raise ResultsError(f"suite {suite}: no revision '{revision}'; revisions: {known}")
-    selected = SuiteJobs(suite, meta, [], revision or meta.get("revision"), corrupt=corrupt)
+    selected = SuiteJobs(suite, meta, [], revision or meta.get("revision"), damaged=damaged)
     if members is None:
         current = records
         if meta.get("design") != "tune":  # trials differ by design; they are never pooled

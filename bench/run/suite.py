@@ -184,7 +184,8 @@ def run_jobs(jobs: list[Job], store: ResultsStore, options: RunOptions) -> RunSu
                 )
             elif start.pending:
                 _run_here(queue, store.root, options)
-            summary.notes = queue.notes
+            summary.notes = [f"{d.describe()}; it was run again" for d in start.damaged]
+            summary.notes += queue.notes
     except KeyboardInterrupt:
         kept = sum(store.is_finished(job.suite, job.id) for job in jobs)  # workers have stopped
         raise stop.interrupted(kept, len(jobs)) from None

@@ -20,9 +20,7 @@ from bench.atomic import atomic_write_bytes
 from bench.expand import Job
 from bench.run.device import resolve_device
 from bench.run.job import run_job
-from bench.run.store import ResultsStore
-
-ERROR_FILE = "error.txt"
+from bench.run.store import ERROR_FILE, ResultsStore
 
 Done = Callable[[Job, str], None]  # called once per job with its status
 

@@ -4,9 +4,11 @@ Each slot has its own worker and pipe, so the pool knows which task a worker hel
 died (the OOM killer's SIGKILL, say): that task is reported as died, and the slot gets a
 fresh worker with its next task. Workers are started with "spawn" (a forked CUDA process is
 unusable) and pinned to their slot's GPU (`CUDA_VISIBLE_DEVICES`, set before CUDA starts).
-Workers ignore SIGINT (a terminal's Ctrl-C reaches the whole process group): the runner
-decides when they stop. They exit when their runner dies: the kernel's parent-death signal on
-Linux, and a watchdog thread that polls the parent everywhere.
+A worker that ends, however it ends (even killed right after it replied), is reaped at once
+(`waitpid`, through `Process.join`), so no zombie is left. Workers ignore SIGINT (a
+terminal's Ctrl-C reaches the whole process group): the runner decides when they stop. They
+exit when their runner dies: the kernel's parent-death signal on Linux, and a watchdog thread
+that polls the parent everywhere.
 
 This module imports only the standard library, so a worker ignores SIGINT within moments of
 starting, before it imports torch.
@@ -96,6 +98,9 @@ class WorkerPool:
     def submit(self, slot: int, tag: Any, fn: Callable, *args: Any) -> None:
         """Run `fn(*args)` in the slot's worker (started now if it has none)."""
         worker = self.workers[slot]
+        if worker is not None and not worker.process.is_alive():  # died while idle
+            self._reap(slot, worker)
+            worker = None
         if worker is None:
             worker = self.workers[slot] = _Worker(self.context, self.slots[slot])
         worker.conn.send((fn, args))
@@ -118,14 +123,19 @@ class WorkerPool:
             if message is not None:  # a reply sent just before dying is still a reply
                 worker.busy = False
                 outcomes.append(Outcome(worker.tag, *message))
-            elif gone:
-                worker.process.join()
-                if worker.busy:
-                    died = Died(worker.process.pid or 0, worker.process.exitcode)
-                    outcomes.append(Outcome(worker.tag, "died", died))
-                worker.conn.close()
-                self.workers[slot] = None
+            if gone:  # reaped at once, replied or not: a dead worker never lingers as a zombie
+                outcomes += self._reap(slot, worker)
         return outcomes
+
+    def _reap(self, slot: int, worker: _Worker) -> list[Outcome]:
+        """Collect the slot's ended worker process (`waitpid`) and free the slot; its task
+        "died" if it had not replied."""
+        worker.process.join()
+        worker.conn.close()
+        self.workers[slot] = None
+        if not worker.busy:
+            return []
+        return [Outcome(worker.tag, "died", Died(worker.process.pid or 0, worker.process.exitcode))]
 
     def stop(self) -> None:
         """End every worker: idle ones are told to exit, busy ones are terminated."""

@@ -12,7 +12,6 @@ seed: same numbers) instead of training it again.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import socket
@@ -79,8 +78,9 @@ class Objective:
         params = {dim.key: dim.suggest(trial) for dim in self.target.space}
         job = self.target.job(params, self.target.suite, self.target.seed)
         trial.set_user_attr(JOB_ATTR, job.id)
-        if self.store.is_finished(job.suite, job.id):
-            return self.replay(trial, job)
+        finished = self.store.finished_record(job.suite, job.id)
+        if finished is not None:
+            return self.replay(trial, job, finished)
         try:
             record = run_job(job, self.store, self.device, on_evaluation=self.pruning(trial))
         except Exception:
@@ -113,17 +113,16 @@ class Objective:
 
         return on_evaluation
 
-    def replay(self, trial: optuna.Trial, job: Job) -> float:
-        """Report a finished identical job's evaluations and return (or prune at) its end."""
-        path = self.store.job_dir(job.suite, job.id) / RESULT_FILE
-        record = json.loads(path.read_text())
+    def replay(self, trial: optuna.Trial, job: Job, record: dict[str, Any]) -> float:
+        """Report a finished identical job's evaluations (`record`, its verified result) and
+        return (or prune at) its end."""
         trial.set_user_attr("reused", True)
         for point in record.get("evaluations", []):
-            step, value = int(point["step"]), point.get(self.tune.metric)
-            if step < job.config.train.steps and value is not None:
-                trial.report(value, step)
+            step, value = point.get("step"), point.get(self.tune.metric)
+            if step is not None and step < job.config.train.steps and value is not None:
+                trial.report(value, int(step))
         if record.get("status") == "pruned":
-            raise optuna.TrialPruned(f"same config as pruned job {job.id}: {record['reason']}")
+            raise optuna.TrialPruned(f"same config as pruned job {job.id}: {record.get('reason')}")
         return self.value(record)
 
     def value(self, record: dict[str, Any]) -> float:

@@ -20,7 +20,7 @@ from PIL import Image
 
 from bench.atomic import atomic_write_json
 from bench.report.trends import HISTORY_FILE
-from bench.run.store import RESULT_FILE, ResultsStore
+from bench.run.store import RESULT_FILE, ResultsStore, job_digests
 
 PROVENANCE = {
     "backbone": "domain",
@@ -125,6 +125,7 @@ class ResultsBuilder:
         if files:
             self._history(folder, seed, diverged_at, history_fid)
             (folder / "samples.png").write_bytes(png_bytes(40 * (seed % 5)))
+        record["digests"] = job_digests(folder)
         (folder / "result.json").write_text(json.dumps(record))
         return job_id
 
@@ -172,6 +173,7 @@ class ResultsBuilder:
                 "status": "pruned" if state == "pruned" else "ok",
                 "config": {"train": {"d_steps": d_steps, "g_steps": g_steps, "lr_d": lr_d}},
                 "metrics": {"fid": value},
+                "digests": {},
                 "tuning": {
                     "study": f"s.{variant}",
                     "trial": number,

@@ -68,6 +68,6 @@ def test_merge_does_not_copy_a_corrupt_result(capsys, tiny_suite: Path, tmp_path
     run_tiny(tiny_suite, results)
     broken = corrupt_one(results)
     summary = merge_results([results], tmp_path / "merged")
-    assert summary.copied == 1 and summary.corrupt == [broken]
+    assert summary.copied == 1 and [d.folder for d in summary.damaged] == [broken.parent]
     assert not (tmp_path / "merged" / "tiny" / broken.parent.name).exists()
     assert str(broken) in summary.describe()

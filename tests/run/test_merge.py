@@ -10,7 +10,7 @@ import pytest
 from bench.cli import main
 from bench.errors import ResultsError
 from bench.run.merge import merge_results
-from bench.run.store import ResultsStore
+from bench.run.store import ResultsStore, job_digests
 
 SUITE = {"name": "tiny", "design": "one_at_a_time", "seeds": [0, 1], "source_file": "tiny.toml"}
 
@@ -19,10 +19,13 @@ def node(root: Path, finished: list[str], unfinished: tuple[str, ...] = (), **me
     """A results folder as a node leaves it: suite.json, finished and unfinished jobs."""
     store = ResultsStore(root)
     store.write_suite("tiny", {**SUITE, **meta})
-    for job in finished:
-        (store.job_dir("tiny", job) / "history.csv").parent.mkdir(parents=True)
-        (store.job_dir("tiny", job) / "history.csv").write_text(f"step\n{job}\n")
-        (store.job_dir("tiny", job) / "result.json").write_text(json.dumps({"job_id": job}))
+    for number, job in enumerate(finished):
+        folder = store.job_dir("tiny", job)
+        folder.mkdir(parents=True)
+        (folder / "history.csv").write_text(f"step,d_loss\n{job[1:]},0.5\n")
+        record = {"job_id": job, "suite": "tiny", "variant": "baseline", "seed": number}
+        record |= {"status": "ok", "digests": job_digests(folder)}
+        (folder / "result.json").write_text(json.dumps(record))
     for job in unfinished:
         store.job_dir("tiny", job).mkdir(parents=True)
         (store.job_dir("tiny", job) / "error.txt").write_text("Traceback ...")
@@ -40,7 +43,7 @@ def test_merge_copies_every_finished_job_once(tmp_path: Path) -> None:
     summary = merge_results([a, b], into)
     assert (summary.copied, summary.present, summary.unfinished) == (3, 1, 1)
     assert jobs_in(into) == ["j1", "j2", "j3"]
-    assert (into / "tiny" / "j3" / "history.csv").read_text() == "step\nj3\n"
+    assert (into / "tiny" / "j3" / "history.csv").read_text() == "step,d_loss\n3,0.5\n"
     assert not (into / "tiny" / "j3" / "error.txt").exists(), "a's failed attempt is not copied"
     assert ResultsStore(into).read_suite("tiny")["seeds"] == [0, 1]
     assert sorted(p.name for p in into.iterdir()) == ["tiny"], "no staging folder left"

@@ -19,13 +19,13 @@ from bench.run.worker import ERROR_FILE, execute_job
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The job ids whose `result.json` was read, in order."""
     reads: list[str] = []
-    original = ResultsStore.finished_record
+    original = ResultsStore.look
 
-    def finished_record(self, suite: str, job_id: str):
+    def look(self, suite: str, job_id: str):
         reads.append(job_id)
         return original(self, suite, job_id)
 
-    monkeypatch.setattr(ResultsStore, "finished_record", finished_record)
+    monkeypatch.setattr(ResultsStore, "look", look)
     return reads
 
 
@@ -33,14 +33,16 @@ def test_each_version_of_a_result_is_read_once(tmp_path: Path, tiny_job, counted
     store = ResultsStore(tmp_path)
     done, stale, todo = (Job("s", "v", seed, tiny_job()) for seed in (0, 1, 2))
     for job, code_id in ((done, code_fingerprint()["code_id"]), (stale, "other code")):
-        record = {"status": "ok", "fingerprint": {"code_id": code_id}}
+        record = {**job.record(), "status": "ok", "fingerprint": {"code_id": code_id}}
         atomic_write_json(store.job_dir("s", job.id) / RESULT_FILE, record)
     start = scan([done, stale, todo], store, rerun_stale=True)
     assert start.pending == [stale, todo] and start.stale == 1
     assert sorted(counted) == sorted([done.id, stale.id])  # `todo` has no file to read
     assert not start.finished(stale) and not start.finished(todo)
     assert len(counted) == 2, "the scan's reading serves until the file changes"
-    atomic_write_json(store.job_dir("s", stale.id) / RESULT_FILE, {"status": "diverged"})
+    atomic_write_json(
+        store.job_dir("s", stale.id) / RESULT_FILE, {**stale.record(), "status": "diverged"}
+    )
     assert not start.finished(stale) and counted[-1] == stale.id  # changed: read again
 
 
@@ -50,7 +52,7 @@ def test_without_rerun_stale_any_readable_result_counts(tmp_path: Path, tiny_job
     path.parent.mkdir(parents=True)
     path.write_text("{trunc")
     assert not Finished(store)(job), "a corrupt result is no result"
-    atomic_write_json(path, {"status": "ok"})
+    atomic_write_json(path, {**job.record(), "status": "ok"})
     assert Finished(store)(job) and not Finished(store, rerun_stale=True)(job)
 
 

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.run.workers import WorkerPool
+
 SIX_JOBS = ("--jobs", "2", "--set", "train.steps=60", "--set", "suite.seeds=[0, 1, 2]")
 
 
@@ -136,3 +138,33 @@ def test_ctrl_c_to_the_process_group_reports_what_is_kept(tiny_suite: Path, tmp_
     assert said, err
     time.sleep(1)  # nothing may land after the message
     assert int(said.group(1)) == len(finished(results))
+
+
+def zombie(pid: int) -> bool:
+    """Whether `pid` has exited but was never reaped by its parent (state Z in /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_worker_killed_after_it_replied_is_reaped_not_left_a_zombie() -> None:
+    """kill -9 of a worker whose reply is already in the pipe: the reply counts, and the dead
+    process is reaped at once (no `<defunct>` child of the runner)."""
+    with WorkerPool([None]) as pool:
+        pool.submit(0, "task", os.getpid)
+        worker = pool.workers[0].process
+        assert pool.workers[0].conn.poll(60), "the worker never replied"
+        os.kill(worker.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not zombie(worker.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert zombie(worker.pid), "the killed worker should be dead and not yet reaped"
+        (outcome,) = pool.wait(10)
+        assert (outcome.tag, outcome.kind, outcome.value) == ("task", "done", worker.pid)
+        assert not zombie(worker.pid), "the dead worker was left a zombie"
+        assert pool.workers == [None]
+        pool.submit(0, "next", os.getpid)  # the slot gets a fresh worker
+        (outcome,) = pool.wait(60)
+        assert outcome.kind == "done" and outcome.value != worker.pid
