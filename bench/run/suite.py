@@ -26,7 +26,7 @@ from tqdm import tqdm
 from bench.config import DataConfig, Suite
 from bench.data import Dataset, load_dataset
 from bench.errors import ConfigError, DataError
-from bench.expand import Job, plan_suite, reference_variant
+from bench.expand import Job, expectations, plan_suite, reference_variant
 from bench.metrics import prepare_backbone
 from bench.models.registry import check_networks, model_spec
 from bench.plan import design_floor, require_reachable
@@ -233,7 +233,9 @@ def run_suite(
 
 
 def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
-    """What `results/<suite>/suite.json` records: the design, the reference, the source."""
+    """What `results/<suite>/suite.json` records: the design, the reference, the source, and
+    the `[expect]` claims by the variant they apply to (`bench.expand.expectations`)."""
+    claims = expectations(suite)
     return {
         "name": suite.suite.name,
         "description": suite.suite.description,
@@ -244,7 +246,7 @@ def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
         "correction": suite.suite.correction,
         "interval": suite.suite.interval,
         "exploratory": suite.suite.exploratory,
-        "expect": {name: claim.model_dump() for name, claim in suite.expect.items()},
+        "expect": {variant: claim.model_dump() for variant, (_, claim) in claims.items()},
         "ablated_tricks": list(suite.tricks),
         "source_file": str(path),
         "source_text": path.read_text(),
