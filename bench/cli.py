@@ -261,9 +261,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.jobs_per_gpu is not None and args.jobs_per_gpu < 1:
         raise ConfigError(f"--jobs-per-gpu {args.jobs_per_gpu}: expected a positive number")
     if args.dry_run:
+        from bench.run.preflight import check_jobs
+
         suite, jobs = plan_suite(args.suite, args.overrides, args.max_jobs)
         floor = design_floor(suite)
         require_reachable(floor, args.suite)
+        check_jobs(jobs, args.suite)
         if floor.exploratory:
             print(floor.warning(), file=sys.stderr)
         print(job_table(jobs, args.results, args.rerun_stale))

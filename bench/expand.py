@@ -25,13 +25,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bench.components import import_suite_plugins, resolve_components
+from bench.components import import_suite_plugins, resolve_components, resolved_config
 from bench.config import Expectation, JobConfig, Suite, load_suite, set_dotted, validate
 from bench.data import dataset_capabilities, default_image_size
 from bench.errors import ConfigError, DataError
 from bench.metrics import scored_metrics
 from bench.models.build import check_fit
-from bench.tricks.registry import resolve_params
 
 BASELINE = "baseline"
 ALL_TRICKS = "all"
@@ -222,11 +221,11 @@ def expand(suite: Suite, where: str = "suite", max_jobs: int | None = None) -> l
         config = validate(JobConfig, raw, where, prefix=f"variants.{variant}")
         in_variant = f"{where}: variant '{variant}'"
         try:
-            resolve_components(config, in_variant)
+            components = resolve_components(config, in_variant)
         except DataError as err:
             raise DataError(f"{where}: {err}") from None
         check_model_fit(config, in_variant)
-        config = config.model_copy(update={"tricks": resolve_params(config.tricks, in_variant)})
+        config = resolved_config(config, components, in_variant)
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})
         for seed in suite.suite.seeds:
