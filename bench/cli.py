@@ -290,12 +290,15 @@ def _run(args: argparse.Namespace) -> int:
             args.suite, args.overrides, args.max_seeds, args.seed_step
         )
     if args.dry_run:
+        from bench.run.preflight import check_jobs
+
         suite, jobs = plan_suite(args.suite, args.overrides, args.max_jobs)
         floor, stages = design_floor(suite), stage_plan(suite, args.suite)
         if stages is None:
             require_reachable(floor, args.suite)
         else:
             require_decidable(stages, args.suite)
+        check_jobs(jobs, args.suite)
         if floor.exploratory:
             print(floor.warning(), file=sys.stderr)
         print(job_table(jobs, args.results, args.rerun_stale))

@@ -12,14 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.config import JobConfig
+from bench.config import JobConfig, validate
 from bench.data import dataset_capabilities, default_image_size
 from bench.data.base import DatasetSpec, dataset_spec
 from bench.errors import ConfigError, DataError
 from bench.feature_extractors import BackboneSpec, backbone_spec
 from bench.models.registry import ModelSpec, check_model, model_spec
 from bench.plugins import Origin, import_plugin
-from bench.tricks.registry import Trick, build_tricks, builtin_tricks, trick_origin
+from bench.tricks.registry import (
+    Trick,
+    build_tricks,
+    builtin_tricks,
+    resolve_params,
+    trick_origin,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,37 @@ def resolve_components(config: JobConfig, where: str) -> Components:
     check_model(model, tricks, capabilities, image_size, where)
     backbone = backbone_spec(config.eval.backbone, where)
     return Components(config.data.name, dataset, model, tricks, backbone, capabilities)
+
+
+def resolved_config(config: JobConfig, components: Components, where: str) -> JobConfig:
+    """`config` as a job records and hashes it: every trick's parameters and the dataset's
+    and model's `params` validated, with their defaults filled in.
+
+    A plugin that registers a `params` model has the table validated against it (an unknown
+    key or a bad value is one error naming `data.params.KEY` or `model.params.KEY`); one that
+    registers none gets the table as written; a built-in takes no `params`.
+    """
+    data = config.data.model_copy(
+        update={"params": _params(components.dataset, config.data.params, where, "data")}
+    )
+    model = config.model.model_copy(
+        update={"params": _params(components.model, config.model.params, where, "model")}
+    )
+    tricks = resolve_params(config.tricks, where)
+    return config.model_copy(update={"data": data, "model": model, "tricks": tricks})
+
+
+def _params(
+    spec: DatasetSpec | ModelSpec, raw: dict[str, Any], where: str, table: str
+) -> dict[str, Any]:
+    if spec.params is not None:
+        return validate(spec.params, raw, where, prefix=f"{table}.params").model_dump(mode="json")
+    if raw and spec.origin.builtin:
+        raise ConfigError(
+            f"{where}: key '{table}.params' = {raw!r}: {spec.describe()} takes no params; "
+            f"its settings are the keys of [base.{table}]"
+        )
+    return dict(raw)
 
 
 def plugins_used(components: Components, modules: tuple[str, ...] = ()) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ A suite file has four tables::
                        margin = {fid = 1.0} (equivalence margins, metric units),
                        exploratory = "why it may not reach a verdict"
     [base]             the baseline job: [base.data] [base.model] [base.train] [base.eval]
-                       and [base.tricks.NAME] for tricks every variant uses
+                       and [base.tricks.NAME] for tricks every variant uses; a plugin
+                       dataset or model takes its own settings in `params = {...}`
     [tricks.NAME]      the tricks to ablate, with their parameters (or `levels = [{...}, ...]`)
     [variants.NAME]    for design = "variants": `tricks = {...}` and `set = {"train.lr_d" = 1e-4}`
     [expect.VARIANT]   optional: the effect the literature claims, `direction` and `source`
@@ -20,6 +21,7 @@ Every error names the file, the dotted key, the bad value and what is allowed.
 from __future__ import annotations
 
 import copy
+import json
 import tomllib
 import unicodedata
 from pathlib import Path
@@ -81,7 +83,26 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DataConfig(Section):
+def plugin_params() -> Any:
+    """The `params` table of `[base.data]` and `[base.model]`: a plugin dataset's or model's
+    own settings, validated against the `params` model it registers (see
+    `bench.components.resolved_config`). Left out of the record when empty, so the job ids
+    of configs without params are what they were before `params` existed."""
+    return Field(
+        default_factory=dict,
+        exclude_if=lambda params: not params,
+        description="a plugin dataset's or model's own settings",
+    )
+
+
+class WithParams(Section):
+    """A table with a `params` dict: hashed by its canonical JSON (a dict is unhashable)."""
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.model_dump(mode="json"), sort_keys=True))
+
+
+class DataConfig(WithParams):
     name: DatasetName = "digits"
     root: str | None = Field(None, description="folder holding the dataset files")
     image_size: int | None = Field(None, ge=8, le=128, description="resize to this (px)")
@@ -90,15 +111,17 @@ class DataConfig(Section):
     train_fraction: float = Field(
         1.0, gt=0.0, le=1.0, description="train on this fraction of the training split"
     )
+    params: dict[str, Any] = plugin_params()
 
 
-class ModelConfig(Section):
+class ModelConfig(WithParams):
     arch: ArchName = Field("dcgan", description="dcgan, mlp, a plugin's model or 'module:builder'")
     latent_dim: int = Field(64, ge=1, le=1024)
     g_width: int = Field(64, ge=4, le=2048, description="channels of G's widest conv (ngf)")
     d_width: int = Field(64, ge=4, le=2048, description="channels of D's first conv (ndf)")
     mlp_hidden: int = Field(128, ge=4, le=4096)
     mlp_layers: int = Field(3, ge=1, le=16)
+    params: dict[str, Any] = plugin_params()
 
 
 class TrainConfig(Section):
@@ -115,7 +138,7 @@ class TrainConfig(Section):
 
 
 class EvalConfig(Section):
-    metrics: tuple[MetricName, ...] = ("fid", "isc", "kid")
+    metrics: tuple[MetricName, ...] = Field(("fid", "isc", "kid"), min_length=1)
     num_samples: int = Field(2000, ge=50, le=200_000, description="generated samples scored")
     reference_samples: int | None = Field(None, ge=50, description="None: the whole split")
     reference_split: Literal["train", "test"] = "test"

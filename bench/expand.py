@@ -25,13 +25,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bench.components import import_suite_plugins, resolve_components
-from bench.config import JobConfig, Suite, load_suite, set_dotted, validate
+from bench.components import import_suite_plugins, resolve_components, resolved_config
+from bench.config import Expectation, JobConfig, Suite, load_suite, set_dotted, validate
 from bench.data import dataset_capabilities, default_image_size
 from bench.errors import ConfigError, DataError
 from bench.metrics import scored_metrics
 from bench.models.build import check_fit
-from bench.tricks.registry import resolve_params
 
 BASELINE = "baseline"
 ALL_TRICKS = "all"
@@ -222,11 +221,11 @@ def expand(suite: Suite, where: str = "suite", max_jobs: int | None = None) -> l
         config = validate(JobConfig, raw, where, prefix=f"variants.{variant}")
         in_variant = f"{where}: variant '{variant}'"
         try:
-            resolve_components(config, in_variant)
+            components = resolve_components(config, in_variant)
         except DataError as err:
             raise DataError(f"{where}: {err}") from None
         check_model_fit(config, in_variant)
-        config = config.model_copy(update={"tricks": resolve_params(config.tricks, in_variant)})
+        config = resolved_config(config, components, in_variant)
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})
         for seed in suite.suite.seed_list:
@@ -266,19 +265,36 @@ def check_model_fit(config: JobConfig, where: str) -> None:
     check_fit(config.model.arch, size, config.tricks, where)
 
 
+def expectations(suite: Suite) -> dict[str, tuple[str, Expectation]]:
+    """Variant -> (the `[expect.KEY]` it comes from, the claim).
+
+    A key names a variant; a key naming an ablated trick with `levels` applies to each of its
+    levels' variants (`instance_noise(sigma=0.1)`, ...), except a level that has an
+    `[expect."LEVEL"]` of its own.
+    """
+    levelled = [key for key in suite.expect if "levels" in suite.tricks.get(key, {})]
+    found: dict[str, tuple[str, Expectation]] = {}
+    for key in levelled:
+        for level in trick_levels(key, suite.tricks[key]):
+            found[level.label] = (key, suite.expect[key])
+    for key, claim in suite.expect.items():
+        if key not in levelled:
+            found[key] = (key, claim)  # after the levels: a level's own claim wins
+    return found
+
+
 def _check_expectations(suite: Suite, variants: set[str], where: str) -> None:
-    """Every `[expect.NAME]` must name a variant the design produces, and not the reference."""
+    """Every `[expect.KEY]` must apply to variants the design produces, not to the reference."""
     reference = reference_variant(suite)
-    for name in suite.expect:
-        if name == reference:
+    for variant, (key, _) in expectations(suite).items():
+        if variant == reference:
             raise ConfigError(
-                f"{where}: expect.{name}: the reference variant is what others are compared "
+                f"{where}: expect.{key}: the reference variant is what others are compared "
                 "with; state expectations for the other variants"
             )
-        if name not in variants:
-            raise ConfigError(
-                f"{where}: expect.{name}: no such variant; variants: {sorted(variants)}"
-            )
+        if variant not in variants:
+            named = "no such variant" if variant == key else f"no variant '{variant}'"
+            raise ConfigError(f"{where}: expect.{key}: {named}; variants: {sorted(variants)}")
 
 
 def _check_metrics(suite: Suite, jobs: list[Job], where: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 from bench.config import load_suite
 from bench.errors import ConfigError
 from bench.expand import expand
+from bench.run.suite import suite_metadata
 
 HEADER = """
 [suite]
@@ -137,3 +138,32 @@ def test_expectations_name_real_non_reference_variants(tmp_path: Path) -> None:
     bad.write_text(bad.read_text().replace('"helps"', '"better"'))
     with pytest.raises(ConfigError, match="expect"):
         load_suite(bad)
+
+
+LEVEL_CLAIMS = """
+[expect.instance_noise]
+direction = "helps"
+source = "Sonderby et al. 2017"
+[expect."instance_noise(sigma=0.3)"]
+direction = "hurts"
+source = "too much noise"
+"""
+
+
+def test_an_expectation_on_a_trick_with_levels_applies_to_each_level(tmp_path: Path) -> None:
+    """Unless a level states its own; the resolved claims, by variant, are what suite.json
+    records for the report."""
+    path = suite_file(tmp_path, "one_at_a_time", THREE_TRICKS + LEVEL_CLAIMS)
+    suite = load_suite(path)
+    expand(suite, str(path))
+    meta = suite_metadata(suite, path, [])
+    assert {variant: claim["direction"] for variant, claim in meta["expect"].items()} == {
+        "instance_noise(sigma=0.1)": "helps",
+        "instance_noise(sigma=0.3)": "hurts",
+    }
+
+
+def test_a_trick_expectation_needs_its_level_variants(tmp_path: Path) -> None:
+    path = suite_file(tmp_path, "leave_one_out", THREE_TRICKS + LEVEL_CLAIMS)
+    with pytest.raises(ConfigError, match=r"expect.instance_noise: no variant 'instance_noise"):
+        expand(load_suite(path), str(path))

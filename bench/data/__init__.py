@@ -13,14 +13,9 @@ from bench.data import (  # noqa: F401  (each module registers its datasets)
     torchvision_sets,
     toy2d,
 )
-from bench.data.base import (
-    Dataset,
-    clear_dataset_cache,
-    dataset_capabilities,
-    default_image_size,
-    load_dataset,
-)
+from bench.data.base import Dataset, dataset_capabilities, default_image_size
 from bench.data.idx import read_idx
+from bench.data.loading import clear_dataset_cache, load_dataset
 
 __all__ = [
     "Dataset",

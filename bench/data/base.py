@@ -1,18 +1,19 @@
-"""The `Dataset` every job trains on, the registry of datasets by name, and the cached loader.
+"""The `Dataset` every job trains on, and the registry of datasets by name.
 
 A dataset module registers a loader with `@register(...)`, declaring what the dataset provides
-(`capabilities`) and its native image size, so suites can be validated before anything loads.
+(`capabilities`) and its native image size, so suites can be validated before anything loads
+(`bench.data.loading` loads them and checks them against these declarations).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel
 from torch import Tensor
 
 from bench.config import DataConfig
@@ -79,6 +80,14 @@ class DatasetSpec:
     image_size: int | None
     probe: Callable[[str], frozenset[str]] | None = None
     origin: Origin = BUILTIN
+    name: str = ""
+    params: type[BaseModel] | None = None
+
+    def describe(self) -> str:
+        """`dataset 'NAME'`, with the plugin it comes from."""
+        return f"dataset '{self.name}'" + (
+            "" if self.origin.builtin else f" ({self.origin.describe()})"
+        )
 
 
 REGISTRY: dict[str, DatasetSpec] = {}
@@ -90,14 +99,21 @@ def register(
     capabilities: set[str],
     image_size: int | None = None,
     probe: Callable[[str], frozenset[str]] | None = None,
+    params: type[BaseModel] | None = None,
 ) -> Callable[[Callable[[DataConfig], Dataset]], Callable[[DataConfig], Dataset]]:
-    """Decorator: make `load(cfg) -> Dataset` available as `data.name = NAME`."""
+    """Decorator: make `load(cfg) -> Dataset` available as `data.name = NAME`.
+
+    `params`: the pydantic model of the suite's `data.params` table; the loader finds them,
+    validated and with defaults filled, in `cfg.params` (without it they arrive unchecked).
+    """
 
     def decorate(load: Callable[[DataConfig], Dataset]) -> Callable[[DataConfig], Dataset]:
         origin = current_origin()
         if name in REGISTRY:
             raise clash("dataset", name, REGISTRY[name].origin, origin)
-        spec = DatasetSpec(load, kind, frozenset(capabilities), image_size, probe, origin)
+        spec = DatasetSpec(
+            load, kind, frozenset(capabilities), image_size, probe, origin, name, params
+        )
         REGISTRY[name] = spec
         return load
 
@@ -127,39 +143,6 @@ def dataset_capabilities(name: str, root: str | None = None) -> frozenset[str]:
 def default_image_size(name: str) -> int | None:
     """The image size (px) used when `data.image_size` is unset; None for 2-D toys."""
     return dataset_spec(name).image_size
-
-
-def load_dataset(cfg: DataConfig) -> Dataset:
-    """Load (or reuse, within this process) the dataset `cfg` describes.
-
-    Raises `DataError` with a one-line message saying which key to set when the data cannot
-    be found, read or downloaded.
-    """
-    return _load_cached(canonical_config(cfg))
-
-
-def canonical_config(cfg: DataConfig) -> DataConfig:
-    """`cfg` with the image size resolved and the keys the dataset ignores reset.
-
-    Configs that describe the same data compare equal, so they share one cache entry.
-    """
-    spec = dataset_spec(cfg.name)
-    cfg = cfg.model_copy(update={"train_fraction": 1.0})  # applied by the job, not the loader
-    if spec.kind == "toy2d":
-        return cfg.model_copy(update={"root": None, "image_size": None, "download": False})
-    toy_default = DataConfig.model_fields["toy_samples"].default
-    size = cfg.image_size or spec.image_size
-    return cfg.model_copy(update={"image_size": size, "toy_samples": toy_default})
-
-
-@functools.lru_cache(maxsize=8)
-def _load_cached(cfg: DataConfig) -> Dataset:
-    return dataset_spec(cfg.name).load(cfg)
-
-
-def clear_dataset_cache() -> None:
-    """Forget every dataset loaded in this process (frees memory; the next load rereads)."""
-    _load_cached.cache_clear()
 
 
 def fingerprint(recipe: Mapping[str, Any], *tensors: Tensor | None) -> str:

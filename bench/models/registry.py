@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import torch
+from pydantic import BaseModel
 from torch import nn
 
 from bench.config import ModelConfig
@@ -45,6 +46,7 @@ class ModelSpec:
     conditional: bool = False
     surgery: frozenset[str] | None = frozenset()
     origin: Origin = BUILTIN
+    params: type[BaseModel] | None = None
 
     def describe(self) -> str:
         return f"model '{self.name}'" + (
@@ -62,11 +64,14 @@ def register_model(
     channels: Iterable[int] | None = None,
     conditional: bool = False,
     surgery: Collection[str] | None = (),
+    params: type[BaseModel] | None = None,
 ) -> Callable[[Builder], Builder]:
     """Decorator: make `build(cfg, data_shape, num_classes) -> (G, D)` available as `model.arch`.
 
     `surgery` names the tricks that rewrite G or D which work on these nets (None: all of them);
     with `conditional`, G and D take `labels` (set `conditioning = {"labels"}` on both).
+    `params`: the pydantic model of the suite's `model.params` table; the builder finds them,
+    validated and with defaults filled, in `cfg.params` (without it they arrive unchecked).
     """
 
     def decorate(build: Builder) -> Builder:
@@ -82,6 +87,7 @@ def register_model(
             conditional,
             None if surgery is None else frozenset(surgery),
             origin,
+            params,
         )
         build.model_spec = REGISTRY[name]  # type: ignore[attr-defined]
         return build
@@ -175,38 +181,45 @@ def build_networks(
 def check_networks(
     spec: ModelSpec, cfg: ModelConfig, data_shape: tuple[int, ...], num_classes: int | None
 ) -> None:
-    """Build a plugin's nets once on the CPU and check the shapes G and D return.
+    """Build a model's nets once on the CPU and check the shapes G and D return.
 
     G must map `CHECK_BATCH` latents to samples of `data_shape`, D map samples to a flat vector
-    of logits;
-    anything else (or an exception while building) is a `PluginError` naming the plugin.
+    of logits; anything else (or an exception while building) is an error naming the model
+    (a `PluginError` naming the plugin, for a plugin's model). Built-ins are checked too.
     """
     channels = data_shape[0] if len(data_shape) == 3 else None
     if spec.channels is not None and channels not in spec.channels:
         raise ConfigError(
             f"{spec.describe()} supports {spec.channels}-channel images; this data has {channels}"
         )
-    if spec.origin.builtin:
-        return
+    failure = ConfigError if spec.origin.builtin else PluginError
     labels = torch.zeros(CHECK_BATCH, dtype=torch.long) if num_classes else None
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         try:
             generator, discriminator = spec.build(cfg, data_shape, num_classes)
             fake = call_net(generator.eval(), torch.zeros(CHECK_BATCH, cfg.latent_dim), labels)
             logits = call_net(discriminator.eval(), torch.zeros(CHECK_BATCH, *data_shape), labels)
+        except ConfigError:
+            raise
         except Exception as err:  # a plugin's code may raise anything: name it, don't crash
-            raise PluginError(
+            raise failure(
                 f"{spec.describe()} failed to build or run its nets for data of shape "
                 f"{data_shape}: {type(err).__name__}: {err}"
             ) from None
     expected = (CHECK_BATCH, *data_shape)
-    if tuple(fake.shape) != expected:
-        raise PluginError(
-            f"{spec.describe()}: G returned shape {tuple(fake.shape)} for {CHECK_BATCH} latents; "
+    if not isinstance(fake, torch.Tensor) or tuple(fake.shape) != expected:
+        raise failure(
+            f"{spec.describe()}: G returned {_shape(fake)} for {CHECK_BATCH} latents; "
             f"expected {expected}"
         )
-    if tuple(logits.shape) != (CHECK_BATCH,):
-        raise PluginError(
-            f"{spec.describe()}: D returned shape {tuple(logits.shape)} for {CHECK_BATCH} "
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (CHECK_BATCH,):
+        raise failure(
+            f"{spec.describe()}: D returned {_shape(logits)} for {CHECK_BATCH} "
             f"images; expected one logit per image: ({CHECK_BATCH},)"
         )
+
+
+def _shape(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}, not a tensor"

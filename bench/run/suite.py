@@ -16,20 +16,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from bench.config import DataConfig, Suite
-from bench.data import Dataset, load_dataset
-from bench.errors import ConfigError, DataError
-from bench.expand import Job, plan_suite, reference_variant
+from bench.config import Suite
+from bench.errors import ConfigError
+from bench.expand import Job, expectations, plan_suite, reference_variant
 from bench.metric_registry import default_margins
-from bench.metrics import prepare_backbone
-from bench.models.registry import check_networks, model_spec
 from bench.plan import (
     StagePlan,
     design_floor,
@@ -44,6 +41,7 @@ from bench.run.local import run_on_cpus
 from bench.run.packed import measured_jobs_per_gpu, run_packed_claimed
 from bench.run.pending import PendingJobs, scan
 from bench.run.placement import Placement, plan_placement, visible_gpu_ids
+from bench.run.preflight import preflight
 from bench.run.ray_executor import require_ray, run_on_ray
 from bench.run.stopping import Interrupted as Interrupted  # where `bench tune` finds it
 from bench.run.stopping import StopSignals
@@ -88,27 +86,6 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)  # e.g. claims taken over from dead runners
 
 
-def preflight(jobs: Iterable[Job], where: str | Path | None = None) -> None:
-    """Before any job: load every dataset the jobs use (a missing data folder fails here,
-    naming the suite file `where`), build each plugin model once to check the shapes it
-    returns, and train the domain backbones the jobs will be scored with, once, not once per
-    worker."""
-    jobs = list(jobs)
-    for data, model in {(job.config.data, job.config.model) for job in jobs}:
-        dataset = _load_named(data, where)
-        check_networks(model_spec(model.arch), model, dataset.shape, dataset.num_classes)
-    for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
-        prepare_backbone(_load_named(data, where), evaluation)
-
-
-def _load_named(data: DataConfig, where: str | Path | None) -> Dataset:
-    """`load_dataset`, its errors naming the suite file `where`."""
-    try:
-        return load_dataset(data)
-    except DataError as err:
-        raise DataError(f"{where}: {err}" if where else str(err)) from None
-
-
 def local_placement(
     device: str,
     workers: int | None,
@@ -150,7 +127,7 @@ def check_executor(executor: str, workers: int | None) -> None:
 
 def run_jobs(jobs: list[Job], store: ResultsStore, options: RunOptions) -> RunSummary:
     """Run the unfinished `jobs` with a progress bar (and, with `options.rerun_stale`, the
-    finished ones made by other code)."""
+    finished ones made by other code). The caller has run `preflight` on them."""
     check_executor(options.executor, options.workers)
     start = scan(jobs, store, options.rerun_stale)
     summary = RunSummary(
@@ -159,7 +136,6 @@ def run_jobs(jobs: list[Job], store: ResultsStore, options: RunOptions) -> RunSu
         stale=start.stale,
         rerun_stale=options.rerun_stale,
     )
-    preflight(start.pending)
     bar = tqdm(total=len(start.pending), desc="jobs", unit="job", disable=not options.progress)
 
     def done(job: Job, status: str) -> None:
@@ -285,7 +261,9 @@ def run_suite(
 
 
 def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
-    """What `results/<suite>/suite.json` records: the design, the reference, the source."""
+    """What `results/<suite>/suite.json` records: the design, the reference, the source, and
+    the `[expect]` claims by the variant they apply to (`bench.expand.expectations`)."""
+    claims = expectations(suite)
     return {
         "name": suite.suite.name,
         "description": suite.suite.description,
@@ -299,7 +277,7 @@ def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
         "margin": dict(suite.suite.margin),
         "default_margin": default_margins(),
         "exploratory": suite.suite.exploratory,
-        "expect": {name: claim.model_dump() for name, claim in suite.expect.items()},
+        "expect": {variant: claim.model_dump() for variant, (_, claim) in claims.items()},
         "ablated_tricks": list(suite.tricks),
         "source_file": str(path),
         "source_text": path.read_text(),

@@ -7,9 +7,10 @@ logits by default). Each iteration:
   2. D update (x d_steps): real batch (with its labels), z -> `sample_latent` -> G (no grad,
      labels drawn uniformly for conditional nets) -> `d_inputs` -> D on the real batch and
      on the fake batch separately (DCGAN's separate-batch BatchNorm statistics) ->
-     `d_targets` -> objective -> `d_loss` hooks -> optimiser step.
+     `d_targets` -> objective -> `d_loss` hooks -> backward -> `gradients` -> optimiser step.
   3. G update (x g_steps), D's parameters frozen (`frozen`): z -> `sample_latent` -> G ->
      `d_inputs` -> D -> objective's G loss (non-saturating or minimax) -> `g_loss` hooks ->
+     backward -> `gradients` ->
      optimiser step.
   4. `after_step`, then the monitor adds this iteration's statistics on the device.
 Every `train.log_every` iterations the monitor is read back (the only host sync), together
@@ -117,11 +118,22 @@ def frozen(net: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
-def update(optimizer: torch.optim.Optimizer, net: nn.Module, loss: Tensor) -> Tensor:
-    """Backpropagate `loss` and step `optimizer`; returns `net`'s gradient norm before the step."""
+def update(
+    optimizer: torch.optim.Optimizer,
+    net: nn.Module,
+    loss: Tensor,
+    role: Role,
+    tricks: list[Trick],
+    ctx: TrainContext,
+) -> Tensor:
+    """Backpropagate `loss`, let the tricks' `gradients` hooks change the gradients, and step
+    `optimizer`; returns `net`'s gradient norm as backpropagated (before those hooks), so the
+    failure detectors see an exploding gradient even when a trick clips it."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = gradient_norm(net)
+    for trick in tricks:
+        trick.gradients(role, net, ctx)
     optimizer.step()
     return grad_norm
 
@@ -227,7 +239,7 @@ class GANStep:
         )  # fmt: skip
         for trick in tricks:
             loss = trick.d_loss(loss, terms, ctx)
-        grad_norm = update(self.opt_d, self.discriminator, loss)
+        grad_norm = update(self.opt_d, self.discriminator, loss, "discriminator", tricks, ctx)
         with torch.no_grad():
             ctx.last_d_loss.copy_(loss)
             d_real = torch.sigmoid(real_logits).mean()
@@ -256,7 +268,7 @@ class GANStep:
         )  # fmt: skip
         for trick in tricks:
             loss = trick.g_loss(loss, terms, ctx)
-        grad_norm = update(self.opt_g, self.generator, loss)
+        grad_norm = update(self.opt_g, self.generator, loss, "generator", tricks, ctx)
         with torch.no_grad():
             ctx.last_g_loss.copy_(loss)
         return loss.detach(), grad_norm  # the order of `G_FIELDS`

@@ -25,6 +25,9 @@ dataset has labels; fakes get labels drawn uniformly):
                           RNG of its own, to find the loss floor (no side effects).
 `d_loss`                  D's loss -> D's loss: add a term (penalty) or replace it.
 `g_loss`                  G's loss -> G's loss: add a term (feature matching) or replace it.
+`gradients`               after each `backward()`, before the optimiser step: change the
+                          updated net's gradients in place (clipping, gradient noise).
+                          The recorded gradient norm is the one before this hook.
 `after_step`              after both updates (EMA, checkpoint swaps, running averages).
  -- at evaluation --
 `evaluation_generator`    choose the G that is scored (e.g. its EMA copy).
@@ -239,6 +242,11 @@ class Trick:
 
     def g_loss(self, loss: Tensor, terms: LossTerms, ctx: TrainContext) -> Tensor:
         return loss
+
+    def gradients(self, role: Role, net: nn.Module, ctx: TrainContext) -> None:
+        """Called between `backward()` and the optimiser step of `net` (G or D, by `role`):
+        change its parameters' `.grad` in place. A capturable trick does it with tensor ops
+        only (no host reads of the norm, no Python state)."""
 
     def after_step(self, generator: nn.Module, discriminator: nn.Module, ctx: TrainContext) -> None:
         """Called after both networks have been updated."""

@@ -16,6 +16,7 @@ from optuna.trial import FrozenTrial
 
 from bench.expand import Job, reference_variant, with_revision
 from bench.run.definition import record_definition
+from bench.run.preflight import preflight
 from bench.run.store import ResultsStore
 from bench.run.suite import RunOptions, RunSummary, run_jobs, suite_metadata
 from bench.tune.plan import TunePlan
@@ -88,5 +89,6 @@ def run_confirmation(
             for variant, trial in best.items()
         },
     }
+    preflight(jobs, plan.suite_path)
     record_definition(store, meta, jobs)
     return run_jobs(jobs, store, RunOptions(device=device, progress=progress))

@@ -21,8 +21,9 @@ from tqdm import tqdm
 from bench.errors import ConfigError
 from bench.plan import design_floor, require_reachable
 from bench.run.device import resolve_device
+from bench.run.preflight import preflight
 from bench.run.store import ResultsStore
-from bench.run.suite import Interrupted, RunSummary, preflight, suite_metadata
+from bench.run.suite import Interrupted, RunSummary, suite_metadata
 from bench.tune.confirm import run_confirmation
 from bench.tune.export import export_suite
 from bench.tune.objective import JobFailed, Objective, Target

@@ -54,6 +54,7 @@ def test_suite_of_plugin_model_trick_and_dataset_runs_and_reports(
         assert {p["version"] for p in record["plugins"]} == {"0.1.0"}
         job = json.loads((folder / "job.json").read_text())
         assert job["plugins"] == record["plugins"]
+        assert job["config"]["model"]["params"] == {"slope": 0.2}, "its default, recorded"
     provided = {
         r["variant"]: sorted(what for p in r["plugins"] for what in p["provides"]) for r in records
     }
@@ -104,3 +105,11 @@ def test_trick_the_plugin_model_does_not_support_is_refused_naming_both(
     assert PACKAGE in err and not results.exists()
     allowed = ["run", str(example), "--dry-run", "--set", "tricks.spectral_norm={}"]
     assert main(allowed) == 0, "a surgery trick the model declares is accepted"
+
+
+def test_the_plugin_models_own_params_are_validated(capsys, example: Path) -> None:
+    assert main(["run", str(example), "--dry-run", "--set", "model.params.slope=0.1"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(example), "--dry-run", "--set", "model.params.slope=2"]) == 2
+    err = capsys.readouterr().err
+    assert "key 'model.params.slope' = 2: Input should be less than 1" in err
