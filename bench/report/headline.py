@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -21,6 +20,7 @@ from bench.report.stats import (
     compare_variants,
     metric_label,
 )
+from bench.report.summary import difference_text, number
 from bench.report.table import load_selection, selection_notes
 from bench.run.selection import SuiteJobs
 from bench.stats.bootstrap import INTERVALS, Interval, check_interval
@@ -197,22 +197,6 @@ def headline_table(
     stacked = pd.concat(tables, ignore_index=True)
     lead = ["suite", "metric", "correction", "interval"]
     return stacked[[*lead, *(c for c in stacked.columns if c not in lead)]]
-
-
-def number(value: float) -> str:
-    """A metric value for people: 4 significant digits, no exponent below 1e4, '-' if missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
-def difference_text(row: pd.Series) -> str:
-    """`-10.2 [-11.4, -8.9]`: the difference (paired: median of per-seed ones) and its 95% CI."""
-    if pd.isna(row["difference"]):
-        return "-"
-    return f"{number(row['difference'])} [{number(row['ci_low'])}, {number(row['ci_high'])}]"
 
 
 def display_table(headline: pd.DataFrame) -> pd.DataFrame:
