@@ -166,9 +166,18 @@ def suite_section(
         ],
     )
     paired = [str(a).startswith("paired") for a in headline["analysis"].dropna()]
-    per_seed = verdict_plots.slope_graph if paired and all(paired) else plots.metric_strip
+    if paired and all(paired):
+        per_seed = [
+            markup.figure(verdict_plots.slope_graph(jobs, m), f"{m} per seed: paired")
+            for m in present_metrics(jobs)
+        ]
+    else:
+        per_seed = [
+            markup.figure(plots.metric_strip(jobs, m), f"{m} per seed")
+            for m in present_metrics(jobs)
+        ]
     curves = [
-        *(markup.figure(per_seed(jobs, m), f"{m} per seed") for m in present_metrics(jobs)),
+        *per_seed,
         markup.figure(plots.metric_curves(history, jobs, used), f"{used} over training"),
         markup.figure(plots.loss_curves(history, jobs), "losses over training"),
         markup.figure(plots.grad_norm_curves(history, jobs), "gradient norms over training"),
