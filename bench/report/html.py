@@ -340,7 +340,5 @@ def provenance_table(jobs: pd.DataFrame) -> pd.DataFrame:
 
 def table(frame: pd.DataFrame, css: str | None = None) -> markup.Markup:
     """`markup.table` of `frame`, counts, medians and statistics right-aligned."""
-    numeric = [
-        c for c in frame.columns if c in NUMERIC or c.startswith("median") or c.endswith("CI]")
-    ]
+    numeric = [c for c in frame.columns if c in NUMERIC or c.startswith("median")]
     return markup.table(frame, numeric, css)
