@@ -65,7 +65,7 @@ def short_table(headline: pd.DataFrame) -> pd.DataFrame:
         shown["agreement"] = headline["agreement"]
     if "budget_sensitive" in headline:
         flags = headline["budget_sensitive"]
-        shown["budget-sensitive"] = ["yes" if flag is True else "" for flag in flags]
+        shown["budget-sensitive"] = ["yes" if flagged(flag) else "" for flag in flags]
     return shown
 
 
@@ -77,13 +77,18 @@ def short_csv(headline: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([short, rest], axis=1)
 
 
+def flagged(value: object) -> bool:
+    """A `budget_sensitive` cell that is set (True, numpy's True, 1); missing is not."""
+    return bool(pd.notna(value) and value)
+
+
 def is_plain(row: pd.Series) -> bool:
     """A verdict that needs no sentence: helps, hurts, equivalent (or the reference) with no
     failed seed and nothing added to its reason."""
     if row["verdict"] == REFERENCE:
         return not row["reason"]
     return (
-        row["verdict"] in PLAIN and row["diverged"] == 0 and row.get("budget_sensitive") is not True
+        row["verdict"] in PLAIN and row["diverged"] == 0 and not flagged(row.get("budget_sensitive"))
     )
 
 
@@ -93,7 +98,7 @@ def reasons(headline: pd.DataFrame) -> list[str]:
     for _, row in headline.iterrows():
         if not is_plain(row):
             reason = str(row["reason"]).rstrip(".")
-            if row.get("budget_sensitive") is True:
+            if flagged(row.get("budget_sensitive")):
                 reason += "; the verdict changes with the training budget"
             lines.append(f"{row['variant']} ({row['verdict']}): {reason}.")
     return lines

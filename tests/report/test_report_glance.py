@@ -102,6 +102,8 @@ def test_the_short_table_has_a_budget_column_only_when_the_data_carry_one(labels
     assert list(shown["budget-sensitive"]) == ["", "yes", "", ""]
     assert any(line.startswith("better (helps):") and "budget" in line for line in reasons(flagged))
     assert not any(line.startswith("better") for line in reasons(headline))
+    as_bools = short_table(headline.assign(budget_sensitive=[False, False, True, False]))
+    assert list(as_bools["budget-sensitive"]) == ["", "", "yes", ""]
 
 
 def test_markdown_and_csv_carry_the_same_short_table(labels) -> None:
