@@ -87,9 +87,8 @@ def is_plain(row: pd.Series) -> bool:
     failed seed and nothing added to its reason."""
     if row["verdict"] == REFERENCE:
         return not row["reason"]
-    return (
-        row["verdict"] in PLAIN and row["diverged"] == 0 and not flagged(row.get("budget_sensitive"))
-    )
+    sensitive = flagged(row.get("budget_sensitive"))
+    return row["verdict"] in PLAIN and row["diverged"] == 0 and not sensitive
 
 
 def reasons(headline: pd.DataFrame) -> list[str]:
