@@ -11,6 +11,7 @@ import pandas as pd
 
 from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics, default_margins
+from bench.report import summary
 from bench.report.markup import markdown_table
 from bench.report.sequential import (
     STAGES_KEY,
@@ -27,6 +28,7 @@ from bench.report.stats import (
     compare_variants,
     metric_label,
 )
+from bench.report.summary import difference_text, number
 from bench.report.table import load_selection, selection_notes
 from bench.run.selection import SuiteJobs
 from bench.stats.bootstrap import INTERVALS, Interval, check_interval
@@ -259,18 +261,21 @@ def headline_table(
     meta: dict[str, dict] | None = None,
     correction: str | None = None,
     interval: str | None = None,
+    short: bool = False,
 ) -> pd.DataFrame:
     """`suite_headline` of every suite in `jobs`, stacked, led by `suite`, `metric`,
     `correction` and `interval` (the bootstrap CI's method) columns.
 
     `meta`: each suite's suite.json by name (its primary metric, correction, expectations).
+    `short`: the short verdict table's columns first, as the page shows them (the CSV).
     """
     tables = []
     for suite, group in jobs.groupby("suite", sort=True):
         analysis = Analysis.of((meta or {}).get(suite), metric, correction, interval)
         table = suite_headline(group, analysis=analysis)
+        shown = summary.short_csv(table) if short else table
         tables.append(
-            table.assign(
+            shown.assign(
                 suite=suite,
                 metric=table.attrs["metric"],
                 correction=analysis.correction,
@@ -280,22 +285,6 @@ def headline_table(
     stacked = pd.concat(tables, ignore_index=True)
     lead = ["suite", "metric", "correction", "interval"]
     return stacked[[*lead, *(c for c in stacked.columns if c not in lead)]]
-
-
-def number(value: float) -> str:
-    """A metric value for people: 4 significant digits, no exponent below 1e4, '-' if missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
-def difference_text(row: pd.Series) -> str:
-    """`-10.2 [-11.4, -8.9]`: the difference (paired: median of per-seed ones) and its 95% CI."""
-    if pd.isna(row["difference"]):
-        return "-"
-    return f"{number(row['difference'])} [{number(row['ci_low'])}, {number(row['ci_high'])}]"
 
 
 def seeds_text(seeds: float) -> str:
@@ -401,22 +390,28 @@ def format_markdown(
     """Each suite as a Markdown section: heading, warnings and notes on what was not pooled,
     reading guide, headline, per-metric verdicts."""
     by_suite = {selected.suite: selected for selected in selections or []}
-    sections = []
+    sections, index, methods = [], [], []
     for suite, group in jobs.groupby("suite", sort=True):
         analysis = Analysis.of((meta or {}).get(suite), metric, correction, interval)
         headline = suite_headline(group, analysis=analysis)
-        used = headline.attrs["metric"]
         selected = by_suite.get(suite)
         flagged = [
             *(f"> **warning**: {line}" for line in (selected.warnings() if selected else [])),
             *(f"> note: {line}" for line in (selected.notes() if selected else [])),
         ]
+        reasons = summary.reasons(headline)
         lines = [
             f"## {suite}",
             "",
             *(f"{line}\n" for line in flagged),
-            f"{metric_label(used)}: {better_phrase(used)}. Reference variant: "
-            f"`{group['reference_variant'].iloc[0]}`. {design_text(headline)} {VERDICT_RULE}",
+            *markdown_table(summary.short_table(headline)),
+            "",
+            *(f"- {reason}" for reason in reasons),
+            *([""] if reasons else []),
+            summary.methods_line(headline, group["reference_variant"].iloc[0])
+            + " (Methods: at the end.)",
+            "",
+            "Full table:",
             "",
             *markdown_table(display_table(headline)),
             "",
@@ -427,7 +422,11 @@ def format_markdown(
             *markdown_table(metric_verdict_table(headline)),
         ]
         sections.append("\n".join(lines) + "\n")
-    return "\n".join(sections)
+        index.append(f"- {suite}: {summary.index_line(headline)}")
+        methods.append(f"- {suite}: {design_text(headline)}")
+    lead = ["\n".join(index) + "\n"] if len(index) > 1 else []
+    closing = "\n".join(["## Methods", "", VERDICT_RULE, "", *methods]) + "\n"
+    return "\n".join([*lead, *sections, closing])
 
 
 def stage_lines(record: dict) -> list[str]:
@@ -457,5 +456,6 @@ def headline_text(
     if fmt == "md":
         return format_markdown(jobs, metric, meta, correction, selections, interval)
     if fmt == "csv":
-        return headline_table(jobs, metric, meta, correction, interval).to_csv(index=False)
+        table = headline_table(jobs, metric, meta, correction, interval, short=True)
+        return table.to_csv(index=False)
     raise ResultsError(f"report format '{fmt}': expected 'md' or 'csv' (or html)")

@@ -1,9 +1,13 @@
 """`bench report`: one self-contained HTML page (inline CSS, images as base64, no scripts).
 
-Per suite: the headline table (every variant vs the reference, with the verdict rule), grid
-main effects and interactions, per-seed and training-curve plots, sample grids, failure
-modes, cost and provenance. This module decides what the page says; `markup` writes it (and
-escapes every piece of user text).
+The page answers "which tricks help?" first. With several suites it opens with an index, one
+line per suite naming its decided tricks. Per suite, right under its title: the forest plot
+(with a slot beside it for the effect-vs-steps figure), the short verdict table, a sentence for
+each verdict that is not plain, and the method in one line linking to the Methods section at
+the end of the page. Below: the full table and every metric's verdict (folded), grid main
+effects and interactions, per-seed pictures (slope graphs where the seeds pair, box plots
+where they do not), training curves, sample grids, failure modes, cost and provenance. This
+module decides what the page says; `markup` writes it (and escapes every piece of user text).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import pandas as pd
 
 from bench.atomic import atomic_write_bytes
 from bench.provenance import git_commit
-from bench.report import markup, plots
+from bench.report import markup, plots, summary, verdict_plots
 from bench.report.headline import (
     VERDICT_RULE,
     Analysis,
@@ -28,15 +32,28 @@ from bench.report.headline import (
 )
 from bench.report.sequential import stage_summary, stage_table, suite_metas
 from bench.report.stats import better_phrase, interactions, main_effects, metric_label
+from bench.report.summary import short_table
 from bench.report.table import load_histories, load_selection, selection_notes
 from bench.report.trends import HISTORY_FILE, trends_section
 from bench.report.tuning import tuning_section
+from bench.report.verdict_style import every_style
 from bench.run.selection import SuiteJobs
 from bench.run.store import SAMPLES_FILE
 from bench.stats.bootstrap import Interval
 
 NUMERIC = {"seeds", "scored", "diverged", "P(improvement)", "adjusted p", "jobs"}
 NUMERIC |= {"CI rules out effects over", "detectable (80% power)", "seeds to decide"}
+COLUMNS_TEXT = (
+    "The forest plot and the short table: each variant against the reference over seeds, the "
+    "effect on the primary metric (paired: the median of the per-seed differences variant - "
+    "reference; unpaired: the difference in medians) with its bootstrap 95% CI, the verdict, "
+    "the seeds, P(improvement) (paired: the share of seeds where the variant did better; "
+    "unpaired: the chance that a seed of the variant beats a seed of the reference; 0.5 = no "
+    "difference) and the corrected p-value. The full table adds the median of every metric, "
+    "which analysis ran, the largest effect the CI leaves ('CI rules out') and the effect the "
+    "design detects with 80% power from the observed spread, and the paired seeds that would "
+    "decide an undecided comparison."
+)
 
 
 def build_report(
@@ -64,24 +81,32 @@ def build_report(
     metas = suite_metas(results_dir, selections)
     history = load_histories(jobs)
     names = sorted(jobs["suite"].unique())
-    body = []
+    body, index, methods = [], [], []
     for i, name in enumerate(names):
         meta = selected[name].meta
         if meta.get("design") == "tune":
             body.append(trials_section(i, name, meta, results_dir))
+            index.append((f"suite-{i}", name, "tuning trials (no verdicts)"))
             continue
         analysis = Analysis.of(metas[name], metric, correction, interval)
         suite_jobs = jobs[jobs["suite"] == name]
-        body.append(suite_section(i, name, selected[name], suite_jobs, history, analysis))
+        headline = suite_headline(suite_jobs, analysis=analysis)
+        body.append(
+            suite_section(i, name, selected[name], suite_jobs, history, headline, analysis.stages)
+        )
         body.append(tuning_section(results_dir, name))
+        index.append((f"suite-{i}", name, summary.index_line(headline)))
+        methods.append(f"{name}: {design_text(headline)}")
     body.append(trends_section(Path(results_dir) / HISTORY_FILE, names))
+    body.append(methods_section(methods))
     commit = git_commit()
     html = markup.page(
         title=f"gan-bench report: {', '.join(names)}",
         meta=f"Generated {datetime.now(UTC).isoformat(timespec='seconds')} from {results_dir}; "
         f"{len(jobs)} jobs; report built at git commit {commit or 'unknown (not in a repo)'}",
-        toc=[(f"suite-{i}", name) for i, name in enumerate(names)],
+        index=index,
         body=body,
+        verdict_styles=every_style(),
     )
     stem = suites[0] if suites and len(suites) == 1 else "all"
     path = Path(out) if out else Path("reports") / f"{stem}.html"
@@ -115,51 +140,56 @@ def suite_section(
     selected: SuiteJobs,
     jobs: pd.DataFrame,
     history: pd.DataFrame,
-    analysis: Analysis,
+    headline: pd.DataFrame,
+    stages: dict | None = None,
 ) -> markup.Markup:
-    """Everything the page says about one suite."""
+    """Everything the page says about one suite, its verdicts first (`stages`: a sequential
+    suite's stage record)."""
     meta = selected.meta
     warnings = [markup.paragraph(f"Warning: {line}", "warning") for line in selected.warnings()]
     notes = [markup.paragraph(line, "note") for line in selected.notes()]
-    headline = suite_headline(jobs, analysis=analysis)
     used = headline.attrs["metric"]
+    reference = jobs["reference_variant"].iloc[0]
     history = history[history["suite"] == name]
     seeds = ", ".join(map(str, sorted(jobs["seed"].unique())))
-    verdicts = [
-        markup.paragraph(
-            design_text(headline), "meta exploratory" if analysis.exploratory else "meta"
-        ),
-        markup.paragraph(
-            f"Compared on {metric_label(used)} ({better_phrase(used)}). Each row is one variant "
-            "against the reference over seeds: median per metric, which analysis ran, the "
-            "difference (variant - reference) with its bootstrap 95% CI, the largest effect that "
-            "CI leaves, the effect the design detects with 80% power, the paired seeds that would "
-            "decide an undecided comparison, and P(improvement): paired, "
-            "the share of seeds where the variant did better; unpaired, the chance that a seed of "
-            "the variant beats a seed of the reference (0.5 = no difference). " + VERDICT_RULE,
-            "note",
-        ),
-        table(display_table(headline)),
-        *(stage_part(analysis.stages) if analysis.stages else []),
-        markup.section(
-            "Every scored metric",
-            [
-                markup.paragraph(
-                    "The verdict on each metric the suite scored, with its adjusted p; each "
-                    "metric is corrected over the suite's comparisons on its own, and the "
-                    "headline is on the primary one.",
-                    "note",
-                ),
-                table(metric_verdict_table(headline)),
-            ],
-            level=4,
-        ),
-    ]
-    curves = [
-        *(
+    forest = verdict_plots.forest_plot(headline, summary.seed_differences(jobs, headline))
+    lead = markup.lead_figures(
+        markup.figure(forest, f"forest plot of {used}"),
+        beside=None,  # the effect-vs-steps figure (issue 21 item 4) goes here once it exists
+    )
+    method = markup.paragraph(
+        summary.methods_line(headline, reference),
+        "meta exploratory" if headline.attrs["exploratory"] else "meta",
+        link=("How verdicts are reached", "#methods"),
+    )
+    details = markup.details(
+        "Full table: medians of every metric, analysis, power, what the CI rules out; "
+        "every scored metric's verdict",
+        [
+            markup.paragraph(COLUMNS_TEXT, "note"),
+            table(display_table(headline)),
+            markup.paragraph(
+                "The verdict on each metric the suite scored, with its adjusted p; each "
+                "metric is corrected over the suite's comparisons on its own, and the "
+                "headline is on the primary one.",
+                "note",
+            ),
+            table(metric_verdict_table(headline)),
+        ],
+    )
+    paired = [str(a).startswith("paired") for a in headline["analysis"].dropna()]
+    if paired and all(paired):
+        per_seed = [
+            markup.figure(verdict_plots.slope_graph(jobs, m), f"{m} per seed: paired")
+            for m in present_metrics(jobs)
+        ]
+    else:
+        per_seed = [
             markup.figure(plots.metric_strip(jobs, m), f"{m} per seed")
             for m in present_metrics(jobs)
-        ),
+        ]
+    curves = [
+        *per_seed,
         markup.figure(plots.metric_curves(history, jobs, used), f"{used} over training"),
         markup.figure(plots.loss_curves(history, jobs), "losses over training"),
         markup.figure(plots.grad_norm_curves(history, jobs), "gradient norms over training"),
@@ -185,16 +215,23 @@ def suite_section(
         markup.paragraph(f"Command-line overrides: {meta.get('overrides') or 'none'}", "meta"),
     ]
     parts = [
+        *warnings,
+        lead,
+        table(short_table(headline), css="short"),
+        markup.bullets(summary.reasons(headline), "reasons"),
+        *(stage_part(stages) if stages else []),
+        method,
         markup.paragraph(meta.get("description") or "", "meta"),
         markup.paragraph(
-            f"Design: {meta.get('design', 'unknown')}; reference variant: "
-            f"{jobs['reference_variant'].iloc[0]}; seeds: {seeds}; {len(jobs)} jobs.",
+            f"Design: {meta.get('design', 'unknown')}; reference variant: {reference}; "
+            f"seeds: {seeds}; {len(jobs)} jobs.",
             "meta",
         ),
-        *warnings,
         *notes,
-        markup.section("Which variants help?", verdicts, level=3),
-        grid_section(jobs, used, analysis.interval) if meta.get("design") == "grid" else "",
+        details,
+        grid_section(jobs, used, headline.attrs["interval"])
+        if meta.get("design") == "grid"
+        else "",
         markup.section("Per-seed results and training curves", curves, level=3),
         markup.section("Samples", samples, level=3),
         markup.section("Failure modes", failures, level=3),
@@ -202,6 +239,18 @@ def suite_section(
         markup.section("Provenance", provenance, level=3),
     ]
     return markup.section(f"Suite {name}", parts, anchor=f"suite-{index}")
+
+
+def methods_section(designs: list[str]) -> markup.Markup:
+    """The end of the page: how each verdict is reached, and each suite's analysis."""
+    if not designs:
+        return markup.Markup()
+    parts = [
+        markup.paragraph(VERDICT_RULE, "note"),
+        markup.paragraph(COLUMNS_TEXT, "note"),
+        markup.bullets(designs, "reasons"),
+    ]
+    return markup.section("Methods", parts, anchor="methods")
 
 
 def grid_section(jobs: pd.DataFrame, metric: str, interval: Interval) -> markup.Markup:
@@ -314,7 +363,7 @@ def provenance_table(jobs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["field", "values"])
 
 
-def table(frame: pd.DataFrame) -> markup.Markup:
+def table(frame: pd.DataFrame, css: str | None = None) -> markup.Markup:
     """`markup.table` of `frame`, counts, medians and statistics right-aligned."""
     numeric = [c for c in frame.columns if c in NUMERIC or c.startswith("median")]
-    return markup.table(frame, numeric)
+    return markup.table(frame, numeric, css)

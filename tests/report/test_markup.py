@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -50,8 +51,14 @@ def test_figure_section_and_paragraph() -> None:
 
 
 def test_page_and_markdown() -> None:
-    page = markup.page("<t>", "meta & more", [("suite-0", "<s>")], ["", markup.paragraph("x")])
+    index = [("suite-0", "<s>", "a <b> helps"), ("suite-1", "t", "")]
+    styles = {"no verdict": SimpleNamespace(colour="#777", background="#fff", bold=False)}
+    page = markup.page("<t>", "meta & more", index, ["", markup.paragraph("x")], styles)
     assert "<title>&lt;t&gt;</title>" in page and '<a href="#suite-0">&lt;s&gt;</a>' in page
+    assert ": a &lt;b&gt; helps</li>" in page and '<a href="#suite-1">t</a></li>' in page
+    assert "td.verdict-no-verdict { color: #777; background: #fff; }" in page
+    alone = markup.page("t", "m", index[:1], [], styles)
+    assert "<nav" not in alone
     assert "meta &amp; more" in page and "<p>x</p>" in page
     frame = pd.DataFrame({"a": ["x|y"], "b": ["2"]})
     assert markup.markdown_table(frame) == ["| a | b |", "|---|---|", "| x\\|y | 2 |"]

@@ -1,5 +1,6 @@
-"""The report in a real headless browser: no console errors, every image decodes, the rows, and
-nothing wider than the window.
+"""The report in a real headless browser: no console errors, every image decodes, the rows,
+the forest plot and the first verdict on the first screen, nothing wider than the window and
+no header broken inside a word.
 
 Uses Debian's Chromium (installed by `.ci/run`) driven by Playwright; skipped where either is
 missing. A screenshot is written to reports/browser-check.png for people to look at.
@@ -37,6 +38,23 @@ WIDER = """() => {
         .filter(e => e.getBoundingClientRect().right > width + 1)
         .map(e => `${e.tagName}.${e.className}: ${(e.innerText || e.alt || "").slice(0, 60)}`);
 }"""
+BROKEN_WORDS = """() => {
+    const broken = [];
+    for (const element of document.querySelectorAll("h1, h2, h3, h4, th")) {
+        const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const word of node.data.matchAll(/\\S+/g)) {
+                const range = document.createRange();
+                range.setStart(node, word.index);
+                range.setEnd(node, word.index + word[0].length);
+                const boxes = [...range.getClientRects()].filter(r => r.width && r.height);
+                if (boxes.length > 1) broken.push(word[0]);
+            }
+        }
+    }
+    return broken;
+}"""
+OPEN_DETAILS = "() => document.querySelectorAll('details').forEach(d => { d.open = true; })"
 
 
 @pytest.fixture
@@ -91,17 +109,43 @@ def test_report_loads_cleanly_in_chromium(report: Path) -> None:
     assert screenshot.stat().st_size > 10_000
 
 
-def test_no_element_is_wider_than_the_window(report: Path) -> None:
-    wider = {}
+def test_no_element_is_wider_than_the_window_nor_a_header_broken_in_a_word(report: Path) -> None:
+    wider, broken = {}, {}
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for width in (1400, 1000):
             page = browser.new_page(viewport={"width": width, "height": 900})
             page.goto(report.as_uri(), wait_until="load")
+            page.evaluate(OPEN_DETAILS)  # the full tables count too
             sections = page.eval_on_selector_all("h3", "hs => hs.map(h => h.innerText)")
+            headers = page.eval_on_selector_all("th", "ths => ths.map(t => t.innerText)")
             wider[width] = page.evaluate(WIDER)
+            broken[width] = page.evaluate(BROKEN_WORDS)
             page.close()
         browser.close()
 
-    assert {"Which variants help?", "Tuning (s.trials)", "Regressions"} <= set(sections)
+    assert {"Per-seed results and training curves", "Tuning (s.trials)", "Regressions"} <= set(
+        sections
+    )
+    assert "CI rules out effects over" in headers  # the folded full table was measured
     assert wider == {1400: [], 1000: []}
+    assert broken == {1400: [], 1000: []}
+
+
+def test_the_forest_plot_and_the_first_verdict_are_on_the_first_screen(report: Path) -> None:
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(report.as_uri(), wait_until="load")
+        forest = page.locator('img[alt^="forest plot"]').first.bounding_box()
+        rows = page.locator(".short tbody tr")
+        verdicts = rows.locator("td[class^=verdict-]").all_inner_texts()
+        first = verdicts.index(next(v for v in verdicts if v != "reference"))
+        row = rows.nth(first).bounding_box()
+        browser.close()
+
+    assert verdicts[0] == "reference"
+    for box in (forest, row):
+        assert box is not None and box["height"] > 0
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 900, box
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1400, box

@@ -11,12 +11,14 @@ def test_markdown_and_csv_headlines(results) -> None:
     results.planted("labels", {"baseline": 50, "smoothing": 40})
     markdown = headline_text(results.root, ["labels"], "md")
     assert "## labels" in markdown
-    assert "FID: lower is better" in markdown
-    headline, per_metric = markdown.split("Every scored metric")
-    table_lines = [line for line in headline.splitlines() if line.startswith("| ")]
-    assert len(table_lines) == 1 + 2
+    assert "FID, lower is better" in markdown
+    short, full = markdown.split("Full table:")
+    full, per_metric = full.split("Every scored metric")
+    for lines in (short, full):
+        table_lines = [line for line in lines.splitlines() if line.startswith("| ")]
+        assert len(table_lines) == 1 + 2
+        assert "| smoothing |" in table_lines[2] and "| helps |" in table_lines[2]
     assert "| smoothing | helps (p " in per_metric
-    assert "| smoothing |" in table_lines[2] and "| helps |" in table_lines[2]
     csv = pd.read_csv(io.StringIO(headline_text(results.root, None, "csv")))
     assert list(csv["variant"]) == ["baseline", "smoothing"]
     assert {"suite", "metric", "median_fid", "ci_low", "ci_high", "verdict"} <= set(csv.columns)

@@ -78,13 +78,19 @@ def test_page_is_self_contained(page: str) -> None:
 def test_headline_has_one_row_per_variant_and_the_verdicts(page: str) -> None:
     parser = Tables()
     parser.feed(page.split('id="suite-1"')[1])
-    headline = parser.tables[0]
-    assert headline[0][0] == "variant"
-    rows = {row[0]: row for row in headline[1:]}
+    short, full = parser.tables[0], parser.tables[1]
+    assert short[0] == [
+        *("variant", "FID effect [95% CI]", "verdict", "seeds", "P(improvement)", "adjusted p")
+    ]
+    rows = {row[0]: row for row in short[1:]}
     assert list(rows) == ["baseline", "smoothing", "soft_labels"]
-    verdict = headline[0].index("verdict")
+    verdict = short[0].index("verdict")
     assert [rows[v][verdict] for v in rows] == ["reference", "helps", "hurts"]
-    assert rows["soft_labels"][headline[0].index("diverged")] == "1"
+    assert rows["soft_labels"][short[0].index("seeds")] == "9"
+    full_rows = {row[0]: row for row in full[1:]}
+    assert full_rows["soft_labels"][full[0].index("diverged")] == "1"
+    assert "<li>soft_labels (hurts): adjusted p = " in page  # not plain: a seed diverged
+    assert "smoothing (helps)" not in page
     assert "lower is better" in page
     assert "Holm-Bonferroni" in page
 
