@@ -52,12 +52,10 @@ def test_a_decided_comparison_stops_and_the_others_run_to_max(
 def test_with_a_margin_a_placebo_ends_equivalent_and_both_stop_at_the_first_stage(
     ring_suite, planted_executor, tmp_path: Path
 ) -> None:
-    # planted as FID (a metric with a margin key): lower is better, so 0 for the dead
-    # config reads "helps" here; the point is the placebo's equivalence
-    planted_executor.metric = "fid"
-    summary = run(ring_suite("margin = { fid = 2.0 }"), tmp_path / "results")
+    suite = ring_suite('primary_metric = "modes_covered"\nmargin = { modes_covered = 2.0 }')
+    summary = run(suite, tmp_path / "results")
     verdicts = {row["variant"]: (row["verdict"], row["stage"]) for row in summary.decisions}
-    assert verdicts == {"dead": ("helps", 1), "placebo": ("equivalent", 1)}
+    assert verdicts == {"dead": ("hurts", 1), "placebo": ("equivalent", 1)}
     assert len(planted_executor.trained) == 24
     assert summary.totals["worst_case"] - summary.totals["jobs"] == 12
 
