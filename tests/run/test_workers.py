@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from bench.run.workers import WorkerPool
 
 SIX_JOBS = ("--jobs", "2", "--set", "train.steps=60", "--set", "suite.seeds=[0, 1, 2]")
