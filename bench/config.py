@@ -507,18 +507,15 @@ def describe_error(model: type[BaseModel], err: ValidationError, where: str, pre
     first = err.errors()[0]
     loc = [str(p) for p in first["loc"]]
     key = ".".join([prefix, *loc] if prefix else loc)
-    if loc and loc[-1] == "[key]":  # a table's key, not its value, is wrong
-        return f"{where}: key '{key.removesuffix('.[key]')}': {first['msg']}"
+    more = f" (and {err.error_count() - 1} more problems)" if err.error_count() > 1 else ""
+    if loc and loc[-1] == "[key]":  # a table's key (a name), not its value, is wrong
+        named = ascii(key.removesuffix(".[key]"))[1:-1]  # control characters shown escaped
+        return f"{where}: key '{named}': {first['msg'].removeprefix('Value error, ')}{more}"
     if first["type"] == "extra_forbidden":
         allowed = ", ".join(sorted(allowed_keys(model, loc[:-1]))) or "none"
         return f"{where}: unknown key '{key}'; allowed here: {allowed}"
     if first["type"] == "missing":
         return f"{where}: missing key '{key}'"
-    more = f" (and {err.error_count() - 1} more problems)" if err.error_count() > 1 else ""
-    if loc and loc[-1] == "[key]":  # a table's key (a name) is what is wrong
-        table = ".".join([prefix, *loc[:-2]] if prefix else loc[:-2])
-        message = first["msg"].removeprefix("Value error, ")
-        return f"{where}: [{table}] name {shown(first.get('input'))}: {message}{more}"
     return f"{where}: key '{key}' = {shown(first.get('input'))}: {first['msg']}{more}"
 
 
