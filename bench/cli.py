@@ -146,12 +146,23 @@ def run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--address", help="Ray cluster address (default: this node's, or a new one)"
     )
+    threads_option(parser)
     per_gpu = parser.add_mutually_exclusive_group()
     per_gpu.add_argument(
         "--jobs-per-gpu", type=int, help="jobs packed on each GPU (default: automatic)"
     )
     per_gpu.add_argument(
         "--gpus-per-job", type=float, help="the GPU fraction each job gets, e.g. 0.25"
+    )
+
+
+def threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads per worker (default: OMP_NUM_THREADS if set, else the CPU cores "
+        "shared among the workers); recorded in each job, not part of its id",
     )
 
 
@@ -254,6 +265,7 @@ def validate_arguments(parser: argparse.ArgumentParser) -> None:
         "--suites", default="suites/known_effects", help="folder of known-effects suites"
     )
     parser.add_argument("--jobs", type=int, help="jobs run in parallel (processes)")
+    threads_option(parser)
 
 
 def tricks_arguments(parser: argparse.ArgumentParser) -> None:
@@ -272,9 +284,11 @@ def _run(args: argparse.Namespace) -> int:
         until_decided_overrides,
     )
     from bench.run.table import job_table
+    from bench.run.threads import worker_threads
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: expected a positive number of parallel jobs")
+    worker_threads(args.threads, 1)  # a bad --threads or OMP_NUM_THREADS: one line, exit 2
     if args.gpus_per_job is not None:
         if not 0 < args.gpus_per_job <= 1:
             raise ConfigError(f"--gpus-per-job {args.gpus_per_job}: expected a fraction in (0, 1]")
@@ -315,12 +329,13 @@ def _run(args: argparse.Namespace) -> int:
         warn=lambda line: print(line, file=sys.stderr),
         capture=not args.no_capture,
         **passed(args, "results", "device", "jobs_per_gpu", "executor", "address"),
-        **passed(args, "max_jobs", "rerun_stale"),
+        **passed(args, "max_jobs", "rerun_stale", "threads"),
     )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     print(
         f"{summary.total} jobs: {summary.skipped} already finished"
         + (f", {counts}" if counts else "")
+        + summary.threads_text()
         + f"; results in {args.results}/"
     )
     if summary.stale and not summary.rerun_stale:
@@ -443,7 +458,7 @@ def _rerun(args: argparse.Namespace) -> int:
 
     rerun = rerun_job(args.job_dir, args.into, args.device)
     print(rerun.describe())
-    return 1 if rerun.differences else 0
+    return 1 if rerun.failed else 0
 
 
 @command("merge")
@@ -458,11 +473,13 @@ def _merge(args: argparse.Namespace) -> int:
 @command("validate")
 def _validate(args: argparse.Namespace) -> int:
     from bench.report import headline_text
+    from bench.run.threads import worker_threads
     from bench.run.validate import validate
     from bench.sequential.runner import run_until_decided
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: expected a positive number of parallel jobs")
+    worker_threads(args.threads, 1)
     failed, names = 0, []
     for path, name, summary in validate(
         args.suites,
@@ -472,9 +489,14 @@ def _validate(args: argparse.Namespace) -> int:
         args.jobs,
         not args.quiet,
         run_until_decided,
+        args.threads,
     ):
         counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
-        print(f"{path}: {summary.total} jobs" + (f" ({counts})" if counts else ""))
+        print(
+            f"{path}: {summary.total} jobs"
+            + (f" ({counts})" if counts else "")
+            + summary.threads_text()
+        )
         failed += len(summary.failed)
         names.append(name)
     print(headline_text(args.results, names, "md"), end="")

@@ -3,9 +3,12 @@
 Job ids hash a job's config and seed, not the code, so after a change to a trick every job
 of a suite is "already finished". The code fingerprint says what made each result: the
 package version, a hash of the package's source files, the versions of the libraries that
-compute the numbers (torch, torchvision, torch-fidelity, numpy, Python), and the device class.
-Its `code_id` covers everything but the device: results with different `code_id`s are never
-pooled (see `bench.run.selection`), and `bench run --rerun-stale` redoes those of other code.
+compute the numbers (torch, torchvision, torch-fidelity, numpy, Python), the device class and
+the machine class (CPU model, instruction-set dispatch, math libraries, GPU model: see
+`bench.machine`). Its `code_id` covers everything but the device and machine: results with
+different `code_id`s are never pooled (see `bench.run.selection`), and `bench run
+--rerun-stale` redoes those of other code. Results of one code on two machine classes are
+pooled, but never silently: reports flag them (`bench.report.machines`).
 `PROVENANCE_KEYS` are the metric protocol's keys: numbers that differ in any are never
 compared (`bench.report`, `bench.regress`). Reports and baselines also record the git commit.
 """
@@ -22,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from bench.machine import machine
 
 PACKAGE = Path(__file__).resolve().parent  # the `bench` package
 LIBRARIES = ("torch", "torchvision", "torch-fidelity", "numpy")
@@ -91,8 +96,9 @@ def device_name(device: torch.device) -> str:
 
 
 def fingerprint(device: torch.device) -> dict[str, str]:
-    """What a result records: `code_fingerprint()` and the device class it ran on."""
-    return {**code_fingerprint(), "device_class": device_class(device)}
+    """What a result records: `code_fingerprint()`, the device class it ran on and its machine
+    class (`bench.machine.machine`), which are not part of the `code_id`."""
+    return {**code_fingerprint(), "device_class": device_class(device), **machine(device)}
 
 
 def code_id(record: dict[str, Any]) -> str:

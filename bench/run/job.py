@@ -25,6 +25,7 @@ from bench.data.subset import training_subset
 from bench.expand import Job
 from bench.metric_registry import comparable_metrics, metric
 from bench.provenance import device_name, fingerprint, versions
+from bench.run.cpu_time import CpuClock
 from bench.run.records import JobRecord, ResultRecord, checked
 from bench.run.samples import (
     INTERPOLATION_FILE,
@@ -113,13 +114,30 @@ def run_job(
 
 
 def job_steps(job: Job, run: JobRun) -> Generator[None, None, dict[str, Any]]:
-    """`run_job`, one training iteration per `next()` (for packed runs); returns the record."""
+    """`run_job`, one training iteration per `next()` (for packed runs); returns the record.
+    The job's CPU time is counted over its own turns only (`bench.run.cpu_time`)."""
+    clock = CpuClock()
+    return (yield from clock.timed(_job_steps(job, run, clock)))
+
+
+def _job_steps(job: Job, run: JobRun, clock: CpuClock) -> Generator[None, None, dict[str, Any]]:
     started = time.perf_counter()
     loaded = load(job, run)
     points = EvaluationPoints(job, loaded.dataset, run.device, run.on_evaluation)
+    before_training = clock.seconds()
     outcome = yield from train(job, loaded, run, points)
+    cpu = Cpu(clock, clock.seconds() - before_training)
     scores = score(job, loaded, outcome, points, run.device)
-    return write(job, run, loaded, outcome, scores, started)
+    return write(job, run, loaded, outcome, scores, started, cpu)
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """A job's CPU clock, and the CPU seconds its training phase took (as `train_time_s`,
+    evaluation points included)."""
+
+    clock: CpuClock
+    train_s: float
 
 
 def load(job: Job, run: JobRun) -> Loaded:
@@ -128,7 +146,11 @@ def load(job: Job, run: JobRun) -> Loaded:
     folder = run.store.job_dir(job.suite, job.id)
     import_suite_plugins(job.modules, f"job {job.id}")
     components = resolve_components(job.config, f"job {job.id}")
-    described = {**job.record(), "plugins": plugins_used(components, job.modules)}
+    described = {
+        **job.record(),
+        "plugins": plugins_used(components, job.modules),
+        "threads": torch.get_num_threads(),  # not part of the job id (`bench.run.threads`)
+    }
     checked(JobRecord, described, JOB_FILE)
     atomic_write_json(folder / JOB_FILE, described)
     dataset = load_dataset(job.config.data)
@@ -199,6 +221,7 @@ def write(
     outcome: TrainOutcome,
     scores: Scores,
     started: float,
+    cpu: Cpu,
 ) -> dict[str, Any]:
     """Write the sample figures, `history.csv` and, last, `result.json` with the digest of
     every other file of the job folder (`bench.run.store.job_digests`); return the record."""
@@ -206,7 +229,8 @@ def write(
         atomic_write_bytes(loaded.folder / name, png)
     rows = with_evaluations(outcome, scores.evaluations)
     atomic_write_bytes(loaded.folder / HISTORY_FILE, history_csv(rows))
-    record = result_record(loaded.described, run, outcome, scores, time.perf_counter() - started)
+    wall_time_s = time.perf_counter() - started
+    record = result_record(loaded.described, run, outcome, scores, wall_time_s, cpu)
     record["digests"] = job_digests(loaded.folder)
     checked(ResultRecord, record, RESULT_FILE)
     atomic_write_json(loaded.folder / RESULT_FILE, record)
@@ -219,8 +243,10 @@ def result_record(
     outcome: TrainOutcome,
     scores: Scores,
     wall_time_s: float,
+    cpu: Cpu,
 ) -> dict[str, Any]:
-    """What `result.json` holds: the job, how it ended, its metrics, cost and provenance."""
+    """What `result.json` holds: the job, how it ended, its metrics, cost (wall and CPU
+    time, `bench.run.cpu_time`) and provenance."""
     divergence, stopped = outcome.divergence, outcome.stopped
     return {
         **described,
@@ -237,6 +263,8 @@ def result_record(
         "train_time_s": outcome.train_time_s,
         "eval_time_s": scores.eval_time_s,
         "wall_time_s": wall_time_s,
+        "cpu_time_s": cpu.clock.seconds(),
+        "train_cpu_time_s": cpu.train_s,
         "steps_per_s": outcome.steps_completed / max(outcome.train_time_s, 1e-9),
         "device": device_name(run.device),
         "versions": versions(),

@@ -8,29 +8,37 @@ work; while the jobs left are claimed by other runners, this one waits for them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from bench.run.pending import PendingJobs
 from bench.run.placement import Placement
 from bench.run.store import ResultsStore
+from bench.run.threads import shared_cores
 from bench.run.worker import execute_job, record_failure
 from bench.run.workers import Outcome, WorkerPool
 
 DEVICE = "cpu"
 
 
-def run_on_cpus(queue: PendingJobs, root: Path, placement: Placement, capture: bool = True) -> None:
-    """Run every job of `queue`: in this process for one worker, else in a worker pool."""
+def run_on_cpus(
+    queue: PendingJobs,
+    root: Path,
+    placement: Placement,
+    capture: bool = True,
+    threads: int | None = None,
+) -> None:
+    """Run every job of `queue`: in this process for one worker, else in a worker pool, with
+    `threads` torch threads per worker (None: torch's default in this process, the cores
+    shared out in a pool; see `bench.run.threads`)."""
     if placement.workers == (None,):
         while not queue.exhausted:
             job = queue.take()
             if job is None:
                 queue.wait()
                 continue
-            queue.finish(job, execute_job(job, str(root), DEVICE, 0, capture=capture))
+            queue.finish(job, execute_job(job, str(root), DEVICE, threads or 0, capture=capture))
         return
-    threads = max(1, (os.cpu_count() or 1) // len(placement.workers))
+    threads = threads or shared_cores(len(placement.workers))
     with WorkerPool(placement.workers) as pool:
         while True:
             for slot in pool.idle_slots():

@@ -47,6 +47,7 @@ from bench.run.pending import PendingJobs
 from bench.run.placement import GIB, MAX_JOBS_PER_GPU, Placement
 from bench.run.scoring import EvaluationPoints
 from bench.run.store import ResultsStore
+from bench.run.threads import shared_cores
 from bench.run.worker import Done, placement_here, record_failure
 from bench.run.workers import die_with_parent
 from bench.train.capture import WARMUP_ITERATIONS, CaptureFailed
@@ -338,13 +339,25 @@ def collect(
 
 
 def run_packed_claimed(
-    queue: PendingJobs, root: Path, placement: Placement, capture: bool = True
+    queue: PendingJobs,
+    root: Path,
+    placement: Placement,
+    capture: bool = True,
+    threads: int | None = None,
 ) -> None:
     """`_run_packed` over every job this runner can claim now, again for jobs released later."""
     while not queue.exhausted:
         claimed = list(iter(queue.take, None))
         if claimed:
-            _run_packed(claimed, root, placement, queue.finish, capture, note=queue.notes.append)
+            _run_packed(
+                claimed,
+                root,
+                placement,
+                queue.finish,
+                capture,
+                note=queue.notes.append,
+                threads=threads,
+            )
         elif not queue.exhausted:
             queue.wait()
 
@@ -358,11 +371,13 @@ def _run_packed(
     device_name: str = "cuda",
     note: Callable[[str], None] = lambda text: None,
     worker: Callable[..., None] = packed_worker,
+    threads: int | None = None,
 ) -> None:
     """One worker process per GPU, each training its slots' jobs on streams, taking the next
     pending job from a shared queue whenever a slot frees up; a worker that gives up is
     replaced by a fresh one on its GPU (`note` is told why). `worker` is the process's
-    target (tests pass one that fakes a failed capture)."""
+    target (tests pass one that fakes a failed capture); `threads`: torch threads per worker
+    (None: the cores shared out per GPU, `bench.run.threads`)."""
     slots = Counter(placement.workers)
     context = multiprocessing.get_context("spawn")
     jobs, results = context.Queue(), context.Queue()
@@ -370,7 +385,7 @@ def _run_packed(
         jobs.put(Task(job))
     for _ in slots:
         jobs.put(None)
-    threads = max(1, (os.cpu_count() or 1) // len(slots))
+    threads = threads or shared_cores(len(slots))
 
     def launch(gpu: str, retry: list[Task]) -> Any:
         args = (gpu, slots[gpu], jobs, results, str(root), capture, threads, device_name, retry)

@@ -61,8 +61,10 @@ def run_on_ray(
     jobs_per_gpu: int | None,
     address: str | None,
     capture: bool = True,
+    threads: int = 1,
 ) -> None:
-    """Run the jobs of `queue` as Ray tasks, each once this driver holds its claim."""
+    """Run the jobs of `queue` as Ray tasks, each once this driver holds its claim, with
+    `threads` torch threads each."""
     ray = require_ray()
     started = not ray.is_initialized()
     if started:
@@ -81,7 +83,7 @@ def run_on_ray(
         try:
             while True:
                 while (job := queue.take()) is not None:
-                    in_flight[task.remote(job, results, device_name, 1, "ray")] = job
+                    in_flight[task.remote(job, results, device_name, threads, "ray")] = job
                 if not in_flight:
                     if queue.exhausted:
                         return

@@ -86,6 +86,7 @@ class JobRecord(Stored):
     modules: list[str] = []
     suite_revision: str | None = None
     plugins: list[PluginRecord] = []
+    threads: int | None = None  # torch threads in the job's process; not in the job id
 
 
 class Event(Stored):
@@ -97,7 +98,7 @@ class Event(Stored):
 
 
 class Fingerprint(Stored):
-    """The code and device that made a result (`bench.provenance.fingerprint`)."""
+    """The code, device and machine class that made a result (`bench.provenance.fingerprint`)."""
 
     code_id: str
     device_class: str | None = None
@@ -109,6 +110,12 @@ class Fingerprint(Stored):
     numpy: str | None = None
     cuda: str | None = None
     python: str | None = None
+    cpu_model: str | None = None  # the machine class (`bench.machine`): None before it was
+    cpu_capability: str | None = None
+    cpu_flags: str | None = None
+    math_libraries: str | None = None
+    gpu_model: str | None = None
+    machine_class: str | None = None
 
 
 class Best(Stored):
@@ -145,6 +152,8 @@ class ResultRecord(JobRecord):
     train_time_s: float | None = None
     eval_time_s: float | None = None
     wall_time_s: float | None = None
+    cpu_time_s: float | None = None  # process CPU time in the job's turns (bench.run.cpu_time)
+    train_cpu_time_s: float | None = None  # of it, in the training phase (as train_time_s)
     steps_per_s: float | None = None
     device: str | None = None
     versions: dict[str, str] = {}

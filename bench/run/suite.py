@@ -46,6 +46,7 @@ from bench.run.ray_executor import require_ray, run_on_ray
 from bench.run.stopping import Interrupted as Interrupted  # where `bench tune` finds it
 from bench.run.stopping import StopSignals
 from bench.run.store import ResultsStore
+from bench.run.threads import shared_cores, worker_threads
 from bench.run.worker import ERROR_FILE
 
 EXECUTORS = ("local", "ray")
@@ -61,6 +62,8 @@ class RunOptions:
     `executor="ray"`: Ray tasks on the cluster at `address` (default: this node's, or a new one).
     `rerun_stale`: also run the finished jobs made by other code. `capture=False`
     (`--no-capture`) keeps CUDA training steps eager. `progress`: show a progress bar.
+    `threads`: torch threads per worker (`--threads`; None: `OMP_NUM_THREADS` if set, else
+    each executor's default, see `bench.run.threads`).
     """
 
     device: str = "auto"
@@ -71,6 +74,7 @@ class RunOptions:
     address: str | None = None
     rerun_stale: bool = False
     capture: bool = True
+    threads: int | None = None
 
 
 @dataclass
@@ -84,6 +88,13 @@ class RunSummary:
     stale: int = 0  # finished jobs made by other code (see bench.provenance)
     rerun_stale: bool = False
     notes: list[str] = field(default_factory=list)  # e.g. claims taken over from dead runners
+    threads: int | None = None  # torch threads per worker, when any job ran
+
+    def threads_text(self) -> str:
+        """`; 1 thread per worker` for the summary line (nothing when no job ran)."""
+        if self.threads is None:
+            return ""
+        return f"; {self.threads} thread{'s' * (self.threads != 1)} per worker"
 
 
 def local_placement(
@@ -150,6 +161,7 @@ def run_jobs(jobs: list[Job], store: ResultsStore, options: RunOptions) -> RunSu
         with stop, ClaimBook() as book:
             queue = PendingJobs(start, book, done, bar)
             if start.pending and options.executor == "ray":
+                summary.threads = worker_threads(options.threads, 1)
                 run_on_ray(
                     queue,
                     store.root,
@@ -157,9 +169,10 @@ def run_jobs(jobs: list[Job], store: ResultsStore, options: RunOptions) -> RunSu
                     options.jobs_per_gpu,
                     options.address,
                     options.capture,
+                    summary.threads,
                 )
             elif start.pending:
-                _run_here(queue, store.root, options)
+                summary.threads = _run_here(queue, store.root, options)
             summary.notes = [f"{d.describe()}; it was run again" for d in start.damaged]
             summary.notes += queue.notes
     except KeyboardInterrupt:
@@ -170,15 +183,24 @@ def run_jobs(jobs: list[Job], store: ResultsStore, options: RunOptions) -> RunSu
     return summary
 
 
-def _run_here(queue: PendingJobs, root: Path, options: RunOptions) -> None:
-    """The local executor: packed on every GPU on CUDA, else CPU workers."""
+def _run_here(queue: PendingJobs, root: Path, options: RunOptions) -> int:
+    """The local executor: packed on every GPU on CUDA, else CPU workers. Returns the torch
+    threads per worker (`bench.run.threads`)."""
     device = resolve_device(options.device).type
     placement = local_placement(
         device, options.workers, options.jobs_per_gpu, queue.waiting, options.capture
     )
-    queue.describe(f"jobs [{placement.describe()}]")
+    if device == "cuda":
+        default = shared_cores(len(set(placement.workers)))
+    elif placement.workers == (None,):
+        default = torch.get_num_threads()  # this process: torch's own default
+    else:
+        default = shared_cores(len(placement.workers))
+    threads = worker_threads(options.threads, default)
+    queue.describe(f"jobs [{placement.describe()}, {threads} threads per worker]")
     run = run_packed_claimed if device == "cuda" else run_on_cpus
-    run(queue, root, placement, options.capture)
+    run(queue, root, placement, options.capture, threads)
+    return threads
 
 
 @dataclass(frozen=True)
@@ -211,6 +233,7 @@ def prepare_suite(
     """
     options = options or RunOptions()
     check_executor(options.executor, options.workers)
+    worker_threads(options.threads, 1)  # a bad --threads or OMP_NUM_THREADS: before anything
     suite, jobs = plan_suite(path, overrides, max_jobs)
     floor, stages = design_floor(suite), stage_plan(suite, str(path))
     if stages is None:
@@ -245,6 +268,7 @@ def run_suite(
     max_jobs: int | None = None,
     rerun_stale: bool = False,
     capture: bool = True,
+    threads: int | None = None,
 ) -> RunSummary:
     """Load, validate and expand a suite file, record its metadata, and run every job (see
     `RunOptions` for the options of the run, `prepare_suite` for the checks).
@@ -254,7 +278,7 @@ def run_suite(
     `bench run` and `bench.run_suite` call.
     """
     options = RunOptions(
-        device, workers, progress, jobs_per_gpu, executor, address, rerun_stale, capture
+        device, workers, progress, jobs_per_gpu, executor, address, rerun_stale, capture, threads
     )
     prepared = prepare_suite(path, overrides, results, options, warn, max_jobs, False)
     return run_jobs(prepared.jobs, prepared.store, prepared.options)

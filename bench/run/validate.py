@@ -33,10 +33,11 @@ def validate(
     workers: int | None = None,
     progress: bool = True,
     run: Callable[..., RunSummary] = run_suite,
+    threads: int | None = None,
 ) -> Iterator[tuple[Path, str, RunSummary]]:
     """Run each known-effects suite in turn (resuming finished jobs) with `run` (`bench
     validate` passes `bench.sequential.runner.run_until_decided`, which also runs suites with
-    sequential seeds).
+    sequential seeds); `threads`: torch threads per worker (`bench.run.threads`).
 
     Every suite is loaded (with `overrides`) and expanded before the first job starts, so a
     bad file stops the whole set at once. Yields (file, suite name, run summary).
@@ -45,6 +46,12 @@ def validate(
     names = [load_suite(path, overrides).suite.name for path in paths]
     for path, name in zip(paths, names, strict=True):
         summary = run(
-            path, overrides, results=results, device=device, workers=workers, progress=progress
+            path,
+            overrides,
+            results=results,
+            device=device,
+            workers=workers,
+            progress=progress,
+            threads=threads,
         )
         yield path, name, summary

@@ -141,10 +141,11 @@ def run_until_decided(
     max_jobs: int | None = None,
     rerun_stale: bool = False,
     capture: bool = True,
+    threads: int | None = None,
 ) -> RunSummary:
     """`bench.run.suite.run_suite`, and for a sequential suite its stages (`run_stages`)."""
     options = RunOptions(
-        device, workers, progress, jobs_per_gpu, executor, address, rerun_stale, capture
+        device, workers, progress, jobs_per_gpu, executor, address, rerun_stale, capture, threads
     )
     prepared = prepare_suite(path, overrides, results, options, warn, max_jobs)
     if prepared.stages is None:
@@ -256,6 +257,7 @@ def _add(summary: SequentialSummary, run: RunSummary) -> None:
     summary.stale = max(summary.stale, run.stale)  # later stages rescan earlier jobs
     summary.rerun_stale = run.rerun_stale
     summary.notes += run.notes
+    summary.threads = run.threads if run.threads is not None else summary.threads
 
 
 run_suite = run_until_decided  # the public `bench.run_suite`: any suite, sequential or not
