@@ -20,6 +20,7 @@ import pandas as pd
 from bench.atomic import atomic_write_bytes
 from bench.provenance import git_commit
 from bench.report import markup, plots, summary, verdict_plots
+from bench.report.cost import cost_table, load_notes
 from bench.report.headline import (
     VERDICT_RULE,
     Analysis,
@@ -205,7 +206,11 @@ def suite_section(
         markup.figure(plots.failure_counts(jobs), "failure detector counts")
         or markup.paragraph("No failure detector fired in any job.", "note"),
     ]
-    cost = [table(cost_table(jobs)), markup.figure(plots.cost_plot(jobs), "wall time per job")]
+    cost = [
+        *(markup.paragraph(line, "warning") for line in load_notes(jobs)),
+        table(cost_table(jobs)),
+        markup.figure(plots.cost_plot(jobs), "wall time per job"),
+    ]
     provenance = [
         markup.paragraph(f"Suite revision: {selected.revision or 'not recorded'}.", "meta"),
         *warnings,
@@ -321,34 +326,6 @@ def failure_table(jobs: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def cost_table(jobs: pd.DataFrame) -> pd.DataFrame:
-    """Per variant: median wall time and steps/s, and the compute spent on all its seeds."""
-    grouped = jobs.groupby("variant")
-    table = pd.DataFrame(
-        {
-            "jobs": grouped.size().astype(str),
-            "median wall time (s)": grouped["wall_time_s"].median().map(number),
-            speed_label(jobs): grouped["steps_per_s"].median().map(number),
-            "total wall time (s)": grouped["wall_time_s"].sum().map(number),
-        }
-    ).reindex(plots.variant_order(jobs))
-    total = {"jobs": str(len(jobs)), "total wall time (s)": number(jobs["wall_time_s"].sum())}
-    table.loc["all variants"] = pd.Series(total)
-    return table.fillna("").rename_axis("variant").reset_index()
-
-
-def speed_label(jobs: pd.DataFrame) -> str:
-    """The steps/s column's heading: a job packed with others on a GPU (`bench.run.packed`)
-    advances in turn with its neighbours, so its steps/s is its speed while sharing the GPU,
-    not the trick's own; the heading says so whenever any job ran packed."""
-    label = "median train steps/s"
-    packed = jobs["packed"].dropna() if "packed" in jobs else pd.Series(dtype=float)
-    if (packed > 1).any():
-        most = int(packed.max())
-        label += f" (packed, up to {most} jobs a GPU: speed while sharing, not a trick's own)"
-    return label
 
 
 def provenance_table(jobs: pd.DataFrame) -> pd.DataFrame:

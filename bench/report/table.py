@@ -3,11 +3,12 @@
 Columns: suite, design, reference_variant, variant, seed, job_id, status, diverged_at,
 diverged_by, reason, suite_revision; each metric under its own name (`fid`, `isc`, ...);
 `provenance.<key>` (backbone, sample counts, ...); cost (steps_completed, train/eval/wall
-time, steps_per_s, packed: how many jobs shared the job's GPU, empty when it ran alone, and
-device); `events.<detector>` (how often each failure detector fired);
-`factor.<trick>` (grid levels); `trick.<name>` (on/off) and `trick.<name>.<param>`;
-`config.<section>.<key>`; `version.<package>`; `fingerprint.<key>` (the code that made the
-job, see `bench.provenance`); and `job_dir`, where the job's history and samples live.
+time, process CPU time of the job and of its training, steps_per_s, threads per worker,
+packed: how many jobs shared the job's GPU, empty when it ran alone, and device);
+`events.<detector>` (how often each failure detector fired); `factor.<trick>` (grid levels);
+`trick.<name>` (on/off) and `trick.<name>.<param>`; `config.<section>.<key>`;
+`version.<package>`; `fingerprint.<key>` (the code and machine class that made the job, see
+`bench.provenance`, `bench.machine`); and `job_dir`, where the job's history and samples live.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ LEADING = [
     *("diverged_at", "diverged_by", "reason", "suite_revision"),
 ]
 COST = [
-    "steps_completed", "train_time_s", "eval_time_s", "wall_time_s", "steps_per_s", "packed",
-    "device",
+    "steps_completed", "train_time_s", "eval_time_s", "wall_time_s", "cpu_time_s",
+    "train_cpu_time_s", "steps_per_s", "threads", "packed", "device",
 ]  # fmt: skip
 GROUPS = (
     *("provenance.", "events.", "factor.", "trick.", "config.", "version."),
