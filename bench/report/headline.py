@@ -12,6 +12,7 @@ import pandas as pd
 from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics, default_margins
 from bench.report import summary
+from bench.report.machines import machine_split
 from bench.report.markup import markdown_table
 from bench.report.sequential import (
     STAGES_KEY,
@@ -149,7 +150,9 @@ def suite_headline(
     are on `metric` (default: the analysis's, else `primary_metric`), recorded in
     `.attrs["metric"]` with the correction, the number of comparisons and the floor. The
     `expected` and `agreement` columns hold the suite's `[expect.VARIANT]` claims against
-    the observed verdict on the claim's metric. `.attrs["verdicts"]` has every metric's.
+    the observed verdict on the claim's metric; `machine_split` names the seeds whose
+    reference and variant ran on different machine classes (`bench.report.machines`).
+    `.attrs["verdicts"]` has every metric's.
     """
     analysis = analysis or Analysis()
     metric = primary_metric(jobs, metric or analysis.metric)
@@ -175,6 +178,7 @@ def suite_headline(
     table = table.drop(columns="median").join(medians, on="variant")
     ordered = ["variant", "seeds", "scored", "diverged", *medians.columns]
     table = table[ordered + [c for c in table.columns if c not in ordered]]
+    table["machine_split"] = machine_split(jobs, reference, table["variant"])
     claims = [expectation(v, analysis.expect.get(v), verdicts, metric) for v in table["variant"]]
     table["expected"] = [claim for claim, _ in claims]
     table["agreement"] = [agree for _, agree in claims]

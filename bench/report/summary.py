@@ -4,8 +4,9 @@ forest plot draws.
 
 The same short table leads the HTML page, the Markdown and the CSV (`bench report --format`).
 Optional columns appear only when the comparison data carry them: `expected` / `agreement`
-(the suite's `[expect]`), `budget-sensitive` (a `budget_sensitive` field), and the forest
-plot's band (a `margin` field).
+(the suite's `[expect]`), `budget-sensitive` (a `budget_sensitive` field), `paired across
+machines` (a `machine_split` field naming seeds whose two sides ran on different machine
+classes, `bench.report.machines`), and the forest plot's band (a `margin` field).
 """
 
 from __future__ import annotations
@@ -66,7 +67,18 @@ def short_table(headline: pd.DataFrame) -> pd.DataFrame:
     if "budget_sensitive" in headline:
         flags = headline["budget_sensitive"]
         shown["budget-sensitive"] = ["yes" if flagged(flag) else "" for flag in flags]
+    if split_machines(headline).any():
+        shown["paired across machines"] = [
+            "weaker pairing" if text else "" for text in split_machines(headline)
+        ]
     return shown
+
+
+def split_machines(headline: pd.DataFrame) -> pd.Series:
+    """Each row's `machine_split` text ('' where none, or no such column)."""
+    if "machine_split" not in headline:
+        return pd.Series("", index=headline.index)
+    return headline["machine_split"].fillna("").astype(str)
 
 
 def short_csv(headline: pd.DataFrame) -> pd.DataFrame:
@@ -84,11 +96,12 @@ def flagged(value: object) -> bool:
 
 def is_plain(row: pd.Series) -> bool:
     """A verdict that needs no sentence: helps, hurts, equivalent (or the reference) with no
-    failed seed and nothing added to its reason."""
+    failed seed, no seed paired across machine classes and nothing added to its reason."""
     if row["verdict"] == REFERENCE:
         return not row["reason"]
     sensitive = flagged(row.get("budget_sensitive"))
-    return row["verdict"] in PLAIN and row["diverged"] == 0 and not sensitive
+    split = bool(row.get("machine_split"))
+    return row["verdict"] in PLAIN and row["diverged"] == 0 and not sensitive and not split
 
 
 def reasons(headline: pd.DataFrame) -> list[str]:
@@ -99,6 +112,8 @@ def reasons(headline: pd.DataFrame) -> list[str]:
             reason = str(row["reason"]).rstrip(".")
             if flagged(row.get("budget_sensitive")):
                 reason += "; the verdict changes with the training budget"
+            if row.get("machine_split"):
+                reason += f"; {row['machine_split']}"
             lines.append(f"{row['variant']} ({row['verdict']}): {reason}.")
     return lines
 

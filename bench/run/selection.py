@@ -9,8 +9,10 @@ by the same code. So, for each suite:
 2. Code: of those, only the jobs of one code fingerprint (`bench.provenance.code_id`)
    are pooled: the code of the most recently finished job. Jobs made by other code are
    counted and flagged as a warning: `bench run --rerun-stale` redoes them.
-3. Device: jobs of the same code on different device classes (e.g. two GPU models of one
-   Ray cluster) are pooled, with a warning that gives the counts.
+3. Device and machine: jobs of the same code on different device classes (e.g. two GPU
+   models of one Ray cluster) or machine classes (`bench.machine`: CPU model, instruction-set
+   dispatch, GPU model) are pooled, with a warning that gives the counts; the report also
+   flags each comparison whose paired seeds ran on two classes (`bench.report.machines`).
 
 Damaged jobs (a corrupt `result.json`, or a file of the job that does not check out, see
 `bench.run.store.verify_job`) are never pooled; each is named. `everything=True` (`bench export
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.errors import ResultsError
+from bench.machine import machine_class
 from bench.provenance import code_id
 from bench.run.definition import REVISIONS, revision_jobs
 from bench.run.store import Damaged, ResultsStore
@@ -41,6 +44,7 @@ class SuiteJobs:
     other_revisions: Counter = field(default_factory=Counter)
     other_code: Counter = field(default_factory=Counter)
     devices: Counter = field(default_factory=Counter)
+    machines: Counter = field(default_factory=Counter)
     damaged: list[Damaged] = field(default_factory=list)
 
     def warnings(self) -> list[str]:
@@ -57,6 +61,12 @@ class SuiteJobs:
             found.append(
                 f"the pooled jobs ran on different device classes ({_counts(self.devices)}); "
                 "numbers from different devices are not bit-identical"
+            )
+        if len(self.machines) > 1:
+            found.append(
+                f"the pooled jobs ran on {len(self.machines)} machine classes "
+                f"({_counts(self.machines)}); the same seed gives other numbers on another "
+                "class, so comparisons whose paired seeds ran on two classes are flagged"
             )
         return found
 
@@ -119,6 +129,7 @@ def select_jobs(
         selected.devices = Counter(
             (r.get("fingerprint") or {}).get("device_class", "unrecorded") for r in selected.pooled
         )
+        selected.machines = Counter(machine_class(r) for r in selected.pooled)
     return selected
 
 

@@ -190,13 +190,11 @@ def _run_here(queue: PendingJobs, root: Path, options: RunOptions) -> int:
     placement = local_placement(
         device, options.workers, options.jobs_per_gpu, queue.waiting, options.capture
     )
-    if device == "cuda":
-        default = shared_cores(len(set(placement.workers)))
-    elif placement.workers == (None,):
-        default = torch.get_num_threads()  # this process: torch's own default
+    if device != "cuda" and placement.workers == (None,):  # this process: torch's setting,
+        threads = options.threads or torch.get_num_threads()  # OMP_NUM_THREADS read at start
     else:
-        default = shared_cores(len(placement.workers))
-    threads = worker_threads(options.threads, default)
+        workers = len(set(placement.workers) if device == "cuda" else placement.workers)
+        threads = worker_threads(options.threads, shared_cores(workers))
     queue.describe(f"jobs [{placement.describe()}, {threads} threads per worker]")
     run = run_packed_claimed if device == "cuda" else run_on_cpus
     run(queue, root, placement, options.capture, threads)

@@ -4,7 +4,8 @@ On a loaded machine fewer threads can be much faster per step (two workers of tw
 two cores fight over them), so the number is chosen, not guessed: `--threads N` if given, else
 `OMP_NUM_THREADS` from the environment if set, else the default of each executor: a pool of
 CPU workers shares the cores (`cpu_count // workers`), packed GPU workers split them per GPU,
-a run in this process keeps torch's own default, and Ray tasks take one each. The number is
+a run in this process keeps torch's own setting (torch reads `OMP_NUM_THREADS` when it
+starts), and Ray tasks take one each. The number is
 shown in the run's summary and recorded in each job's `job.json` and `result.json`
 (`threads`, as `torch.get_num_threads()` reads it inside the job). It is not part of the job's
 id: the same config and seed is the same job, whatever thread count ran it; on CPU a kernel's
