@@ -5,7 +5,8 @@ versions give other per-seed numbers on a CPU whose instruction set makes torch 
 or MKL) dispatch to other kernels. `device_class` ("cpu (x86_64)") cannot tell two such
 machines apart, so every job's fingerprint also records:
 
-- `cpu_model`: the CPU's model name (`/proc/cpuinfo`, else `platform.processor()`);
+- `cpu_model`: the CPU's model name (`/proc/cpuinfo`: its model name, or an ARM core's
+  implementer and part number; else `platform.processor()`);
 - `cpu_capability`: the instruction set torch's CPU kernels dispatch to
   (`torch.backends.cpu.get_cpu_capability()`: DEFAULT, AVX2, AVX512, ...);
 - `cpu_flags`: the instruction-set extensions present that kernels dispatch on (AVX2, FMA,
@@ -72,9 +73,10 @@ def cpu_description(cpuinfo: str | None = None) -> tuple[str, str]:
         except OSError:
             cpuinfo = ""
     info = _cpuinfo(cpuinfo)
-    model = info.get("model name") or info.get("cpu model") or platform.processor()
+    model = info.get("model name") or info.get("cpu model")
     if not model and "cpu part" in info:  # ARM: implementer and part number
         model = f"ARM implementer {info.get('cpu implementer', '?')} part {info['cpu part']}"
+    model = model or platform.processor()
     flags = set((info.get("flags") or info.get("features") or "").split())
     return model or "unknown", " ".join(f for f in KERNEL_FLAGS if f in flags)
 

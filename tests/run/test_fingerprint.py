@@ -17,7 +17,8 @@ from bench.report import load_results
 
 FINGERPRINT_KEYS = {
     "gan-bench", "source", "torch", "torchvision", "torch-fidelity", "numpy", "cuda", "python",
-    "device_class", "code_id",
+    "device_class", "code_id", "cpu_model", "cpu_capability", "cpu_flags", "math_libraries",
+    "gpu_model", "machine_class",
 }  # fmt: skip
 
 
