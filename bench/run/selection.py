@@ -64,8 +64,9 @@ class SuiteJobs:
             )
         if len(self.machines) > 1:
             found.append(
-                f"the pooled jobs ran on {len(self.machines)} machine classes "
-                f"({_counts(self.machines)}); the same seed gives other numbers on another "
+                f"the pooled jobs ran on {len(self.machines)} machine classes ("
+                + "; ".join(f"{n} x '{name}'" for name, n in self.machines.most_common())
+                + "); the same seed gives other numbers on another "
                 "class, so comparisons whose paired seeds ran on two classes are flagged"
             )
         return found
