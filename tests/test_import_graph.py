@@ -126,7 +126,7 @@ def test_every_executor_takes_the_worker_entry_point_from_one_module():
 
 LAYERS = (  # bottom to top, as docs/architecture.md lists them
     ("bench.errors", "bench.atomic", "bench.plugins", "bench.metric_registry", "bench.stats",
-     "bench.provenance"),
+     "bench.machine", "bench.provenance"),
     ("bench.config",),
     ("bench.data", "bench.models", "bench.tricks"),
     ("bench.train",),
