@@ -87,3 +87,15 @@ def test_a_bad_thread_count_is_one_line_and_starts_nothing(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(named in line and "positive" in line for line in err)
     assert not results.exists()
+
+
+def test_a_rerun_trains_with_the_threads_the_job_recorded(
+    capsys, finished_run, tmp_path: Path
+) -> None:
+    job = finished_run.trick_job(finished_run.copy(tmp_path / "results"))
+    described = json.loads((job / "job.json").read_text())
+    (job / "job.json").write_text(json.dumps({**described, "threads": 2}))
+    assert main(["rerun", str(job), "--into", str(tmp_path / "again"), "--device", "cpu"]) == 0
+    again = json.loads(next((tmp_path / "again").glob("tiny/*/result.json")).read_text())
+    assert again["threads"] == 2
+    assert torch.get_num_threads() == 1  # this process's setting is restored
