@@ -223,10 +223,12 @@ def prepare_suite(
     else:
         require_decidable(stages, str(path))
     resolve_device(options.device)
-    preflight(jobs, path)
+    warnings = preflight(jobs, path)
     store = ResultsStore(results)
-    if floor.exploratory and warn:
-        warn(floor.warning())
+    if floor.exploratory:
+        warnings.insert(0, floor.warning())
+    for line in warnings if warn else []:
+        warn(line)
     record_definition(store, suite_metadata(suite, Path(path), overrides or []), jobs)
     return PreparedSuite(suite, jobs, store, options, stages)
 
