@@ -63,9 +63,11 @@ def _unreliable(jobs: pd.DataFrame, accuracy: str, classes: str) -> dict[str, Re
 def _sentence(role: str, metrics: list[str], weak: dict[str, Reliability]) -> str:
     labels = ", ".join(metric_label(name) for name in metrics)
     where = "; ".join(f"dataset '{d}': {judged.describe()}" for d, judged in sorted(weak.items()))
+    verb, them = ("is", "it is") if len(metrics) == 1 else ("are", "they are")
     return (
-        f"{labels} are {UNRELIABLE_MARK}: the {role} they are scored on is near chance "
-        f"({where}), so their differences may not reflect the images (docs/metrics.md)"
+        f"{labels} {verb} {UNRELIABLE_MARK}: the {role} {them} scored on is near chance "
+        f"({where}), so differences in {'it' if len(metrics) == 1 else 'them'} may not reflect "
+        "the images (docs/metrics.md)"
     )
 
 
