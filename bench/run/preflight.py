@@ -62,7 +62,7 @@ def check_jobs(jobs: Iterable[Job], where: str | Path | None = None) -> None:
 def prepare_backbones(jobs: Iterable[Job], where: str | Path | None = None) -> list[str]:
     """Train (or find cached) the domain backbones the jobs are scored with; returns one
     warning line per dataset whose backbone is unreliable (near chance)."""
-    warnings: dict[str, None] = {}  # in order, each once
+    warnings: set[str] = set()
     for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
         dataset = _load_named(data, where)
         backbone = prepare_backbone(dataset, evaluation)
@@ -70,7 +70,7 @@ def prepare_backbones(jobs: Iterable[Job], where: str | Path | None = None) -> l
             continue
         judged = judge(backbone.test_accuracy, backbone.num_classes)
         if judged is not None and not judged.reliable:
-            warnings[backbone_warning(dataset.name, judged)] = None
+            warnings.add(backbone_warning(dataset.name, judged))
     return sorted(warnings)
 
 
