@@ -1,12 +1,14 @@
 """The `bench` command: parse arguments, call the library, print. No logic lives here.
 
 Every `BenchError` is printed as one line on stderr and becomes the exit code (2 for bad
-input); nothing is started when the input is bad.
+input); nothing is started when the input is bad. A closed output pipe ends a command quietly
+with exit code 141, as for other Unix tools.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -514,13 +516,37 @@ def _tricks(args: argparse.Namespace) -> int:
     return 0
 
 
+CLOSED_PIPE_EXIT = 128 + 13  # what a shell reports for a process ended by SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a closed output pipe (`bench tricks | head -1`) ends it quietly."""
+    try:
+        try:
+            return run_command(argv)
+        finally:
+            sys.stdout.flush()  # output still buffered meets a closed pipe here, not at exit
+    except BrokenPipeError:
+        return reader_gone()
+
+
+def run_command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+
+
+def reader_gone() -> int:
+    """The reader of our output has gone: point stdout and stderr at the null device, so the
+    interpreter's last flush cannot fail again, and exit as Unix tools do after SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    return CLOSED_PIPE_EXIT
 
 
 if __name__ == "__main__":

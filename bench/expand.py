@@ -129,7 +129,7 @@ def design_variants(
     """
     levels = {name: trick_levels(name, table, where) for name, table in suite.tricks.items()}
     design = suite.suite.design
-    check_job_count(suite, [len(options) for options in levels.values()], where, max_jobs)
+    check_job_count(suite, where, max_jobs)
     if design == "variants":
         if suite.tricks:
             raise ConfigError(
@@ -169,21 +169,25 @@ def design_variants(
     return grid
 
 
-def check_job_count(
-    suite: Suite, level_counts: list[int], where: str, max_jobs: int | None
-) -> None:
+def variant_count(suite: Suite, where: str = "suite") -> int:
+    """How many variants the suite's design has (the reference included), counted without
+    building any and without the job cap (`check_job_count` applies that)."""
+    levels = [len(trick_levels(name, table, where)) for name, table in suite.tricks.items()]
+    design = suite.suite.design
+    if design == "variants":
+        return 1 + len(suite.variants)
+    if design == "one_at_a_time":
+        return 1 + sum(levels)
+    if design == "leave_one_out":
+        return 1 + len(levels)
+    return math.prod(count + 1 for count in levels)
+
+
+def check_job_count(suite: Suite, where: str, max_jobs: int | None) -> None:
     """Refuse a suite that expands to more than `max_jobs` (default `MAX_JOBS`) jobs, counted
     without building any."""
     max_jobs = MAX_JOBS if max_jobs is None else max_jobs
-    design = suite.suite.design
-    if design == "variants":
-        variants = 1 + len(suite.variants)
-    elif design == "one_at_a_time":
-        variants = 1 + sum(level_counts)
-    elif design == "leave_one_out":
-        variants = 1 + len(level_counts)
-    else:
-        variants = math.prod(count + 1 for count in level_counts)
+    variants = variant_count(suite, where)
     jobs = variants * len(suite.suite.seed_list)
     if jobs > max_jobs:
         raise ConfigError(

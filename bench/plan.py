@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.config import SeedStages, Suite, load_suite
 from bench.errors import ConfigError
-from bench.expand import design_variants
+from bench.expand import variant_count
 from bench.stats.corrections import ALPHA, CORRECTIONS
 from bench.stats.power import corrected_floor, lone_floor
 from bench.stats.ranktests import paired_floor
@@ -84,7 +84,7 @@ def design_floor(
     meta = suite.suite
     return DesignFloor(
         meta.name,
-        len(design_variants(suite)) - 1 if comparisons is None else comparisons,
+        variant_count(suite) - 1 if comparisons is None else comparisons,
         len(meta.seed_list) if seeds is None else seeds,
         meta.correction,
         meta.exploratory,
@@ -185,7 +185,7 @@ def stage_plan(suite: Suite, where: str = "suite") -> StagePlan | None:
         )
     return StagePlan(
         meta.name,
-        len(design_variants(suite)),
+        variant_count(suite),
         meta.seed_list,
         meta.stages.counts,
         meta.spending,

@@ -11,7 +11,7 @@ import torch
 
 from bench.config import DataConfig, EvalConfig, JobConfig, ModelConfig, TrainConfig
 from bench.errors import ConfigError
-from bench.tricks.registry import build_tricks
+from bench.tricks.registry import all_tricks, build_tricks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,10 +79,16 @@ def greedy_combination(names: list[str], capabilities: frozenset[str]) -> dict[s
     return chosen
 
 
+def alone(name: str) -> dict[str, dict]:
+    """The trick spec of `name` on its own: it and the tricks it `requires`, `fast_settings`."""
+    required = all_tricks()[name].requires
+    return {**{other: fast_settings(other) for other in required}, name: fast_settings(name)}
+
+
 @pytest.fixture
-def trick_settings():
-    """`trick_settings(name)` -> the parameters tests give the trick (see `fast_settings`)."""
-    return fast_settings
+def trick_alone():
+    """`trick_alone(name)` -> a valid spec with just that trick (and what it requires)."""
+    return alone
 
 
 @pytest.fixture

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,22 @@ def test_commands_share_one_definition_of_each_common_option() -> None:
     assert parser.parse_args(["plan", "s.toml", "--pilot", "p", "--set", "x=1"]).overrides == [
         "x=1"
     ]
+
+
+@pytest.mark.parametrize(
+    "argv", [["tricks"], ["tricks", "--markdown"], ["tricks", "wasserstein_loss"]]
+)
+def test_a_closed_output_pipe_ends_a_command_quietly(argv: list[str]) -> None:
+    """`bench tricks | head -1`, with the reader gone before the first line is written."""
+    repository = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repository)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    process.stdout.close()  # before the interpreter has even imported bench
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, err
+    assert err == ""

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from bench.cli import main
+from bench.run.suite import prepare_suite
 
 
 def refused(capsys, tmp_path: Path, *argv: str) -> str:
@@ -92,6 +93,21 @@ def test_max_jobs_raises_and_lowers_the_cap(capsys, tiny_suite: Path, tmp_path: 
     err = refused(capsys, tmp_path, "run", str(tiny_suite), "--dry-run", "--max-jobs", "3")
     assert "4 jobs" in err and "cap of 3" in err
     assert main(["run", str(tiny_suite), "--dry-run", "--max-jobs", "4"]) == 0
+
+
+def test_max_jobs_raises_the_default_cap_end_to_end(
+    capsys, monkeypatch, tiny_suite: Path, tmp_path: Path
+) -> None:
+    """The 4-job suite over a default cap of 3: refused as it stands, accepted by `--max-jobs`
+    in the dry run and in `bench run`'s preparation (whose design floor once re-expanded the
+    suite under the default cap)."""
+    monkeypatch.setattr("bench.expand.MAX_JOBS", 3)
+    err = refused(capsys, tmp_path, "run", str(tiny_suite), "--dry-run")
+    assert "4 jobs" in err and "cap of 3" in err and "--max-jobs" in err
+    assert main(["run", str(tiny_suite), "--dry-run", "--max-jobs", "4"]) == 0
+    assert "4 jobs in suite 'tiny'" in capsys.readouterr().out
+    prepared = prepare_suite(tiny_suite, results=tmp_path / "r", max_jobs=4)
+    assert len(prepared.jobs) == 4
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from bench.config import DataConfig, EvalConfig
 from bench.metric_registry import LABELS, STACKED, TOY2D, requested, scored_in
-from bench.metrics.backbones import STACKED_DATASETS, domain_backbone
+from bench.metrics.backbones import STACKED_DATASETS, Backbone, domain_backbone
 from bench.metrics.cache import default_cache_dir, resolve_cache_dir
 from bench.metrics.fidelity import backbone_choice, evaluate_images
 from bench.metrics.modes import evaluate_toy, mode_metrics
@@ -63,16 +63,16 @@ def evaluate(
 
 def prepare_backbone(
     dataset: Dataset, cfg: EvalConfig, cache_dir: Path | str | None = None
-) -> None:
-    """Train and cache the domain backbone that scoring `dataset` under `cfg` will use.
+) -> Backbone | None:
+    """Train and cache the domain backbone that scoring `dataset` under `cfg` will use, and
+    return it (None when the jobs are not scored on a domain backbone).
 
     Called once before a suite's workers start, so that parallel jobs load one cached
     backbone instead of each training the same one (and so that an unusable backbone, e.g.
     a domain backbone for unlabelled data, fails before any job runs).
     """
     if dataset.kind != "image":
-        return
+        return None
     cache = resolve_cache_dir(cache_dir)
     choice, _ = backbone_choice(cfg, dataset, cache)
-    if choice == "domain":
-        domain_backbone(dataset, cache)
+    return domain_backbone(dataset, cache) if choice == "domain" else None

@@ -87,6 +87,7 @@ class Backbone:
     test_accuracy: float | None
     batch_size: int
     cpu_threads: int | None  # OpenMP and BLAS threads while scoring; None: the defaults
+    num_classes: int | None = None  # the classes `test_accuracy` is over (chance: 1 / this)
 
 
 class DomainClassifier(nn.Module):
@@ -278,6 +279,7 @@ def domain_backbone(dataset: Dataset, cache_dir: Path) -> Backbone:
         test_accuracy=saved["test_accuracy"],
         batch_size=500,
         cpu_threads=SMALL_WORK_THREADS,
+        num_classes=recipe.num_classes,
     )
 
 

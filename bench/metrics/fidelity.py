@@ -90,6 +90,7 @@ def evaluate_images(
         "backbone": backbone.name,
         "backbone_version": backbone.version,
         "backbone_test_accuracy": backbone.test_accuracy,
+        "backbone_classes": backbone.num_classes,
         "backbone_choice": reason,
         "dataset": dataset.name,
         "dataset_version": dataset.version,
@@ -108,6 +109,7 @@ def evaluate_images(
         values.update(coverage_metrics(classifier, generated, dataset, labels[picked]))
         provenance["classifier_version"] = classifier.version
         provenance["classifier_test_accuracy"] = classifier.test_accuracy
+        provenance["classifier_classes"] = classifier.num_classes
     return MetricsResult(values, provenance)
 
 

@@ -14,6 +14,7 @@ from bench.metric_registry import comparable_metrics, default_margins
 from bench.report import summary
 from bench.report.machines import machine_split
 from bench.report.markup import markdown_table
+from bench.report.reliability import headline_warnings, marked, unreliable_metrics
 from bench.report.sequential import (
     STAGES_KEY,
     stage_summary,
@@ -188,6 +189,7 @@ def suite_headline(
         "metric": metric,
         "floor": float(floors.min()) if len(floors) else float("nan"),
         "exploratory": analysis.exploratory,
+        "unreliable": unreliable_metrics(jobs),
         "margin_source": analysis.margin_source.get(metric),
         "missing": missing_jobs(jobs, analysis.seeds),
         "expected_jobs": jobs["variant"].nunique() * len(_expected_seeds(jobs, analysis.seeds)),
@@ -310,9 +312,11 @@ def display_table(headline: pd.DataFrame) -> pd.DataFrame:
         }
     )
     for column in [c for c in headline.columns if c.startswith("median_")]:
-        shown[f"median {column.removeprefix('median_')}"] = headline[column].map(number)
+        name = column.removeprefix("median_")
+        shown[marked(f"median {name}", name, headline)] = headline[column].map(number)
     shown["analysis"] = [a if isinstance(a, str) else "-" for a in headline["analysis"]]
-    shown[f"{metric} difference [95% CI]"] = headline.apply(difference_text, axis=1)
+    difference = marked(f"{metric} difference [95% CI]", metric, headline)
+    shown[difference] = headline.apply(difference_text, axis=1)
     shown["CI rules out effects over"] = headline["rules_out"].map(number)
     shown["detectable (80% power)"] = headline["detectable"].map(number)
     shown["seeds to decide"] = headline["seeds_to_decide"].map(seeds_text)
@@ -371,6 +375,7 @@ def metric_verdict_table(headline: pd.DataFrame) -> pd.DataFrame:
     for metric in order:
         title = f"{metric_label(metric)} ({better_phrase(metric)})"
         title += ", primary" if metric == primary else ""
+        title = marked(title, metric, headline)
         cells = []
         for variant in headline["variant"]:
             verdict = verdicts[metric][variant]
@@ -400,6 +405,7 @@ def format_markdown(
         headline = suite_headline(group, analysis=analysis)
         selected = by_suite.get(suite)
         flagged = [
+            *(f"> **warning**: {line}" for line in headline_warnings(headline)),
             *(f"> **warning**: {line}" for line in (selected.warnings() if selected else [])),
             *(f"> note: {line}" for line in (selected.notes() if selected else [])),
         ]

@@ -31,6 +31,7 @@ from bench.report.headline import (
     present_metrics,
     suite_headline,
 )
+from bench.report.reliability import headline_warnings
 from bench.report.sequential import stage_summary, stage_table, suite_metas
 from bench.report.stats import better_phrase, interactions, main_effects, metric_label
 from bench.report.summary import short_table
@@ -147,7 +148,10 @@ def suite_section(
     """Everything the page says about one suite, its verdicts first (`stages`: a sequential
     suite's stage record)."""
     meta = selected.meta
-    warnings = [markup.paragraph(f"Warning: {line}", "warning") for line in selected.warnings()]
+    warnings = [
+        markup.paragraph(f"Warning: {line}", "warning")
+        for line in [*headline_warnings(headline), *selected.warnings()]
+    ]
     notes = [markup.paragraph(line, "note") for line in selected.notes()]
     used = headline.attrs["metric"]
     reference = jobs["reference_variant"].iloc[0]

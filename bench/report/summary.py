@@ -18,6 +18,7 @@ import pandas as pd
 
 from bench.metric_registry import comparable_metrics
 from bench.report.comparison import outcomes, paired_seeds
+from bench.report.reliability import marked
 from bench.report.stats import REFERENCE, better_phrase, direction, metric_label
 from bench.report.verdict_style import EQUIVALENT, HELPS, HURTS, is_decided
 from bench.stats.bootstrap import INTERVALS
@@ -43,8 +44,10 @@ def difference_text(row: pd.Series) -> str:
 
 
 def effect_column(headline: pd.DataFrame) -> str:
-    """`FID effect [95% CI]`: the short table's effect column, named after the metric."""
-    return f"{metric_label(headline.attrs['metric'])} effect [95% CI]"
+    """`FID effect [95% CI]`: the short table's effect column, named after the metric (and
+    marked `(UNRELIABLE)` when its backbone is near chance: `bench.report.reliability`)."""
+    name = headline.attrs["metric"]
+    return marked(f"{metric_label(name)} effect [95% CI]", name, headline)
 
 
 def short_table(headline: pd.DataFrame) -> pd.DataFrame:

@@ -11,8 +11,9 @@
   these nets or take this batch size fails here, naming the variant.
 
 `prepare_backbones` then trains the domain backbones the jobs will be scored with, once, not
-once per worker; a dry run leaves that out (it can take minutes) and so cannot say whether a
-backbone trains well, only everything above.
+once per worker, and returns a warning for each whose test accuracy is too near chance for
+its metrics to be trusted (`bench.metrics.reliability`); a dry run leaves that out (it can
+take minutes) and so cannot say whether a backbone trains well, only everything above.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bench.data import Dataset, load_dataset
 from bench.errors import BenchError, ConfigError, DataError
 from bench.expand import Job
 from bench.metrics import prepare_backbone
+from bench.metrics.reliability import Reliability, judge
 from bench.models.registry import check_networks, model_spec
 from bench.train.loop import GANStep
 from bench.tricks.registry import TrainContext, build_tricks
@@ -35,11 +37,12 @@ from bench.tricks.registry import TrainContext, build_tricks
 CPU = torch.device("cpu")
 
 
-def preflight(jobs: Iterable[Job], where: str | Path | None = None) -> None:
-    """`check_jobs`, then `prepare_backbones`: everything a run needs before its first job."""
+def preflight(jobs: Iterable[Job], where: str | Path | None = None) -> list[str]:
+    """`check_jobs`, then `prepare_backbones`: everything a run needs before its first job;
+    returns the warnings to print before it starts."""
     jobs = list(jobs)
     check_jobs(jobs, where)
-    prepare_backbones(jobs, where)
+    return prepare_backbones(jobs, where)
 
 
 def check_jobs(jobs: Iterable[Job], where: str | Path | None = None) -> None:
@@ -56,10 +59,28 @@ def check_jobs(jobs: Iterable[Job], where: str | Path | None = None) -> None:
         check_variant(job.config, _load_named(job.config.data, where), _in(where, job.variant))
 
 
-def prepare_backbones(jobs: Iterable[Job], where: str | Path | None = None) -> None:
-    """Train (or find cached) the domain backbones the jobs are scored with."""
+def prepare_backbones(jobs: Iterable[Job], where: str | Path | None = None) -> list[str]:
+    """Train (or find cached) the domain backbones the jobs are scored with; returns one
+    warning line per dataset whose backbone is unreliable (near chance)."""
+    warnings: set[str] = set()
     for data, evaluation in {(job.config.data, job.config.eval) for job in jobs}:
-        prepare_backbone(_load_named(data, where), evaluation)
+        dataset = _load_named(data, where)
+        backbone = prepare_backbone(dataset, evaluation)
+        if backbone is None:
+            continue
+        judged = judge(backbone.test_accuracy, backbone.num_classes)
+        if judged is not None and not judged.reliable:
+            warnings.add(backbone_warning(dataset.name, judged))
+    return sorted(warnings)
+
+
+def backbone_warning(dataset: str, judged: Reliability) -> str:
+    """The line `bench run` prints for a near-chance domain backbone."""
+    return (
+        f"WARNING: dataset '{dataset}': its domain backbone is near chance ({judged.describe()}); "
+        "FID, KID and the other metrics on its features are unreliable, and the report marks "
+        "them so (docs/metrics.md)"
+    )
 
 
 def check_variant(config: JobConfig, dataset: Dataset, where: str) -> None:

@@ -225,9 +225,10 @@ def prepare_suite(
 
     Everything is checked (suite, data, device, results folder) before anything is written.
     A suite that cannot reach a verdict (a list of seeds: `design_floor`; sequential seeds:
-    `stage_plan`) is refused unless it is exploratory; then `warn` gets the warning (once
-    everything is validated, before any job starts). `sequential=False` refuses a suite with
-    sequential seeds (whose stages only `bench.sequential` runs).
+    `stage_plan`) is refused unless it is exploratory; then `warn` gets the warning, and one
+    for each scoring backbone near chance (once everything is validated, before any job
+    starts). `sequential=False` refuses a suite with sequential seeds (whose stages only
+    `bench.sequential` runs).
     """
     options = options or RunOptions()
     check_executor(options.executor, options.workers)
@@ -244,10 +245,12 @@ def prepare_suite(
     else:
         require_decidable(stages, str(path))
     resolve_device(options.device)
-    preflight(jobs, path)
+    warnings = preflight(jobs, path)
     store = ResultsStore(results)
-    if floor.exploratory and warn:
-        warn(floor.warning())
+    if floor.exploratory:
+        warnings.insert(0, floor.warning())
+    for line in warnings if warn else []:
+        warn(line)
     record_definition(store, suite_metadata(suite, Path(path), overrides or []), jobs)
     return PreparedSuite(suite, jobs, store, options, stages)
 

@@ -7,11 +7,11 @@ logits by default). Each iteration:
   2. D update (x d_steps): real batch (with its labels), z -> `sample_latent` -> G (no grad,
      labels drawn uniformly for conditional nets) -> `d_inputs` -> D on the real batch and
      on the fake batch separately (DCGAN's separate-batch BatchNorm statistics) ->
-     `d_targets` -> objective -> `d_loss` hooks -> backward -> `gradients` -> optimiser step.
+     `d_targets` -> objective -> `d_loss` hooks -> backward -> `gradients` -> optimiser step
+     -> `after_update`.
   3. G update (x g_steps), D's parameters frozen (`frozen`): z -> `sample_latent` -> G ->
      `d_inputs` -> D -> objective's G loss (non-saturating or minimax) -> `g_loss` hooks ->
-     backward -> `gradients` ->
-     optimiser step.
+     backward -> `gradients` -> optimiser step -> `after_update`.
   4. `after_step`, then the monitor adds this iteration's statistics on the device.
 Every `train.log_every` iterations the monitor is read back (the only host sync), together
 with the sample probe (a fixed batch of fakes); a history row is written, and the failure
@@ -126,15 +126,18 @@ def update(
     tricks: list[Trick],
     ctx: TrainContext,
 ) -> Tensor:
-    """Backpropagate `loss`, let the tricks' `gradients` hooks change the gradients, and step
-    `optimizer`; returns `net`'s gradient norm as backpropagated (before those hooks), so the
-    failure detectors see an exploding gradient even when a trick clips it."""
+    """Backpropagate `loss`, let the tricks' `gradients` hooks change the gradients, step
+    `optimizer`, then call their `after_update` hooks; returns `net`'s gradient norm as
+    backpropagated (before those hooks), so the failure detectors see an exploding gradient
+    even when a trick clips it."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = gradient_norm(net)
     for trick in tricks:
         trick.gradients(role, net, ctx)
     optimizer.step()
+    for trick in tricks:
+        trick.after_update(role, net, ctx)
     return grad_norm
 
 

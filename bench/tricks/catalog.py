@@ -36,7 +36,8 @@ def _about(info: FieldInfo) -> str:
 
 
 def trick_table() -> str:
-    """Every trick: name, family, parameters with defaults, needs, conflicts, citation.
+    """Every trick: name, family, parameters with defaults, needs, requires, conflicts,
+    citation.
 
     A plugin's trick also names its origin: `(plugin 'module' (package version))`.
     """
@@ -50,6 +51,8 @@ def trick_table() -> str:
         lines.append(f"    params: {params or '-'}")
         if cls.needs:
             lines.append(f"    needs: {', '.join(sorted(cls.needs))}")
+        if cls.requires:
+            lines.append(f"    requires: {', '.join(sorted(cls.requires))}")
         conflicts = trick_conflicts(cls, tricks)
         if conflicts:
             lines.append(f"    conflicts: {', '.join(sorted(conflicts))}")
@@ -58,7 +61,8 @@ def trick_table() -> str:
 
 
 def describe_trick(name: str) -> str:
-    """One trick in full: its docstring, every parameter, needs, conflicts and reasons."""
+    """One trick in full: its docstring, every parameter, needs, the tricks it requires and
+    those it conflicts with, and why."""
     tricks = all_tricks()
     if name not in tricks:
         raise ConfigError(f"unknown trick '{name}'; known tricks: {', '.join(tricks)}")
@@ -66,6 +70,7 @@ def describe_trick(name: str) -> str:
     lines = [f"{name}  [{cls.family}]", "", inspect.getdoc(cls) or "", "", "parameters:"]
     lines += [f"  {line}" for line in parameter_lines(cls)] or ["  (none)"]
     lines.append(f"needs: {', '.join(sorted(cls.needs)) or '-'}")
+    lines += [f"requires {other}: {why}" for other, why in sorted(cls.requires.items())]
     conflicts = sorted(trick_conflicts(cls, tricks).items())
     lines += [f"conflicts with {other}: {why}" for other, why in conflicts]
     lines.append(f"hook order: {cls.order}; graph-capturable: {'yes' if cls.capturable else 'no'}")
@@ -75,13 +80,14 @@ def describe_trick(name: str) -> str:
 
 
 def markdown_table() -> str:
-    """The README's trick table: one row per built-in trick (kept in sync by a test)."""
+    """The README's trick table: one row per built-in trick (kept in sync by a test); "needs"
+    holds the dataset's capabilities it needs and the tricks it requires."""
     rows = [
         "| trick | family | parameters (defaults) | needs | citation |",
         "|---|---|---|---|---|",
     ]
     for name, cls in builtin_tricks().items():
         params = ", ".join(f"`{p}={f.default!r}`" for p, f in cls.Params.model_fields.items())
-        needs = ", ".join(sorted(cls.needs)) or "-"
+        needs = ", ".join([*sorted(cls.needs), *(f"`{t}`" for t in sorted(cls.requires))]) or "-"
         rows.append(f"| `{name}` | {cls.family} | {params or '-'} | {needs} | {cls.citation} |")
     return "\n".join(rows)

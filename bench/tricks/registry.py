@@ -28,6 +28,8 @@ dataset has labels; fakes get labels drawn uniformly):
 `gradients`               after each `backward()`, before the optimiser step: change the
                           updated net's gradients in place (clipping, gradient noise).
                           The recorded gradient norm is the one before this hook.
+`after_update`            after each optimiser step of G or D: change the updated net's
+                          parameters in place (WGAN's weight clipping).
 `after_step`              after both updates (EMA, checkpoint swaps, running averages).
  -- at evaluation --
 `evaluation_generator`    choose the G that is scored (e.g. its EMA copy).
@@ -52,7 +54,8 @@ Tricks that interact declare what they do, not whom they clash with, so a new tr
 file: `changes_targets` (sets D's targets), `ignores_targets` (an objective without targets),
 `conditions_on` (the inputs its nets take) and `refuses_conditioning` (the inputs it cannot
 serve, with why). `trick_conflicts` turns these into the pairs `build_tricks` refuses, beside
-the pairs a trick names in `conflicts`.
+the pairs a trick names in `conflicts`. A trick that is only meaningful beside another names
+it in `requires` (with why), and `build_tricks` refuses it alone.
 """
 
 from __future__ import annotations
@@ -191,6 +194,7 @@ class Trick:
     Params: ClassVar[type[BaseModel]] = TrickParams
     needs: ClassVar[frozenset[str]] = frozenset()
     conflicts: ClassVar[Mapping[str, str]] = {}
+    requires: ClassVar[Mapping[str, str]] = {}  # tricks it must be combined with: why
     order: ClassVar[int] = 50
     capturable: ClassVar[bool] = False  # opt in: CUDA graph capture replays only tensor ops
     objective: ClassVar[str | None] = None
@@ -247,6 +251,10 @@ class Trick:
         """Called between `backward()` and the optimiser step of `net` (G or D, by `role`):
         change its parameters' `.grad` in place. A capturable trick does it with tensor ops
         only (no host reads of the norm, no Python state)."""
+
+    def after_update(self, role: Role, net: nn.Module, ctx: TrainContext) -> None:
+        """Called after each optimiser step of `net` (G or D, by `role`): change its
+        parameters in place. A capturable trick does it with tensor ops only."""
 
     def after_step(self, generator: nn.Module, discriminator: nn.Module, ctx: TrainContext) -> None:
         """Called after both networks have been updated."""
@@ -341,9 +349,10 @@ def build_tricks(
     """Validate a `{name: params}` table and return the tricks in hook order.
 
     Refuses unknown names, bad parameters, unmet needs (e.g. labels on an unlabelled
-    dataset), conflicting pairs (`trick_conflicts`), two objectives, and a trick that replaces
-    the nets (`replaces_networks`) with one that modifies them, each with a message naming
-    both. `where` (the suite file, or what is being checked) begins every message.
+    dataset), a trick without one it `requires`, conflicting pairs (`trick_conflicts`), two
+    objectives, and a trick that replaces the nets (`replaces_networks`) with one that
+    modifies them, each with a message naming both. `where` (the suite file, or what is
+    being checked) begins every message.
     """
     known = all_tricks()
     tricks: list[Trick] = []
@@ -361,6 +370,12 @@ def build_tricks(
             )
         tricks.append(cls(params))
     names = set(spec)
+    for trick in tricks:
+        for other, reason in trick.requires.items():
+            if other not in names:
+                raise ConfigError(
+                    f"{where}: trick '{trick.name}' needs trick '{other}' beside it: {reason}"
+                )
     for trick in tricks:
         for other, reason in trick_conflicts(type(trick), known).items():
             if other in names:

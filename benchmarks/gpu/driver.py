@@ -61,6 +61,13 @@ from bench.tricks.registry import all_tricks, build_tricks  # noqa: E402
 BUDGET_S = 8 * 60
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 FAST = {"langevin_refinement": {"steps": 2}}
+
+
+def alone(name: str) -> dict[str, dict]:
+    """Trick `name` on its own, with the tricks it `requires` beside it (`FAST` settings)."""
+    return {other: FAST.get(other, {}) for other in [*all_tricks()[name].requires, name]}
+
+
 PACKED_SUITE = """
 [suite]
 name = "gpu_check"
@@ -209,7 +216,7 @@ def per_job_section(report: Report, steps: int = 1000, trick_steps: int = 300) -
     labels = None if dataset.train_labels is None else dataset.train_labels.to("cuda")
     worst = float("inf")
     for name in sorted(all_tricks()):
-        trick_cfg = job_config(trick_steps, **{name: FAST.get(name, {})})
+        trick_cfg = job_config(trick_steps, **alone(name))
         try:
             tricks = build_tricks(trick_cfg.tricks, "check", dataset.capabilities)
         except ConfigError as err:  # e.g. a trick this dataset cannot feed
@@ -404,7 +411,7 @@ def check_plan() -> None:
     dataset = load_dataset(cfg.data)
     assert dataset.train.shape[1:] == (1, 32, 32), dataset.train.shape
     for name in all_tricks():
-        build_tricks({name: FAST.get(name, {})}, "check", dataset.capabilities)
+        build_tricks(alone(name), "check", dataset.capabilities)
     jobs = plan_suite_text(PACKED_SUITE)[1]
     print(f"  packed suite: {len(jobs)} jobs ({', '.join(sorted({job.variant for job in jobs}))})")
     import pytest

@@ -300,8 +300,8 @@ def test_the_plain_loop_keeps_the_contract(tiny_job) -> None:
 
 
 @pytest.mark.parametrize("name", CAPTURABLE)
-def test_each_capturable_trick_keeps_the_contract(tiny_job, trick_settings, name: str) -> None:
-    check_contract(tiny_job, {name: trick_settings(name)})
+def test_each_capturable_trick_keeps_the_contract(tiny_job, trick_alone, name: str) -> None:
+    check_contract(tiny_job, trick_alone(name))
 
 
 @pytest.mark.parametrize("order", ["every third from 1", "every third from 2", "reverse"])

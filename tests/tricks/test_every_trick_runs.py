@@ -39,8 +39,8 @@ def run_briefly(tiny_job, spec: dict[str, dict]) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(all_tricks()))
-def test_each_trick_alone(tiny_job, trick_settings, name: str) -> None:
-    run_briefly(tiny_job, {name: trick_settings(name)})
+def test_each_trick_alone(tiny_job, trick_alone, name: str) -> None:
+    run_briefly(tiny_job, trick_alone(name))
 
 
 @pytest.mark.parametrize("direction", ["forward", "reverse"])

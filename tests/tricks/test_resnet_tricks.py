@@ -40,8 +40,8 @@ def train_resnet(cfg: JobConfig) -> tuple[Dataset, TrainOutcome]:
 
 
 @pytest.mark.parametrize("name", sorted(all_tricks()))
-def test_each_trick_trains_on_resnet_or_is_refused(trick_settings, name: str) -> None:
-    cfg = resnet_job(**{name: trick_settings(name)})
+def test_each_trick_trains_on_resnet_or_is_refused(trick_alone, name: str) -> None:
+    cfg = resnet_job(**trick_alone(name))
     if name in REFUSED_TRICKS:
         with pytest.raises(ConfigError, match=rf"trick '{name}' does not apply to .*'resnet'"):
             check_model_fit(cfg, "suite.toml")
