@@ -140,6 +140,7 @@ class ResultRecord(JobRecord):
     metrics_without_sampling_tricks: dict[str, float | None] | None = None
     metric_provenance: dict[str, Scalar] = {}
     evaluations: list[dict[str, float | None]] = []
+    checkpoint_provenance: dict[str, Scalar] = {}
     best: dict[str, Best] = {}
     steps_completed: int | None = None
     train_time_s: float | None = None
