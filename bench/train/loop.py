@@ -424,8 +424,9 @@ def training(
     `on_log(row, outcome so far)` runs at each log point unless the run diverged there; it
     may raise `StopTraining` to end the run with that status. `checkpoints` scores G at its
     steps (log points or not), after the divergence check of a log point and before
-    `on_log`; it may stop the run the same way, and its time is not training time. On CUDA the step is captured
-    as a graph when every trick allows it, unless `capture=False` (`--no-capture`);
+    `on_log`; it may stop the run the same way, and its time is not training time. On CUDA
+    the step is captured as a graph when every trick allows it, unless `capture=False`
+    (`--no-capture`);
     `outcome.execution` says how it ran. Same config, seed and device -> the same numbers
     (CPU is bit-reproducible).
     """
