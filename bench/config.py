@@ -5,6 +5,7 @@ A suite file has four tables::
     [suite]            name, description, design, seeds; how the report decides: primary_metric,
                        correction ("holm" or "bh"), interval ("percentile" or "bca"),
                        margin = {fid = 1.0} (equivalence margins, metric units),
+                       budget = STEPS (the checkpoint of the headline verdict; default: the end),
                        exploratory = "why it may not reach a verdict"
     [base]             the baseline job: [base.data] [base.model] [base.train] [base.eval]
                        and [base.tricks.NAME] for tricks every variant uses; a plugin
@@ -315,6 +316,12 @@ class SuiteMeta(Section):
     )
     spending: Literal["obf", "pocock"] = Field(
         "obf", description="sequential seeds: alpha spending over the stages (Lan-DeMets)"
+    )
+    budget: int | None = Field(
+        None,
+        ge=1,
+        description="the training step of the headline verdict, declared before running: one "
+        "of every job's checkpoints (eval.at); None: the end of training",
     )
 
     @field_validator("name")

@@ -216,6 +216,7 @@ class SuiteRecord(Stored):
     correction: str | None = None
     interval: str | None = None
     exploratory: str | None = None
+    budget: int | None = None
     expect: dict[str, Expectation] = {}
     ablated_tricks: list[str] = []
     source_file: str | None = None

@@ -168,6 +168,7 @@ def run_stages(prepared: PreparedSuite) -> SequentialSummary:
         "alpha": stages.alpha,
         "spending": stages.spending,
         "margin": dict(suite.suite.margin),
+        "budget": suite.suite.budget,
         "reference": reference,
         "comparisons": names,
     }
@@ -206,6 +207,7 @@ def run_stages(prepared: PreparedSuite) -> SequentialSummary:
             sorted(seeds),
             suite.suite.primary_metric,
             dict(suite.suite.margin),
+            suite.suite.budget,
         )
         if data.missing:
             summary.incomplete = (
