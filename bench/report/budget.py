@@ -28,7 +28,7 @@ from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics
 from bench.report.comparison import UNSCORED_STATUSES
 from bench.report.stats import HELPS, HURTS, REFERENCE, compare_variants
-from bench.report.summary import number
+from bench.report.summary import signed
 from bench.report.table import EVALUATIONS
 from bench.stats.bootstrap import Interval
 from bench.stats.corrections import Correction
@@ -66,7 +66,8 @@ def jobs_at(jobs: pd.DataFrame, step: int) -> pd.DataFrame:
     outcome; a job not scored there for another reason is left out."""
     found = [_points(cell).get(step) for cell in jobs[EVALUATIONS]]
     at = jobs.copy()
-    for name in [m for m in comparable_metrics() if m in jobs]:
+    scored_names = {name for point in found if point for name in point}
+    for name in [m for m in comparable_metrics() if m in jobs or m in scored_names]:
         at[name] = [np.nan if p is None or p.get(name) is None else p[name] for p in found]
     scored = np.array([p is not None for p in found], dtype=bool)
     failed = ~jobs["status"].isin(["ok", *UNSCORED_STATUSES]).to_numpy()
@@ -116,6 +117,13 @@ def checkpoint_table(
     return pd.concat(frames, ignore_index=True)[CHECKPOINT_COLUMNS]
 
 
+def effect_text(row: object) -> str:
+    """`+5.01 [+4.92, +5.05]`: a checkpoint's effect and 95% CI, signed."""
+    if math.isnan(row.difference):
+        return "-"
+    return f"{signed(row.difference)} [{signed(row.ci_low)}, {signed(row.ci_high)}]"
+
+
 def sensitivity(checkpoints: pd.DataFrame, headline_step: int, end: int) -> dict[str, str]:
     """Per budget-sensitive variant, why: the late checkpoints whose verdict differs from the
     headline step's, or whose effect has the opposite sign of a helps / hurts there."""
@@ -132,8 +140,7 @@ def sensitivity(checkpoints: pd.DataFrame, headline_step: int, end: int) -> dict
         differ = late[changed]
         if len(differ):
             shown = "; ".join(
-                f"{row.verdict} at step {row.step} ({number(row.difference)} "
-                f"[{number(row.ci_low)}, {number(row.ci_high)}])"
+                f"{row.verdict} at step {row.step} ({effect_text(row)})"
                 for row in differ.itertuples()
             )
             notes[str(variant)] = (
@@ -193,7 +200,7 @@ def budget_display(headline: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     cells = checkpoints.assign(
         cell=[
-            f"{row.verdict} {number(row.difference)} [{number(row.ci_low)}, {number(row.ci_high)}]"
+            f"{row.verdict} {effect_text(row)}"
             for row in checkpoints.itertuples()
         ]
     )

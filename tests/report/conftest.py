@@ -89,6 +89,7 @@ class ResultsBuilder:
         provenance: dict[str, Any] | None = None,
         files: bool = True,
         history_fid: bool = False,
+        evaluations: list[dict[str, float]] | None = None,
     ) -> str:
         job_id = hashlib.sha256(f"{suite}/{variant}/{seed}".encode()).hexdigest()[:12]
         events = events or []
@@ -120,6 +121,8 @@ class ResultsBuilder:
             "versions": {"gan-bench": "0.1.0", "torch": "2.5.0", "python": "3.11"},
             "finished_at": "2025-01-01T00:00:00+00:00",
         }
+        if evaluations is not None:
+            record["evaluations"] = evaluations
         folder = self.root / suite / job_id
         folder.mkdir(parents=True, exist_ok=True)
         if files:
