@@ -158,6 +158,9 @@ class EvalConfig(Section):
         "is); None: 1/8, 1/4, 1/2 and 3/4 of train.steps (or every eval.every steps); []: "
         "only the end",
     )
+    interpolation_strip: bool = Field(
+        False, description="also save interpolation.png: G along slerp paths between latents"
+    )
 
     @field_validator("at", mode="before")
     @classmethod
@@ -168,9 +171,6 @@ class EvalConfig(Section):
         if at is not None and not steps:
             raise ValueError("expected a list of training steps, e.g. [50, 100, 200] ([]: none)")
         return at
-    interpolation_strip: bool = Field(
-        False, description="also save interpolation.png: G along slerp paths between latents"
-    )
 
 
 CHECKPOINT_FRACTIONS = (1 / 8, 1 / 4, 1 / 2, 3 / 4)  # of train.steps; the end always counts

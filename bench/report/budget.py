@@ -199,10 +199,7 @@ def budget_display(headline: pd.DataFrame) -> pd.DataFrame:
     if checkpoints.empty:
         return pd.DataFrame()
     cells = checkpoints.assign(
-        cell=[
-            f"{row.verdict} {effect_text(row)}"
-            for row in checkpoints.itertuples()
-        ]
+        cell=[f"{row.verdict} {effect_text(row)}" for row in checkpoints.itertuples()]
     )
     shown = cells.pivot(index="variant", columns="step", values="cell")
     shown.columns = [f"step {step}" for step in shown.columns]

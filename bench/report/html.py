@@ -4,10 +4,11 @@ The page answers "which tricks help?" first. With several suites it opens with a
 line per suite naming its decided tricks. Per suite, right under its title: the forest plot
 with the effect-vs-steps figure beside it (`bench.report.budget`), the short verdict table, a
 sentence for each verdict that is not plain, and the method in one line linking to the
-Methods section at the end of the page. Below: the full table and every metric's verdict (folded), grid main
-effects and interactions, per-seed pictures (slope graphs where the seeds pair, box plots
-where they do not), training curves, sample grids, failure modes, cost and provenance. This
-module decides what the page says; `markup` writes it (and escapes every piece of user text).
+Methods section at the end of the page. Below: the full table, every metric's verdict and the
+checkpoints' verdicts (folded), grid main effects and interactions, per-seed pictures (slope
+graphs where the seeds pair, box plots where they do not), training curves, sample grids,
+failure modes, cost and provenance. This module decides what the page says; `markup` writes
+it (and escapes every piece of user text).
 """
 
 from __future__ import annotations
