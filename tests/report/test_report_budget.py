@@ -16,6 +16,7 @@ from bench.report import build_report, headline_text, load_results
 from bench.report.budget import checkpoint_frame, jobs_at
 from bench.report.headline import Analysis, suite_headline
 from bench.report.plots import budget_plot
+from bench.sequential.stage import stage_data
 
 STEPS = (25, 50, 75, 100)
 # Planted effects on FID (variant - baseline) at each checkpoint, paired over 8 seeds.
@@ -150,3 +151,12 @@ def test_results_without_checkpoints_have_no_budget_analysis(results) -> None:
     results.planted("old", {"baseline": 10.0, "trick": 12.0}, seeds=8)
     headline = suite_headline(load_results(results.root))
     assert "budget_sensitive" not in headline and budget_plot(headline) is None
+
+
+def test_a_sequential_stage_is_decided_at_the_suite_budget(results) -> None:
+    plant(results)
+    seeds = list(range(8))
+    at_end = stage_data(results.root, "budget", "baseline", ["slow_start"], seeds, None, {})
+    at_50 = stage_data(results.root, "budget", "baseline", ["slow_start"], seeds, None, {}, 50)
+    assert at_end.tests["slow_start"].median_difference == pytest.approx(0, abs=0.2)
+    assert at_50.tests["slow_start"].median_difference == pytest.approx(5, abs=0.2)
