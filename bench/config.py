@@ -5,6 +5,7 @@ A suite file has four tables::
     [suite]            name, description, design, seeds; how the report decides: primary_metric,
                        correction ("holm" or "bh"), interval ("percentile" or "bca"),
                        margin = {fid = 1.0} (equivalence margins, metric units),
+                       budget = STEPS (the checkpoint of the headline verdict; default: the end),
                        exploratory = "why it may not reach a verdict"
     [base]             the baseline job: [base.data] [base.model] [base.train] [base.eval]
                        and [base.tricks.NAME] for tricks every variant uses; a plugin
@@ -149,11 +150,30 @@ class EvalConfig(Section):
         None,
         ge=1,
         description="steps between evaluations during training (a multiple of "
-        "train.log_every); None: only at the end",
+        "train.log_every); replaces the default checkpoints",
+    )
+    at: tuple[int, ...] | None = Field(
+        None,
+        description="the steps at which G is also scored during training (the end always "
+        "is); None: 1/8, 1/4, 1/2 and 3/4 of train.steps (or every eval.every steps); []: "
+        "only the end",
     )
     interpolation_strip: bool = Field(
         False, description="also save interpolation.png: G along slerp paths between latents"
     )
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _a_list_of_steps(cls, at: Any) -> Any:
+        steps = isinstance(at, (list, tuple)) and all(
+            isinstance(step, int) and not isinstance(step, bool) for step in at
+        )
+        if at is not None and not steps:
+            raise ValueError("expected a list of training steps, e.g. [50, 100, 200] ([]: none)")
+        return at
+
+
+CHECKPOINT_FRACTIONS = (1 / 8, 1 / 4, 1 / 2, 3 / 4)  # of train.steps; the end always counts
 
 
 class JobConfig(Section):
@@ -173,6 +193,38 @@ class JobConfig(Section):
                 f"eval.every ({every}) must be a multiple of train.log_every ({log_every})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _checkpoints_within_training(self) -> JobConfig:
+        at, steps = self.eval.at, self.train.steps
+        if at is None:
+            return self
+        if self.eval.every is not None:
+            raise ValueError("set eval.at or eval.every, not both (each names the checkpoints)")
+        wrong = [step for step in at if not 1 <= step <= steps]
+        if wrong or len(set(at)) != len(at):
+            problem = f"{wrong[0]} is not" if wrong else "a step is listed twice; each must be"
+            raise ValueError(
+                f"eval.at = {list(at)}: {problem} a distinct whole step from 1 to "
+                f"train.steps ({steps})"
+            )
+        return self
+
+    @property
+    def evaluation_steps(self) -> tuple[int, ...]:
+        """The steps at which G is scored, in order, always ending with `train.steps`.
+
+        `eval.at` when set; else every `eval.every` steps; else the default checkpoints,
+        `CHECKPOINT_FRACTIONS` of `train.steps` rounded half up to whole steps (at least 1).
+        """
+        steps, cfg = self.train.steps, self.eval
+        if cfg.at is not None:
+            points = set(cfg.at)
+        elif cfg.every is not None:
+            points = set(range(cfg.every, steps, cfg.every))
+        else:
+            points = {max(1, int(steps * f + 0.5)) for f in CHECKPOINT_FRACTIONS}
+        return tuple(sorted(points | {steps}))
 
 
 STAGE_KEYS = ("start", "step", "max")
@@ -264,6 +316,12 @@ class SuiteMeta(Section):
     )
     spending: Literal["obf", "pocock"] = Field(
         "obf", description="sequential seeds: alpha spending over the stages (Lan-DeMets)"
+    )
+    budget: int | None = Field(
+        None,
+        ge=1,
+        description="the training step of the headline verdict, declared before running: one "
+        "of every job's checkpoints (eval.at); None: the end of training",
     )
 
     @field_validator("name")
@@ -516,6 +574,9 @@ def describe_error(model: type[BaseModel], err: ValidationError, where: str, pre
         return f"{where}: unknown key '{key}'; allowed here: {allowed}"
     if first["type"] == "missing":
         return f"{where}: missing key '{key}'"
+    if first["type"] == "value_error" and isinstance(first.get("input"), dict):
+        # a table's own check (its message names the keys): the whole table is no help
+        return f"{where}: key '{key}': {first['msg'].removeprefix('Value error, ')}{more}"
     return f"{where}: key '{key}' = {shown(first.get('input'))}: {first['msg']}{more}"
 
 

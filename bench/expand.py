@@ -243,6 +243,7 @@ def expand(suite: Suite, where: str = "suite", max_jobs: int | None = None) -> l
             jobs.append(job)
     _check_expectations(suite, {job.variant for job in jobs}, where)
     _check_metrics(suite, jobs, where)
+    _check_budget(suite, jobs, where)
     return with_revision(jobs, design=suite.suite.design, reference=reference_variant(suite))
 
 
@@ -317,6 +318,20 @@ def _check_metrics(suite: Suite, jobs: list[Job], where: str) -> None:
             raise ConfigError(
                 f"{where}: {key} = '{metric}': not a metric this suite scores; "
                 f"allowed: {', '.join(allowed)}"
+            )
+
+
+def _check_budget(suite: Suite, jobs: list[Job], where: str) -> None:
+    """`[suite] budget` must be a checkpoint of every job (`JobConfig.evaluation_steps`):
+    the headline verdict is read where every variant was scored."""
+    budget = suite.suite.budget
+    for job in jobs if budget is not None else []:
+        steps = job.config.evaluation_steps
+        if budget not in steps:
+            raise ConfigError(
+                f"{where}: suite.budget = {budget}: not a checkpoint of variant "
+                f"'{job.variant}'; its checkpoints: {', '.join(map(str, steps))} (name one, or "
+                "list the step in [base.eval] at)"
             )
 
 

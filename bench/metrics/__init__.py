@@ -14,7 +14,7 @@ from bench.config import DataConfig, EvalConfig
 from bench.metric_registry import LABELS, STACKED, TOY2D, requested, scored_in
 from bench.metrics.backbones import STACKED_DATASETS, Backbone, domain_backbone
 from bench.metrics.cache import default_cache_dir, resolve_cache_dir
-from bench.metrics.fidelity import backbone_choice, evaluate_images
+from bench.metrics.fidelity import KID_SUBSETS, backbone_choice, evaluate_images
 from bench.metrics.modes import evaluate_toy, mode_metrics
 from bench.metrics.result import MetricsResult
 
@@ -51,14 +51,16 @@ def evaluate(
     cfg: EvalConfig,
     device: torch.device,
     cache_dir: Path | str | None = None,
+    kid_subsets: int = KID_SUBSETS,
 ) -> MetricsResult:
     """Score `generate(n)` against `dataset`: mode metrics for 2-D toys, else image metrics
-    (backbones and reference features cached under `cache_dir`, default `default_cache_dir()`).
+    (backbones and reference features cached under `cache_dir`, default `default_cache_dir()`;
+    KID averaged over `kid_subsets` random subsets).
     """
     if dataset.kind == "toy2d":
         return evaluate_toy(generate, dataset, cfg)
     cache = resolve_cache_dir(cache_dir)
-    return evaluate_images(generate, dataset, cfg, device, cache)
+    return evaluate_images(generate, dataset, cfg, device, cache, kid_subsets)
 
 
 def prepare_backbone(

@@ -73,9 +73,10 @@ def evaluate_images(
     cfg: EvalConfig,
     device: torch.device,
     cache: Path,
+    kid_subsets: int = KID_SUBSETS,
 ) -> MetricsResult:
     """Score `cfg.num_samples` images from `generate(n)` (in [-1, 1], seeded by the caller),
-    with backbones and reference features cached under `cache`."""
+    with backbones and reference features cached under `cache`, KID over `kid_subsets`."""
     if not cfg.metrics:
         raise MetricsError(f"eval.metrics is empty; allowed: {', '.join(eval_requests())}")
     choice, reason = backbone_choice(cfg, dataset, cache)
@@ -84,7 +85,9 @@ def evaluate_images(
     picked = reference_indices(len(dataset.split(cfg.reference_split)), cfg.reference_samples)
     reference = dataset.split(cfg.reference_split)[picked]
     reference_name = reference_key(dataset, cfg.reference_split, len(reference), backbone)
-    values = fidelity_metrics(generated, reference, reference_name, backbone, cfg, device, cache)
+    values = fidelity_metrics(
+        generated, reference, reference_name, backbone, cfg, device, cache, kid_subsets
+    )
     with_kid = "kid" in cfg.metrics
     provenance = {
         "backbone": backbone.name,
@@ -97,7 +100,7 @@ def evaluate_images(
         "reference_split": cfg.reference_split,
         "num_generated": len(generated),
         "num_reference": len(reference),
-        "kid_subsets": KID_SUBSETS if with_kid else None,
+        "kid_subsets": kid_subsets if with_kid else None,
         "kid_subset_size": kid_subset_size(len(generated), len(reference)) if with_kid else None,
         "prc_neighborhood": PRC_NEIGHBORHOOD if "prc" in cfg.metrics else None,
         "eval_seed": cfg.seed,
@@ -121,6 +124,7 @@ def fidelity_metrics(
     cfg: EvalConfig,
     device: torch.device,
     cache_dir: Path,
+    kid_subsets: int = KID_SUBSETS,
 ) -> dict[str, float]:
     """The image metrics of `cfg.metrics`, all on `backbone`, the reference cached: those with
     a torch-fidelity key from torch-fidelity, the others from their `compute` on the features."""
@@ -135,7 +139,7 @@ def fidelity_metrics(
         "feature_extractor": backbone.extractor,
         "feature_extractor_weights_path": str(backbone.weights_path),
         **{request: request in cfg.metrics for request in FIDELITY_REQUESTS},
-        "kid_subsets": KID_SUBSETS,
+        "kid_subsets": kid_subsets,
         "kid_subset_size": kid_subset_size(len(generated), len(reference)),
         "prc_neighborhood": PRC_NEIGHBORHOOD,
         "rng_seed": cfg.seed,

@@ -12,6 +12,16 @@ import pandas as pd
 from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics, default_margins
 from bench.report import summary
+from bench.report.budget import (
+    DESCRIPTIVE,
+    budget_display,
+    budget_text,
+    check_budget,
+    checkpoint_steps,
+    checkpoint_table,
+    jobs_at,
+    with_budget,
+)
 from bench.report.machines import machine_split
 from bench.report.markup import markdown_table
 from bench.report.reliability import headline_warnings, marked, unreliable_metrics
@@ -69,6 +79,7 @@ class Analysis:
     margin_source: dict[str, str] = field(default_factory=dict)
     seeds: tuple[int, ...] | None = None
     stages: dict | None = None  # a sequential suite's stage record (bench.report.sequential)
+    budget: int | None = None  # `[suite] budget`: the step of the headline (None: the end)
 
     @classmethod
     def of(
@@ -95,7 +106,21 @@ class Analysis:
             {name: "suite" if name in declared else "default" for name in {**defaults, **declared}},
             tuple(seeds) if isinstance(seeds, list) else None,
             meta.get(STAGES_KEY),
+            _budget(meta),
         )
+
+
+def _budget(meta: dict) -> int | None:
+    """`meta["budget"]` (suite.json, untrusted): a positive whole step, or None."""
+    budget = meta.get("budget")
+    if budget is None:
+        return None
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+        raise ResultsError(
+            f"suite.json of suite '{meta.get('name', '?')}': budget = {budget!r}: expected a "
+            "positive training step (a checkpoint) or none"
+        )
+    return budget
 
 
 def _margins(meta: dict, key: str, missing: dict[str, float]) -> dict[str, float]:
@@ -158,10 +183,15 @@ def suite_headline(
     analysis = analysis or Analysis()
     metric = primary_metric(jobs, metric or analysis.metric)
     reference = jobs["reference_variant"].iloc[0]
-    present = present_metrics(jobs)
+    steps, scored = checkpoint_steps(jobs), jobs
+    end = steps[-1] if steps else None
+    if analysis.budget is not None:
+        check_budget(jobs, analysis.budget, str(jobs["suite"].iloc[0]))
+        scored = jobs if analysis.budget == end else jobs_at(jobs, analysis.budget)
+    present = present_metrics(scored)
     verdicts = {
         m: compare_variants(
-            jobs,
+            scored,
             reference,
             m,
             correction=analysis.correction,
@@ -173,7 +203,7 @@ def suite_headline(
     if analysis.stages:  # a sequential suite: its verdicts are the stage decisions
         verdicts[metric] = with_stage_verdicts(verdicts[metric], analysis.stages, metric)
     table = verdicts[metric]
-    finished = jobs[jobs["status"] == "ok"]
+    finished = scored[scored["status"] == "ok"]
     medians = finished.groupby("variant")[present].median().add_prefix("median_")
     attrs = dict(table.attrs)
     table = table.drop(columns="median").join(medians, on="variant")
@@ -202,7 +232,11 @@ def suite_headline(
             for m, t in by_metric
         },
     }
-    return table
+    if len(steps) < 2:  # results from before checkpoints: no budget analysis
+        return table
+    margin = analysis.margin.get(metric)
+    checkpoints = checkpoint_table(jobs, metric, analysis.correction, analysis.interval, margin)
+    return with_budget(table, checkpoints, analysis.budget or end, end)
 
 
 def _expected_seeds(jobs: pd.DataFrame, seeds: tuple[int, ...] | None) -> set[int]:
@@ -348,6 +382,8 @@ def design_text(headline: pd.DataFrame) -> str:
     if comparisons:
         text += f" Smallest achievable adjusted p with these seeds: {floor:.2g}"
         text += " (the design cannot reach a verdict)." if floor >= attrs["alpha"] else "."
+    if attrs.get("budget"):
+        text += " " + budget_text(headline)
     if attrs["exploratory"]:
         text += f" EXPLORATORY suite: {attrs['exploratory']}"
     return text
@@ -426,6 +462,7 @@ def format_markdown(
             *markdown_table(display_table(headline)),
             "",
             *(stage_lines(analysis.stages) if analysis.stages else []),
+            *budget_lines(headline),
             "Every scored metric (adjusted p: of the equivalence test for equivalent, of the "
             "difference otherwise; each metric corrected on its own):",
             "",
@@ -437,6 +474,16 @@ def format_markdown(
     lead = ["\n".join(index) + "\n"] if len(index) > 1 else []
     closing = "\n".join(["## Methods", "", VERDICT_RULE, "", *methods]) + "\n"
     return "\n".join([*lead, *sections, closing])
+
+
+def budget_lines(headline: pd.DataFrame) -> list[str]:
+    """Each comparison at every checkpoint (`bench.report.budget`), as Markdown lines."""
+    shown = budget_display(headline)
+    if shown.empty:
+        return []
+    label = metric_label(headline.attrs["metric"])
+    lead = f"Across the training budget ({label} effect [95% CI] per checkpoint; {DESCRIPTIVE}):"
+    return [lead, "", *markdown_table(shown), ""]
 
 
 def stage_lines(record: dict) -> list[str]:

@@ -2,12 +2,13 @@
 
 The page answers "which tricks help?" first. With several suites it opens with an index, one
 line per suite naming its decided tricks. Per suite, right under its title: the forest plot
-(with a slot beside it for the effect-vs-steps figure), the short verdict table, a sentence for
-each verdict that is not plain, and the method in one line linking to the Methods section at
-the end of the page. Below: the full table and every metric's verdict (folded), grid main
-effects and interactions, per-seed pictures (slope graphs where the seeds pair, box plots
-where they do not), training curves, sample grids, failure modes, cost and provenance. This
-module decides what the page says; `markup` writes it (and escapes every piece of user text).
+with the effect-vs-steps figure beside it (`bench.report.budget`), the short verdict table, a
+sentence for each verdict that is not plain, and the method in one line linking to the
+Methods section at the end of the page. Below: the full table, every metric's verdict and the
+checkpoints' verdicts (folded), grid main effects and interactions, per-seed pictures (slope
+graphs where the seeds pair, box plots where they do not), training curves, sample grids,
+failure modes, cost and provenance. This module decides what the page says; `markup` writes
+it (and escapes every piece of user text).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 from bench.atomic import atomic_write_bytes
 from bench.provenance import git_commit
 from bench.report import markup, plots, summary, verdict_plots
+from bench.report.budget import budget_display, budget_text
 from bench.report.cost import cost_table, load_notes
 from bench.report.headline import (
     VERDICT_RULE,
@@ -136,6 +138,14 @@ def trials_section(index: int, name: str, meta: dict, results_dir: str | Path) -
     return markup.section(f"Tuning trials {name}", parts, anchor=f"suite-{index}")
 
 
+def budget_part(headline: pd.DataFrame) -> list[markup.Markup]:
+    """Each comparison's verdict and effect at every checkpoint (`bench.report.budget`)."""
+    shown = budget_display(headline)
+    if shown.empty:
+        return []
+    return [markup.paragraph(budget_text(headline), "note"), table(shown)]
+
+
 def suite_section(
     index: int,
     name: str,
@@ -160,7 +170,7 @@ def suite_section(
     forest = verdict_plots.forest_plot(headline, summary.seed_differences(jobs, headline))
     lead = markup.lead_figures(
         markup.figure(forest, f"forest plot of {used}"),
-        beside=None,  # the effect-vs-steps figure (issue 21 item 4) goes here once it exists
+        beside=markup.figure(plots.budget_plot(headline), f"{used} effect vs training steps"),
     )
     method = markup.paragraph(
         summary.methods_line(headline, reference),
@@ -180,6 +190,7 @@ def suite_section(
                 "note",
             ),
             table(metric_verdict_table(headline)),
+            *budget_part(headline),
         ],
     )
     paired = [str(a).startswith("paired") for a in headline["analysis"].dropna()]

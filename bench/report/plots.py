@@ -1,7 +1,8 @@
 """Seaborn figures as PNG bytes, drawn on matplotlib `Figure`s (Agg; no pyplot state).
 
 Every function takes one suite's jobs (from `load_results`) and/or their stacked histories
-(from `load_histories`) and returns the PNG, or None when there is nothing to draw.
+(from `load_histories`), or its headline (`budget_plot`), and returns the PNG, or None when
+there is nothing to draw.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import pandas as pd
 import seaborn as sns
 from matplotlib import MatplotlibDeprecationWarning
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from bench.report.stats import better_phrase, metric_label
+from bench.report.stats import REFERENCE, better_phrase, metric_label
+from bench.report.verdict_style import style
 from bench.train.monitor import GRAD_NORM_LIMIT
 
 WIDTH = 9.0
@@ -205,4 +208,72 @@ def interaction_heatmap(matrix: pd.DataFrame, metric: str) -> bytes | None:
             "with the column trick on minus off",
             fontsize="small",
         )
+        return to_png(fig)
+
+
+BUDGET_WIDTH = 7.0
+LINE_STYLES = ("-", "--", "-.", ":")
+
+
+def budget_plot(headline: pd.DataFrame) -> bytes | None:
+    """Effect on the primary metric vs training steps (`bench.report.budget`): per variant,
+    its median paired difference at each checkpoint with the 95% CI as a band, the line in the
+    colour of its headline verdict, each checkpoint marked as its own (descriptive) verdict;
+    a zero line, the headline step dashed, the last half of training shaded (where a changed
+    verdict makes a comparison budget-sensitive). None without two checkpoints."""
+    budget = headline.attrs.get("budget") or {}
+    points = pd.DataFrame(budget.get("checkpoints") or [])
+    if points.empty or points["step"].nunique() < 2:
+        return None
+    metric = headline.attrs["metric"]
+    label, phrase = metric_label(metric), better_phrase(metric)
+    verdicts = dict(zip(headline["variant"], headline["verdict"], strict=True))
+    flags = dict(zip(headline["variant"], headline.get("budget_sensitive", []), strict=False))
+    bounds = points[["difference", "ci_low", "ci_high"]].to_numpy(float)
+    finite = bounds[np.isfinite(bounds)]
+    low, high = (min(finite.min(), 0.0), max(finite.max(), 0.0)) if finite.size else (-1, 1)
+    pad = 0.08 * (high - low or 1.0)
+    low, high = low - pad, high + pad
+    step, end = budget["step"], budget["end"]
+    with figure(4.2) as (fig, (ax,)):
+        fig.set_figwidth(BUDGET_WIDTH)
+        ax.axvspan(end / 2, end, color="0.93", lw=0, zorder=0)
+        ax.axhline(0, color="0.25", lw=1, zorder=1)
+        ax.axvline(step, color="0.35", lw=1, linestyle="--", zorder=1)
+        for i, (variant, rows) in enumerate(points.groupby("variant", sort=False)):
+            rows = rows.sort_values("step")
+            look = style(verdicts.get(variant, ""))
+            lines = LINE_STYLES[i % len(LINE_STYLES)]
+            x = rows["step"].to_numpy(float)
+            y = np.clip(rows["difference"].to_numpy(float), low, high)
+            ci = [np.clip(rows[c].to_numpy(float), low, high) for c in ("ci_low", "ci_high")]
+            ax.fill_between(x, *ci, color=look.colour, alpha=0.14, lw=0, zorder=2)
+            ax.plot(x, y, color=look.colour, lw=2, linestyle=lines, zorder=3)
+            for xs, ys, verdict in zip(x, y, rows["verdict"], strict=True):
+                mark = style(verdict)
+                face = mark.colour if mark.filled else "white"
+                ax.plot(xs, ys, marker=mark.marker, ms=7, mfc=face, mec=mark.colour, mew=1.8,
+                        zorder=4)  # fmt: skip
+            name = variant + (" (budget-sensitive)" if flags.get(variant) else "")
+            ax.annotate(name, (x[-1], y[-1]), xytext=(6, 0), textcoords="offset points",
+                        va="center", color=look.colour, fontsize="small")  # fmt: skip
+        ax.set_ylim(low, high)
+        ax.set_xlim(0, end * 1.02)
+        ax.set_xlabel(f"training steps (dashed: the headline, step {step}; shaded: last half)")
+        ax.set_ylabel(f"{label}: variant - reference ({phrase})")
+        ax.set_title(
+            f"Effect on {label} across the training budget: median paired difference, 95% CI "
+            "band; markers: each checkpoint's verdict (descriptive)",
+            fontsize="small",
+        )
+        handles = []
+        for verdict in dict.fromkeys([*headline["verdict"], *points["verdict"]]):
+            if verdict == REFERENCE:
+                continue
+            look = style(verdict)
+            face = look.colour if look.filled else "white"
+            handles.append(Line2D([], [], color=look.colour, marker=look.marker, mfc=face,
+                                  lw=2, label=verdict))  # fmt: skip
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                  ncols=max(1, len(handles)), frameon=False, fontsize="small")  # fmt: skip
         return to_png(fig)

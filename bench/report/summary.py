@@ -114,7 +114,9 @@ def reasons(headline: pd.DataFrame) -> list[str]:
         if not is_plain(row):
             reason = str(row["reason"]).rstrip(".")
             if flagged(row.get("budget_sensitive")):
-                reason += "; the verdict changes with the training budget"
+                note = row.get("budget_note")
+                detail = f": {note}" if isinstance(note, str) and note else ""
+                reason += f"; the verdict changes with the training budget{detail}"
             if row.get("machine_split"):
                 reason += f"; {row['machine_split']}"
             lines.append(f"{row['variant']} ({row['verdict']}): {reason}.")
@@ -136,6 +138,12 @@ def methods_line(headline: pd.DataFrame, reference: str) -> str:
         text += (
             f" With these seeds the adjusted p cannot go below {attrs['floor']:.2g}: "
             "the design cannot reach a verdict."
+        )
+    budget = attrs.get("budget")
+    if budget:
+        step, end = budget["step"], budget["end"]
+        text += f" Verdicts at step {step} of {end}" + (
+            " (the end of training)." if step == end else " ([suite] budget, declared in advance)."
         )
     if attrs["exploratory"]:
         text += f" EXPLORATORY suite: {attrs['exploratory']}"

@@ -8,7 +8,9 @@ packed: how many jobs shared the job's GPU, empty when it ran alone, and device)
 `events.<detector>` (how often each failure detector fired); `factor.<trick>` (grid levels);
 `trick.<name>` (on/off) and `trick.<name>.<param>`; `config.<section>.<key>`;
 `version.<package>`; `fingerprint.<key>` (the code and machine class that made the job, see
-`bench.provenance`, `bench.machine`); and `job_dir`, where the job's history and samples live.
+`bench.provenance`, `bench.machine`); `evaluations`, the metrics at each checkpoint and the
+end as a JSON list (`bench.report.budget`); and `job_dir`, where the job's history and
+samples live.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ GROUPS = (
 )
 CONFIG_SECTIONS = ("data", "model", "train", "eval")
 HISTORY_COLUMNS = ["suite", "variant", "seed", "job_id"]
+EVALUATIONS = "evaluations"  # each job's scored steps, as JSON: [{"step": 38, "fid": ...}, ...]
 
 
 def load_suites(results_dir: str | Path, suites: list[str] | None = None) -> dict[str, dict]:
@@ -142,6 +145,7 @@ def _flatten(record: dict[str, Any], meta: dict, store: ResultsStore) -> dict:
         **{key: record.get(key) for key in COST},
         "packed": (record.get("execution") or {}).get("packed"),
         "suite_revision": record.get("suite_revision"),
+        EVALUATIONS: json.dumps(record.get("evaluations") or []),
     }
     row |= _prefixed("provenance.", record.get("metric_provenance") or {})
     row |= _prefixed("events.", Counter(event["detector"] for event in events))
@@ -174,7 +178,8 @@ def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _column_order(columns: pd.Index) -> list[str]:
-    metrics = [c for c in columns if c not in LEADING + COST + ["job_dir"] and "." not in c]
+    trailing = [EVALUATIONS, "job_dir"]
+    metrics = [c for c in columns if c not in LEADING + COST + trailing and "." not in c]
     known = [m for m in comparable_metrics() if m in metrics]
     grouped = [sorted(c for c in columns if c.startswith(g)) for g in GROUPS]
     return [
@@ -183,7 +188,7 @@ def _column_order(columns: pd.Index) -> list[str]:
         *sorted(set(metrics) - set(known)),
         *(c for c in COST if c in columns),
         *(c for group in grouped for c in group),
-        "job_dir",
+        *(c for c in trailing if c in columns),
     ]
 
 

@@ -82,12 +82,14 @@ class Loaded:
 @dataclass(frozen=True)
 class Scores:
     """What scoring found: the final metrics (also without sampling tricks), their
-    provenance, every evaluation point, the time spent, and the sample figures (PNG by file)."""
+    provenance, every evaluation point (checkpoints and the end) and the checkpoints'
+    provenance, the time spent, and the sample figures (PNG by file)."""
 
     metrics: dict[str, float]
     without_sampling_tricks: dict[str, float] | None
     provenance: dict[str, Any]
     evaluations: list[dict[str, float]]
+    checkpoint_provenance: dict[str, Any]
     eval_time_s: float
     figures: dict[str, bytes]
 
@@ -105,9 +107,11 @@ def run_job(
     `placement` (executor, host, worker, GPU) is recorded beside the execution mode;
     `capture=False` (`--no-capture`) keeps a CUDA job's step eager.
 
-    With `eval.every`, the generator is also scored during training and `on_evaluation(step,
-    metrics)` is called at each point; raising `StopTraining` there ends the run early (its
-    status is the exception's, e.g. "pruned", and its metrics those of the last point).
+    The generator is also scored at the checkpoints during training
+    (`JobConfig.evaluation_steps`, `bench.run.scoring.EvaluationPoints`) and
+    `on_evaluation(step, metrics)` is called at each; raising `StopTraining` there ends the
+    run early (its status is the exception's, e.g. "pruned", and its metrics those of the last
+    point).
     """
     run = JobRun(store, device, on_evaluation, placement or {}, capture)
     return run_to_end(job_steps(job, run))
@@ -170,10 +174,10 @@ def train(job: Job, loaded: Loaded, run: JobRun, points: EvaluationPoints) -> St
         loaded.data,
         loaded.tricks,
         run.device,
-        points,
-        loaded.labels,
-        loaded.dataset.num_classes,
-        run.capture and run.eager is None,
+        labels=loaded.labels,
+        num_classes=loaded.dataset.num_classes,
+        capture=run.capture and run.eager is None,
+        checkpoints=points,
     )
 
 
@@ -211,7 +215,15 @@ def score(
             seconds += extra
     else:
         metrics, provenance, seconds = {}, {"skipped": "generator output is not finite"}, 0.0
-    return Scores(metrics, without, provenance, evaluations, seconds + points.seconds, figures)
+    return Scores(
+        metrics,
+        without,
+        provenance,
+        evaluations,
+        points.provenance,
+        seconds + points.seconds,
+        figures,
+    )
 
 
 def write(
@@ -258,6 +270,7 @@ def result_record(
         "metrics_without_sampling_tricks": scores.without_sampling_tricks,
         "metric_provenance": scores.provenance,
         "evaluations": scores.evaluations,
+        "checkpoint_provenance": scores.checkpoint_provenance,
         "best": best_values(scores.evaluations),
         "steps_completed": outcome.steps_completed,
         "train_time_s": outcome.train_time_s,

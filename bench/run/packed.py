@@ -192,7 +192,7 @@ def probe_job(job: Job) -> Job:
     steps = WARMUP_ITERATIONS + 2
     train_cfg = c.train.model_copy(update={"steps": steps, "log_every": steps})
     evaluation = c.eval.model_copy(
-        update={"every": None, "num_samples": min(c.eval.num_samples, PROBE_SAMPLES)}
+        update={"every": None, "at": (), "num_samples": min(c.eval.num_samples, PROBE_SAMPLES)}
     )
     config = c.model_copy(update={"train": train_cfg, "eval": evaluation})
     return Job(job.suite, job.variant, job.seed, config)

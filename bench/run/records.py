@@ -147,6 +147,7 @@ class ResultRecord(JobRecord):
     metrics_without_sampling_tricks: dict[str, float | None] | None = None
     metric_provenance: dict[str, Scalar] = {}
     evaluations: list[dict[str, float | None]] = []
+    checkpoint_provenance: dict[str, Scalar] = {}
     best: dict[str, Best] = {}
     steps_completed: int | None = None
     train_time_s: float | None = None
@@ -224,6 +225,7 @@ class SuiteRecord(Stored):
     correction: str | None = None
     interval: str | None = None
     exploratory: str | None = None
+    budget: int | None = None
     expect: dict[str, Expectation] = {}
     ablated_tricks: list[str] = []
     source_file: str | None = None

@@ -22,7 +22,7 @@ from bench.run.store import ResultsStore, read_json
 STAGES_FILE = "stages.json"
 PLAN_KEYS = (
     *("counts", "seeds", "metric", "alpha", "spending", "margin", "reference"),
-    "comparisons",
+    *("comparisons", "budget"),
 )
 
 

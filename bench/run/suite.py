@@ -300,6 +300,7 @@ def suite_metadata(suite: Suite, path: Path, overrides: list[str]) -> dict:
         "correction": suite.suite.correction,
         "interval": suite.suite.interval,
         "margin": dict(suite.suite.margin),
+        "budget": suite.suite.budget,
         "default_margin": default_margins(),
         "exploratory": suite.suite.exploratory,
         "expect": {variant: claim.model_dump() for variant, (_, claim) in claims.items()},

@@ -169,6 +169,7 @@ def run_stages(prepared: PreparedSuite) -> SequentialSummary:
         "alpha": stages.alpha,
         "spending": stages.spending,
         "margin": dict(suite.suite.margin),
+        "budget": suite.suite.budget,
         "reference": reference,
         "comparisons": names,
     }
@@ -207,6 +208,7 @@ def run_stages(prepared: PreparedSuite) -> SequentialSummary:
             sorted(seeds),
             suite.suite.primary_metric,
             dict(suite.suite.margin),
+            suite.suite.budget,
         )
         if data.missing:
             summary.incomplete = (

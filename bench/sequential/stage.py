@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bench.metric_registry import comparable_metrics
+from bench.report.budget import jobs_at
 from bench.report.comparison import outcomes
 from bench.report.headline import primary_metric
 from bench.report.stats import direction
@@ -66,9 +67,13 @@ def stage_data(
     seeds: list[int],
     chosen_metric: str | None,
     margins: dict[str, float],
+    budget: int | None = None,
 ) -> StageData:
-    """Test each of `variants` against `reference` on `seeds` (the stage's, all of them)."""
+    """Test each of `variants` against `reference` on `seeds` (the stage's, all of them), at
+    the training step `budget` (`[suite] budget`; None: the end of training)."""
     jobs, _, _ = load_selection(results, [suite])
+    if budget is not None:
+        jobs = jobs_at(jobs, budget)
     metric = primary_metric(jobs, chosen_metric)
     sign = direction(metric)
     wanted = set(seeds)

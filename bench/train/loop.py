@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import ParamSpec
+from typing import ParamSpec, Protocol
 
 import numpy as np
 import torch
@@ -379,6 +379,16 @@ Steps = Generator[None, None, TrainOutcome]
 P = ParamSpec("P")
 
 
+class Checkpoints(Protocol):
+    """Scoring G during training (`bench.run.scoring.EvaluationPoints`): the steps before the
+    end at which to score, and the call that scores the outcome so far (it may raise
+    `StopTraining`). It must not draw from the training RNG."""
+
+    steps: frozenset[int]
+
+    def __call__(self, step: int, outcome: TrainOutcome) -> None: ...
+
+
 def run_to_end(steps: Steps) -> TrainOutcome:
     """Drive a stepwise run (`training`) to its end and return what it returns."""
     while True:
@@ -407,6 +417,7 @@ def training(
     labels: Tensor | None = None,
     num_classes: int | None = None,
     capture: bool = True,
+    checkpoints: Checkpoints | None = None,
 ) -> Steps:
     """Train a GAN on `data` (already on `device`) for `cfg.train.steps` iterations, one
     iteration per `next()`: a generator that returns the `TrainOutcome` (`train` runs it to
@@ -414,8 +425,11 @@ def training(
 
     `labels` (on `device`) and `num_classes` let conditional nets see class labels.
     `on_log(row, outcome so far)` runs at each log point unless the run diverged there; it
-    may raise `StopTraining` to end the run with that status. On CUDA the step is captured
-    as a graph when every trick allows it, unless `capture=False` (`--no-capture`);
+    may raise `StopTraining` to end the run with that status. `checkpoints` scores G at its
+    steps (log points or not), after the divergence check of a log point and before
+    `on_log`; it may stop the run the same way, and its time is not training time. On CUDA
+    the step is captured as a graph when every trick allows it, unless `capture=False`
+    (`--no-capture`);
     `outcome.execution` says how it ran. Same config, seed and device -> the same numbers
     (CPU is bit-reproducible).
     """
@@ -450,31 +464,39 @@ def training(
         graphs = CudaGraphs(gan_step.iteration, ctx.rng, job_stream())
         scheduler = ReplayScheduler(graphs.eager, graphs.capture, graphs.replay)
         run_iteration = scheduler.run
-    start = time.perf_counter()
+    start, scoring = time.perf_counter(), 0.0
     for step in range(cfg.train.steps):
         ctx.step.fill_(step)
         monitor.record(step, run_iteration(gan_step.schedule()))
         completed = step + 1
         yield
-        if completed % cfg.train.log_every and completed != cfg.train.steps:
+        logged = not completed % cfg.train.log_every or completed == cfg.train.steps
+        scored = checkpoints is not None and completed in checkpoints.steps
+        if not logged and not scored:
             continue
-        row, warnings, divergence = monitor.flush(completed, probe.measure(gan_step.generator))
-        outcome.history.append(row)
-        outcome.events.extend(warnings)
         outcome.steps_completed = completed
-        outcome.train_time_s = time.perf_counter() - start
-        if divergence is not None:
-            outcome.events.append(divergence)
-            outcome.divergence = divergence
-            break
-        if on_log is not None:
-            try:
-                on_log(row, outcome)
-            except StopTraining as stop:
-                outcome.stopped = stop
+        outcome.train_time_s = time.perf_counter() - start - scoring
+        if logged:
+            row, warnings, divergence = monitor.flush(completed, probe.measure(gan_step.generator))
+            outcome.history.append(row)
+            outcome.events.extend(warnings)
+            if divergence is not None:
+                outcome.events.append(divergence)
+                outcome.divergence = divergence
                 break
+        began = time.perf_counter()
+        try:
+            if scored:
+                checkpoints(completed, outcome)
+            if logged and on_log is not None:
+                on_log(row, outcome)
+        except StopTraining as stop:
+            outcome.stopped = stop
+            break
+        finally:
+            scoring += time.perf_counter() - began if scored else 0.0
     outcome.steps_completed = completed
-    outcome.train_time_s = time.perf_counter() - start
+    outcome.train_time_s = time.perf_counter() - start - scoring
     outcome.execution = (scheduler.execution(chosen) if scheduler else chosen).record()
     return outcome
 

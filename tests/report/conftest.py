@@ -90,6 +90,7 @@ class ResultsBuilder:
         files: bool = True,
         history_fid: bool = False,
         extra: dict[str, Any] | None = None,
+        evaluations: list[dict[str, float]] | None = None,
     ) -> str:
         job_id = hashlib.sha256(f"{suite}/{variant}/{seed}".encode()).hexdigest()[:12]
         events = events or []
@@ -122,6 +123,8 @@ class ResultsBuilder:
             "finished_at": "2025-01-01T00:00:00+00:00",
             **(extra or {}),
         }
+        if evaluations is not None:
+            record["evaluations"] = evaluations
         folder = self.root / suite / job_id
         folder.mkdir(parents=True, exist_ok=True)
         if files:
