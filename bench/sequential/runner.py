@@ -21,6 +21,7 @@ import numpy as np
 
 from bench.errors import ResultsError
 from bench.expand import reference_variant
+from bench.metric_registry import margins
 from bench.run.stages import (
     UNDECIDED,
     check_plan,
@@ -168,7 +169,7 @@ def run_stages(prepared: PreparedSuite) -> SequentialSummary:
         "metric": suite.suite.primary_metric,
         "alpha": stages.alpha,
         "spending": stages.spending,
-        "margin": dict(suite.suite.margin),
+        "margin": margins(suite.suite.margin),
         "budget": suite.suite.budget,
         "reference": reference,
         "comparisons": names,
@@ -207,7 +208,7 @@ def run_stages(prepared: PreparedSuite) -> SequentialSummary:
             open_names,
             sorted(seeds),
             suite.suite.primary_metric,
-            dict(suite.suite.margin),
+            margins(suite.suite.margin),
             suite.suite.budget,
         )
         if data.missing:

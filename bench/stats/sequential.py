@@ -193,9 +193,11 @@ def decide_stage(
 
     `pvalue`, `sign` and `equivalence_pvalue` are the stage's two-sided p-values, statistic
     signs and TOST p-values per comparison (shape of `state`); those of comparisons already
-    decided are ignored (they ran no more seeds). A comparison is decided when its Holm-
-    adjusted stage-weighted p is below `alpha` (LARGER or SMALLER by the sign), else
-    EQUIVALENT when the adjusted equivalence one is.
+    decided are ignored (they ran no more seeds). A comparison is EQUIVALENT when its Holm-
+    adjusted stage-weighted equivalence p is below `alpha`, else LARGER or SMALLER (by the
+    sign) when the adjusted stage-weighted p of the difference is. Equivalence comes first,
+    as in `bench.report.stats.decide`: an effect shown to lie inside the margin is one too
+    small to matter, even where it is also shown to differ from 0.
     """
     open_ = state.open
     with np.errstate(divide="ignore"):
@@ -209,8 +211,8 @@ def decide_stage(
     )
     adjusted = holm_adjusted(np.minimum(q, 1e300))
     adjusted_equivalence = holm_adjusted(np.minimum(q_equivalence, 1e300))
-    differs = open_ & (adjusted < alpha) & (signs != 0)
-    equivalent = open_ & ~differs & (adjusted_equivalence < alpha)
+    equivalent = open_ & (adjusted_equivalence < alpha)
+    differs = open_ & ~equivalent & (adjusted < alpha) & (signs != 0)
     outcome = np.where(differs, np.where(signs > 0, LARGER, SMALLER), state.outcome)
     outcome = np.where(equivalent, EQUIVALENT, outcome)
     decided_now = differs | equivalent

@@ -110,3 +110,17 @@ def test_a_corrupt_stage_record_is_named_and_nothing_is_lost(
     with pytest.raises(ResultsError, match=r"stages.json"):
         run(ring_suite(), results)
     assert sorted(results.glob("ringseq/*/result.json")) == finished
+
+
+def test_the_metric_registrys_default_margin_applies_without_a_declared_one(
+    ring_suite, planted_executor, tmp_path: Path
+) -> None:
+    """As in the fixed analysis: high_quality_fraction has a default margin (0.02), so a
+    placebo within 0.001 ends equivalent without `[suite] margin`."""
+    planted_executor.metric = "high_quality_fraction"
+    planted_executor.values = lambda variant, seed: (
+        0.0 if variant == "dead" else 0.8 + 0.01 * (seed % 3) + 0.001 * (variant == "placebo")
+    )
+    summary = run(ring_suite('primary_metric = "high_quality_fraction"'), tmp_path / "results")
+    verdicts = {row["variant"]: (row["verdict"], row["stage"]) for row in summary.decisions}
+    assert verdicts == {"dead": ("hurts", 1), "placebo": ("equivalent", 1)}

@@ -81,6 +81,16 @@ def test_equivalence_is_decided_only_inside_the_margin():
     assert simulate(tight, COUNTS, margin=None).outcome.item() == OPEN
 
 
+def test_an_effect_shown_both_nonzero_and_inside_the_margin_is_equivalent():
+    """A small, consistent shift (0.2 in every seed, spread 0.02) differs from 0 and lies
+    inside a margin of 1: too small to matter, so equivalent, as the fixed analysis says."""
+    rng = np.random.default_rng(6)
+    shift = 0.2 + rng.normal(0, 0.02, (1, 1, 32))
+    state = simulate(shift, COUNTS, margin=1.0)
+    assert state.outcome.item() == EQUIVALENT
+    assert simulate(shift, COUNTS, margin=None).outcome.item() == LARGER
+
+
 def test_a_design_whose_stages_cannot_reach_the_floor_has_no_decidable_stage():
     assert first_reachable_stage((3, 4, 5), 1) is None
     assert first_reachable_stage(COUNTS, 3) == 2  # 16 seeds: OBF spends too little before
