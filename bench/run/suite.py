@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -259,29 +260,18 @@ def run_suite(
     path: str | Path,
     overrides: list[str] | None = None,
     results: str | Path = "results",
-    device: str = "auto",
-    workers: int | None = None,
-    progress: bool = True,
-    jobs_per_gpu: int | None = None,
-    executor: str = "local",
-    address: str | None = None,
     warn: Callable[[str], None] | None = None,
     max_jobs: int | None = None,
-    rerun_stale: bool = False,
-    capture: bool = True,
-    threads: int | None = None,
+    **options: Any,
 ) -> RunSummary:
-    """Load, validate and expand a suite file, record its metadata, and run every job (see
-    `RunOptions` for the options of the run, `prepare_suite` for the checks).
+    """Load, validate and expand a suite file, record its metadata, and run every job
+    (`options`: the fields of `RunOptions`, by keyword; `prepare_suite` has the checks).
 
     A sequential suite (`seeds = { start, step, max }`) is refused here, before anything is
     written: its stages are run by `bench.sequential.runner.run_until_decided`, which
     `bench run` and `bench.run_suite` call.
     """
-    options = RunOptions(
-        device, workers, progress, jobs_per_gpu, executor, address, rerun_stale, capture, threads
-    )
-    prepared = prepare_suite(path, overrides, results, options, warn, max_jobs, False)
+    prepared = prepare_suite(path, overrides, results, RunOptions(**options), warn, max_jobs, False)
     return run_jobs(prepared.jobs, prepared.store, prepared.options)
 
 

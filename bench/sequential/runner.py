@@ -132,23 +132,13 @@ def run_until_decided(
     path: str | Path,
     overrides: list[str] | None = None,
     results: str | Path = "results",
-    device: str = "auto",
-    workers: int | None = None,
-    progress: bool = True,
-    jobs_per_gpu: int | None = None,
-    executor: str = "local",
-    address: str | None = None,
     warn: Callable[[str], None] | None = None,
     max_jobs: int | None = None,
-    rerun_stale: bool = False,
-    capture: bool = True,
-    threads: int | None = None,
+    **options: Any,
 ) -> RunSummary:
-    """`bench.run.suite.run_suite`, and for a sequential suite its stages (`run_stages`)."""
-    options = RunOptions(
-        device, workers, progress, jobs_per_gpu, executor, address, rerun_stale, capture, threads
-    )
-    prepared = prepare_suite(path, overrides, results, options, warn, max_jobs)
+    """`bench.run.suite.run_suite` (same arguments), and for a sequential suite its stages
+    (`run_stages`)."""
+    prepared = prepare_suite(path, overrides, results, RunOptions(**options), warn, max_jobs)
     if prepared.stages is None:
         return run_jobs(prepared.jobs, prepared.store, prepared.options)
     return run_stages(prepared)
