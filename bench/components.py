@@ -16,7 +16,7 @@ from bench.config import JobConfig, validate
 from bench.data import dataset_capabilities, default_image_size
 from bench.data.base import DatasetSpec, dataset_spec
 from bench.errors import ConfigError, DataError
-from bench.feature_extractors import BackboneSpec, backbone_spec
+from bench.metrics.plugin_backbones import BackboneSpec, backbone_spec
 from bench.models.registry import ModelSpec, check_model, model_spec
 from bench.plugins import Origin, import_plugin
 from bench.tricks.registry import (

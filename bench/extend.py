@@ -16,7 +16,7 @@ from bench.config import DataConfig, ModelConfig
 from bench.data.base import Dataset
 from bench.data.base import register as register_dataset
 from bench.data.images import ImageSplits, image_dataset, split_source
-from bench.feature_extractors import register_backbone
+from bench.metrics.plugin_backbones import register_backbone
 from bench.models.registry import register_model
 from bench.tricks.registry import LossTerms, TrainContext, Trick, TrickParams
 from bench.tricks.registry import register as register_trick

@@ -29,7 +29,6 @@ from torch_fidelity.utils import (
 
 from bench.config import EvalConfig
 from bench.errors import MetricsError
-from bench.feature_extractors import backbone_spec
 from bench.metric_registry import METRICS, Metric, compute_function, eval_requests, requested
 from bench.metrics.backbones import (
     Backbone,
@@ -40,6 +39,7 @@ from bench.metrics.backbones import (
     to_uint8,
 )
 from bench.metrics.classes import coverage_metrics
+from bench.metrics.plugin_backbones import backbone_spec
 from bench.metrics.result import MetricsResult
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from textwrap import dedent
 import pytest
 
 import bench.data.base as datasets
-import bench.feature_extractors as extractors
+import bench.metrics.plugin_backbones as extractors
 import bench.models.registry as models
 import bench.plugins as plugins
 import bench.tricks.registry as tricks
