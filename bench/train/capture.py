@@ -7,11 +7,13 @@ every enabled trick declares `capturable = True` (a promise tests/train/
 test_capture_contract.py holds every such trick to on CPU).
 
 The decision (`choose_execution`) and the bookkeeping (`ReplayScheduler`: eager warm-up
-iterations per schedule pattern, one capture per pattern, then replays) are plain Python,
-tested on CPU with fake capture and replay functions. `CudaGraphs` is the CUDA part: warm-up,
-capture and replay on the job's own stream, `torch.cuda.graph` with the job's RNG registered
-(`CUDAGraph.register_generator_state`) so that each replay draws fresh seeded noise. Log
-points, the monitor's read-back and evaluation run outside the graph, between replays.
+iterations, one capture, then replays) are plain Python, tested on CPU with fake capture and
+replay functions. One graph per job is enough: the contract forbids a capturable trick to
+change the schedule (how many D and G updates an iteration has) after the warm-up.
+`CudaGraphs` is the CUDA part: warm-up, capture and replay on the job's own stream,
+`torch.cuda.graph` with the job's RNG registered (`CUDAGraph.register_generator_state`) so
+that each replay draws fresh seeded noise. Log points, the monitor's read-back and
+evaluation run outside the graph, between replays.
 
 A capture that raises is fatal to its process (`CaptureFailed`): torch leaves the capture
 stream current and registered generators in capture state after a failed capture, so an
@@ -21,14 +23,14 @@ exits and the job runs again, eagerly, in a fresh one (`bench.run.packed`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-WARMUP_ITERATIONS = 3  # eager iterations per schedule pattern before it is captured
+WARMUP_ITERATIONS = 3  # eager iterations before the step is captured
 EAGER, GRAPH = "eager", "graph"
 
 
@@ -72,7 +74,7 @@ def choose_execution(
     return Execution(
         GRAPH,
         f"every enabled trick is capturable; {WARMUP_ITERATIONS} eager warm-up iterations, "
-        "then one captured iteration per schedule pattern, replayed",
+        "then one captured iteration, replayed",
     )
 
 
@@ -84,12 +86,13 @@ def optimizer_options(device: torch.device) -> dict[str, bool]:
     return {"capturable": True, "fused": True}
 
 
-Pattern = Hashable
+Pattern = tuple[int, int]  # an iteration's (D updates, G updates)
 
 
 class CaptureFailed(RuntimeError):
-    """A graph capture raised; the process that tried it may be unusable (see the module
-    docstring). `reason` is what the job's record says when it is rerun eagerly."""
+    """A graph capture raised, and the process that tried it may be unusable (see the module
+    docstring), or the schedule changed after the capture. `reason` is what the job's record
+    says when it is rerun eagerly."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -97,42 +100,47 @@ class CaptureFailed(RuntimeError):
 
 
 class ReplayScheduler:
-    """Per schedule pattern: `warmup` eager iterations, then capture once, then replay.
+    """`warmup` eager iterations, then capture one, then replay it for every later one.
 
-    `eager(pattern)` runs one iteration eagerly, `capture(pattern)` records one (and runs
-    it: the caller replays the fresh graph once, so a capture is also a training step), and
-    `replay(pattern)` replays it; each returns the iteration's statistics tensor. `counts`
-    says how the iterations ran. A capture that raises (a host sync torch refuses while
-    capturing, say) raises `CaptureFailed`: the job cannot go on in this process.
+    `eager(pattern)` runs one iteration of the schedule pattern eagerly, `capture(pattern)`
+    records one (and runs it: the caller replays the fresh graph once, so a capture is also a
+    training step), and `replay()` replays it; each returns the iteration's statistics tensor.
+    `counts` says how the iterations ran. A capture that raises (a host sync torch refuses
+    while capturing, say) raises `CaptureFailed`: the job cannot go on in this process. So
+    does a pattern other than the captured one: a trick that declares `capturable = True`
+    and changes the schedule after the warm-up breaks the capture contract (docs/gpu.md),
+    and replaying the captured graph would run the wrong number of updates.
     """
 
     def __init__(
         self,
         eager: Callable[[Pattern], Tensor],
         capture: Callable[[Pattern], None],
-        replay: Callable[[Pattern], Tensor],
+        replay: Callable[[], Tensor],
         warmup: int = WARMUP_ITERATIONS,
     ) -> None:
         self.eager, self.capture, self.replay, self.warmup = eager, capture, replay, warmup
-        self.seen: dict[Pattern, int] = {}
-        self.captured: set[Pattern] = set()
+        self.captured: Pattern | None = None
         self.counts = {EAGER: 0, GRAPH: 0}
 
     def run(self, pattern: Pattern) -> Tensor:
-        """One training iteration of `pattern`, run whichever way its history says."""
-        warming = self.seen.get(pattern, 0) < self.warmup
-        if pattern not in self.captured and warming:
-            self.seen[pattern] = self.seen.get(pattern, 0) + 1
+        """One training iteration of `pattern`: eager while warming up, else the graph."""
+        if self.captured is None and self.counts[EAGER] < self.warmup:
             self.counts[EAGER] += 1
             return self.eager(pattern)
-        if pattern not in self.captured:
+        if self.captured is None:
             try:
                 self.capture(pattern)
             except RuntimeError as err:
                 raise CaptureFailed(f"graph capture failed ({err})") from err
-            self.captured.add(pattern)
+            self.captured = pattern
+        elif pattern != self.captured:
+            raise CaptureFailed(
+                f"the schedule changed after the capture ({self.captured} -> {pattern} D and G "
+                "updates): a trick declared capturable broke the capture contract"
+            )
         self.counts[GRAPH] += 1
-        return self.replay(pattern)
+        return self.replay()
 
     def execution(self, chosen: Execution) -> Execution:
         """What actually ran: `chosen`, with the counts."""
@@ -156,21 +164,21 @@ def job_stream() -> torch.cuda.Stream:
 
 
 class CudaGraphs:
-    """The CUDA side of `ReplayScheduler` for one job: one graph per schedule pattern.
+    """The CUDA side of `ReplayScheduler` for one job: its one graph.
 
     `iteration(pattern)` is the job's training iteration (`GANStep.iteration`). Warm-up,
     capture and replays all run on `stream` (`job_stream()`: lazy cuDNN, cuBLAS and allocator
-    set-up happen in the warm-up, outside the capture); each graph registers `rng` (the job's
+    set-up happen in the warm-up, outside the capture); the graph registers `rng` (the job's
     RNG; torch registers its default CUDA generator itself) so that replays advance it. The
-    statistics tensor a graph returns is static: every replay overwrites it in place.
+    statistics tensor the graph returns is static: every replay overwrites it in place.
     """
 
     def __init__(
         self, iteration: Callable[[Pattern], Tensor], rng: torch.Generator, stream: Any
     ) -> None:
         self.iteration, self.rng, self.stream = iteration, rng, stream
-        self.graphs: dict[Pattern, torch.cuda.CUDAGraph] = {}
-        self.outputs: dict[Pattern, Tensor] = {}
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.output: Tensor | None = None
 
     def eager(self, pattern: Pattern) -> Tensor:
         caller = torch.cuda.current_stream()
@@ -185,13 +193,13 @@ class CudaGraphs:
         graph.register_generator_state(self.rng)
         torch.cuda.synchronize()
         with torch.cuda.graph(graph, stream=self.stream):
-            self.outputs[pattern] = self.iteration(pattern)
-        self.graphs[pattern] = graph
+            self.output = self.iteration(pattern)
+        self.graph = graph
 
-    def replay(self, pattern: Pattern) -> Tensor:
+    def replay(self) -> Tensor:
         caller = torch.cuda.current_stream()
         self.stream.wait_stream(caller)
         with torch.cuda.stream(self.stream):
-            self.graphs[pattern].replay()
+            self.graph.replay()
         caller.wait_stream(self.stream)
-        return self.outputs[pattern]
+        return self.output

@@ -286,7 +286,7 @@ class GANStep:
         )
 
     def schedule(self) -> tuple[int, int]:
-        """This iteration's (D updates, G updates): the schedule pattern a graph is kept for."""
+        """This iteration's (D updates, G updates): its schedule pattern (fixed once captured)."""
         d_steps, g_steps = self.cfg.train.d_steps, self.cfg.train.g_steps
         for trick in self.tricks:
             d_steps, g_steps = trick.schedule(d_steps, g_steps, self.ctx)

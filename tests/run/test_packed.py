@@ -242,7 +242,7 @@ class FailingCapture:  # stands in for CudaGraphs: the warm-up trains, every cap
     def capture(self, pattern):
         raise RuntimeError("operation not permitted when stream is capturing")
 
-    def replay(self, pattern):
+    def replay(self):
         raise AssertionError("nothing was captured")
 
 

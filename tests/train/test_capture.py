@@ -69,24 +69,38 @@ class Recorder:
             raise RuntimeError("operation not permitted when stream is capturing")
         self.log.append(("capture", pattern))
 
-    def replay(self, pattern):
-        self.log.append(("replay", pattern))
+    def replay(self):
+        self.log.append(("replay",))
         return torch.ones(6)
 
 
-def test_each_pattern_warms_up_then_is_captured_once_and_replayed() -> None:
+def test_the_step_warms_up_then_is_captured_once_and_replayed() -> None:
     fake = Recorder()
     scheduler = ReplayScheduler(fake.eager, fake.capture, fake.replay, warmup=2)
-    for pattern in [(1, 1)] * 4 + [(5, 1)] * 3 + [(1, 1)]:
-        scheduler.run(pattern)
+    for _ in range(5):
+        scheduler.run((5, 1))
     assert fake.log == [
-        ("eager", (1, 1)), ("eager", (1, 1)), ("capture", (1, 1)), ("replay", (1, 1)),
-        ("replay", (1, 1)), ("eager", (5, 1)), ("eager", (5, 1)), ("capture", (5, 1)),
-        ("replay", (5, 1)), ("replay", (1, 1)),
+        ("eager", (5, 1)), ("eager", (5, 1)), ("capture", (5, 1)), ("replay",), ("replay",),
+        ("replay",),
     ]  # fmt: skip
-    assert scheduler.counts == {EAGER: 4, GRAPH: 4}
+    assert scheduler.counts == {EAGER: 2, GRAPH: 3}
     ran = scheduler.execution(choose_execution([], CUDA))
-    assert ran.mode == GRAPH and ran.reason.endswith("(4 replayed, 4 eager warm-up iterations)")
+    assert ran.mode == GRAPH and ran.reason.endswith("(3 replayed, 2 eager warm-up iterations)")
+
+
+def test_a_schedule_that_changes_after_the_capture_is_not_replayed() -> None:
+    """A trick that declares itself capturable and changes the schedule breaks the contract:
+    the one graph holds the captured pattern's updates, so the job must rerun eagerly."""
+    fake = Recorder()
+    scheduler = ReplayScheduler(fake.eager, fake.capture, fake.replay, warmup=1)
+    scheduler.run((1, 1))
+    scheduler.run((1, 1))
+    with pytest.raises(CaptureFailed) as failed:
+        scheduler.run((0, 1))
+    assert failed.value.reason.startswith(
+        "the schedule changed after the capture ((1, 1) -> (0, 1) D and G updates)"
+    )
+    assert fake.log == [("eager", (1, 1)), ("capture", (1, 1)), ("replay",)]
 
 
 def test_a_failed_capture_is_fatal_to_the_process_and_says_why() -> None:
