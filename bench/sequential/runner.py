@@ -3,11 +3,13 @@
 Stage k runs the reference and the still-open comparisons on the first n_k seeds (the jobs
 of a suite that expanded to every seed up to `max`), through the same runner as any suite
 (`bench.run.suite.run_jobs`: claims, so several runners split each stage and train each job
-once). When a stage's jobs have all finished, its tests (`bench.sequential.stage`) go into
-the decision rule (`bench.stats.sequential.decide_stage`), and the stage is recorded with
-its basis in `results/<suite>/stages.json` (`bench.run.stages`). A stage already recorded is
-not decided again: an interrupted run, or a second runner, resumes to the same decisions. A
-stage with a failed job stops the run (exit 1); running again retries the job and goes on.
+once); every job of every stage is checked once, before the first stage
+(`bench.run.preflight`, in `prepare_suite`). When a stage's jobs have all finished, its
+tests (`bench.sequential.stage`) go into the decision rule
+(`bench.stats.sequential.decide_stage`), and the stage is recorded with its basis in
+`results/<suite>/stages.json` (`bench.run.stages`). A stage already recorded is not decided
+again: an interrupted run, or a second runner, resumes to the same decisions. A stage with a
+failed job stops the run (exit 1); running again retries the job and goes on.
 """
 
 from __future__ import annotations

@@ -1,14 +1,18 @@
 """Running a sequential suite: decided comparisons stop, the stages are recorded with their
-basis, an interrupted run resumes to the same decisions, another plan is refused."""
+basis, an interrupted run resumes to the same decisions, another plan is refused, and the
+jobs are checked once per run, not once per stage."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
+import bench.run.preflight
 from bench.errors import ConfigError, ResultsError
+from bench.run.suite import run_jobs
 from bench.sequential.runner import run_until_decided
 
 
@@ -124,3 +128,36 @@ def test_the_metric_registrys_default_margin_applies_without_a_declared_one(
     summary = run(ring_suite('primary_metric = "high_quality_fraction"'), tmp_path / "results")
     verdicts = {row["variant"]: (row["verdict"], row["stage"]) for row in summary.decisions}
     assert verdicts == {"dead": ("hurts", 1), "placebo": ("equivalent", 1)}
+
+
+@pytest.fixture
+def preflights(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """The arguments of every `preflight` call, whichever `bench` module makes it."""
+    calls, checked = [], bench.run.preflight.preflight
+    for module in [m for name, m in sys.modules.items() if name.startswith("bench")]:
+        if getattr(module, "preflight", None) is checked:
+            monkeypatch.setattr(module, "preflight", lambda *a: calls.append(a) or checked(*a))
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("seeds", "stages"),
+    [("suite.seeds=[0, 1]", 1), ("suite.seeds={ start = 8, step = 2, max = 12 }", 3)],
+)
+def test_a_run_checks_its_jobs_once_however_many_stages_it_runs(
+    ring_suite, planted_executor, preflights, monkeypatch, tmp_path: Path, seeds, stages
+) -> None:
+    """`preflight` (datasets, nets, tricks, backbones) runs before the first job of a plain or
+    a sequential run, and not again in `run_jobs`, which each stage calls."""
+    ran = []
+
+    def planted_then_run(jobs, store, options):
+        summary = planted_executor(jobs, store, options)
+        ran.append(run_jobs(jobs, store, options))  # the real runner: every job is finished
+        return summary
+
+    monkeypatch.setattr("bench.sequential.runner.run_jobs", planted_then_run)
+    suite = ring_suite('exploratory = "two seeds cannot decide"\nprimary_metric = "modes_covered"')
+    run(suite, tmp_path / "results", [seeds])
+    assert len(ran) == stages and all(summary.skipped == summary.total for summary in ran)
+    assert len(preflights) == 1
