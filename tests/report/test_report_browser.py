@@ -12,6 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.report import build_report
@@ -61,7 +62,13 @@ OPEN_DETAILS = "() => document.querySelectorAll('details').forEach(d => { d.open
 def report(results, history: Path, tmp_path: Path) -> Path:
     """A page with every wide thing at once: a headline with expectations, long variant names
     and long reasons, a grid of samples, a tuning section and nightly trends."""
-    results.planted("labels", VARIANTS, history_fid=True)
+    rng = np.random.default_rng(0)
+    results.suite("labels")
+    for variant, mean in VARIANTS.items():
+        for seed in range(8):
+            end = float(rng.normal(mean, 1.0))
+            points = [{"step": step, "fid": end + (100 - step) / 10} for step in (25, 50, 75, 100)]
+            results.job("labels", variant, seed, {"fid": end}, history_fid=True, evaluations=points)
     detail = "d_grad_norm 150 is above the explosion threshold 100 at step 50 " * 3
     results.job(
         "labels",
@@ -138,6 +145,7 @@ def test_the_forest_plot_and_the_first_verdict_are_on_the_first_screen(report: P
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(report.as_uri(), wait_until="load")
         forest = page.locator('img[alt^="forest plot"]').first.bounding_box()
+        steps = page.locator('img[alt$="effect vs training steps"]').first.bounding_box()
         rows = page.locator(".short tbody tr")
         verdicts = rows.locator("td[class^=verdict-]").all_inner_texts()
         first = verdicts.index(next(v for v in verdicts if v != "reference"))
@@ -145,7 +153,8 @@ def test_the_forest_plot_and_the_first_verdict_are_on_the_first_screen(report: P
         browser.close()
 
     assert verdicts[0] == "reference"
-    for box in (forest, row):
+    assert steps is not None and steps["x"] > forest["x"] + forest["width"] / 2  # beside it
+    for box in (forest, steps, row):
         assert box is not None and box["height"] > 0
         assert box["y"] >= 0 and box["y"] + box["height"] <= 900, box
         assert box["x"] >= 0 and box["x"] + box["width"] <= 1400, box
