@@ -27,6 +27,7 @@ from bench.report.markup import markdown_table
 from bench.report.reliability import headline_warnings, marked, unreliable_metrics
 from bench.report.sequential import (
     STAGES_KEY,
+    stage_seeds,
     stage_summary,
     stage_table,
     suite_metas,
@@ -215,14 +216,15 @@ def suite_headline(
     table["agreement"] = [agree for _, agree in claims]
     floors = table["floor"].dropna()
     by_metric = verdicts.items()
+    expected = expected_seeds(jobs, analysis)
     table.attrs = attrs | {
         "metric": metric,
         "floor": float(floors.min()) if len(floors) else float("nan"),
         "exploratory": analysis.exploratory,
         "unreliable": unreliable_metrics(jobs),
         "margin_source": analysis.margin_source.get(metric),
-        "missing": missing_jobs(jobs, analysis.seeds),
-        "expected_jobs": jobs["variant"].nunique() * len(_expected_seeds(jobs, analysis.seeds)),
+        "missing": missing_jobs(jobs, expected),
+        "expected_jobs": sum(len(seeds) for seeds in expected.values()),
         "verdicts": {m: dict(zip(t["variant"], t["verdict"], strict=True)) for m, t in by_metric},
         "adjusted": {
             m: dict(zip(t["variant"], t["p_adjusted"], strict=True)) for m, t in by_metric
@@ -239,16 +241,23 @@ def suite_headline(
     return with_budget(table, checkpoints, analysis.budget or end, end)
 
 
-def _expected_seeds(jobs: pd.DataFrame, seeds: tuple[int, ...] | None) -> set[int]:
-    return set(seeds or ()) | set(jobs["seed"].tolist())
+def expected_seeds(jobs: pd.DataFrame, analysis: Analysis) -> dict[str, set[int]]:
+    """Per variant, the seeds it should have a result for: those the recorded stages ran it
+    on for a sequential suite (a comparison decided early stops getting seeds, by design),
+    else the suite's seeds (and any seed seen)."""
+    seen = set(jobs["seed"].tolist())
+    variants = sorted(map(str, jobs["variant"].unique()))
+    if analysis.stages is not None:
+        staged = stage_seeds(analysis.stages)
+        return {v: staged.get(v, set()) for v in variants}
+    return {v: set(analysis.seeds or ()) | seen for v in variants}
 
 
-def missing_jobs(jobs: pd.DataFrame, seeds: tuple[int, ...] | None) -> dict[str, list[int]]:
-    """Per variant, the seeds of the suite (`seeds`, else every seed seen) without a result."""
-    expected = _expected_seeds(jobs, seeds)
+def missing_jobs(jobs: pd.DataFrame, expected: dict[str, set[int]]) -> dict[str, list[int]]:
+    """Per variant, the `expected` seeds without a result."""
     missing = {}
     for variant, group in jobs.groupby("variant", sort=True):
-        absent = sorted(expected - set(group["seed"].tolist()))
+        absent = sorted(expected.get(str(variant), set()) - set(group["seed"].tolist()))
         if absent:
             missing[str(variant)] = absent
     return missing

@@ -82,6 +82,16 @@ def with_stage_verdicts(table: pd.DataFrame, record: dict, metric: str) -> pd.Da
     return table
 
 
+def stage_seeds(record: dict) -> dict[str, set[int]]:
+    """Per variant, the seeds the recorded stages tested it on; the reference: all of them."""
+    seeds: dict[str, set[int]] = {}
+    for stage in record.get("stages", []):
+        for variant, tested in stage["tested"].items():
+            seeds.setdefault(variant, set()).update(tested["seeds"])
+    seeds[record["plan"]["reference"]] = set().union(*seeds.values())
+    return seeds
+
+
 def stage_table(record: dict) -> pd.DataFrame:
     """Per comparison: the sequential verdict, the stage and seeds that decided it."""
     rows, totals = decision_rows(record)

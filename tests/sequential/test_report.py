@@ -40,3 +40,21 @@ def test_a_suite_with_a_list_of_seeds_has_no_stage_section(
     run_until_decided(ring_suite(), seeds, results=results, device="cpu", progress=False)
     assert not (results / "ringseq" / "stages.json").exists()
     assert "Sequential seeds" not in headline_text(results, ["ringseq"], "md")
+
+
+def test_a_comparison_stopped_early_is_not_an_incomplete_suite(
+    ring_suite, planted_executor, tmp_path: Path
+) -> None:
+    """dead stopped at 8 seeds by design: its seeds 8..11 are not missing jobs; a job of a
+    stage that ran, deleted afterwards, is."""
+    results = tmp_path / "results"
+    run_until_decided(ring_suite(), results=results, device="cpu", progress=False)
+    assert "INCOMPLETE" not in headline_text(results, ["ringseq"], "md")
+    placebo_11 = next(
+        path.parent
+        for path in (results / "ringseq").glob("*/result.json")
+        if '"variant": "placebo"' in path.read_text() and '"seed": 11' in path.read_text()
+    )
+    (placebo_11 / "result.json").unlink()
+    text = headline_text(results, ["ringseq"], "md")
+    assert "INCOMPLETE suite: 1 of 32 jobs have no result yet (placebo: seed 11)" in text
