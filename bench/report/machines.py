@@ -8,7 +8,8 @@ also carries the machines' difference. Such pairs are kept (the tests stay valid
 sharp), but never silently: the comparison names the seeds and the classes. A job recorded
 before machine classes were (`unrecorded`) is of an unknown class: paired with a recorded
 one it is flagged; two unrecorded sides are not (nothing is known either way, and the
-selection's device check still applies).
+selection's device check still applies). The torch thread count counts as part of the class
+(another split of each reduction: other last bits on the same machine).
 """
 
 from __future__ import annotations
@@ -18,12 +19,22 @@ import pandas as pd
 from bench.machine import UNRECORDED
 
 COLUMN = "fingerprint.machine_class"
+THREADS = "threads"  # torch threads per worker (`bench.run.threads`)
 
 
 def _classes(jobs: pd.DataFrame) -> pd.Series:
+    """Each job's machine class, and its torch threads where recorded: a CPU's reductions are
+    split by thread, so one machine gives other numbers at another thread count (measured:
+    the main job's baseline seed 0, FID 17.966811 with 2 threads, 17.975187 with 1)."""
     if COLUMN not in jobs:
-        return pd.Series(UNRECORDED, index=jobs.index)
-    return jobs[COLUMN].where(jobs[COLUMN].notna() & (jobs[COLUMN] != ""), UNRECORDED)
+        classes = pd.Series(UNRECORDED, index=jobs.index)
+    else:
+        classes = jobs[COLUMN].where(jobs[COLUMN].notna() & (jobs[COLUMN] != ""), UNRECORDED)
+    if THREADS in jobs:
+        threads = pd.to_numeric(jobs[THREADS], errors="coerce")
+        suffix = threads.map(lambda n: f", {n:g} threads" if pd.notna(n) else "")
+        classes = classes.astype(str) + suffix
+    return classes
 
 
 def split_seeds(jobs: pd.DataFrame, reference: str) -> dict[str, dict[int, tuple[str, str]]]:

@@ -55,3 +55,18 @@ def test_records_without_a_machine_class_still_read_and_count_as_unknown(results
     assert "seed 2 of this comparison ran on different machine classes" in text
     assert f"reference on '{XEON}', variant on 'unrecorded'" in text
     assert len(load_results(results.root)) == 12  # read and pooled (flagged), not dropped
+
+
+def test_a_seed_paired_across_thread_counts_is_flagged_like_another_machine(results) -> None:
+    """One machine, another torch thread count: other last bits (the main job's baseline seed
+    0 gave FID 17.966811 with 2 threads, 17.975187 with 1), so a weaker pairing too."""
+    results.suite("s")
+    for variant, shift in (("baseline", 0.0), ("smoothing", 1.0)):
+        for seed in range(6):
+            threads = 2 if (variant, seed) == ("smoothing", 4) else 1
+            fingerprint = {"code_id": "same-code", "machine_class": XEON}
+            extra = {"fingerprint": fingerprint, "threads": threads}
+            results.job("s", variant, seed, {"fid": 20.0 + seed + shift}, extra=extra)
+    text = headline_text(results.root, fmt="md")
+    assert "seed 4 of this comparison ran on different machine classes" in text
+    assert f"reference on '{XEON}, 1 threads', variant on '{XEON}, 2 threads'" in text
