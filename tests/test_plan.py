@@ -26,7 +26,7 @@ def planted_jobs(suite, jobs, sds: float = 15.0) -> tuple[pd.DataFrame, str, dic
     every variant `sds` standard deviations better (even) or worse (odd) than the reference."""
     reference = reference_variant(suite)
     variants = sorted({job.variant for job in jobs} - {reference})
-    seeds = list(suite.suite.seeds)
+    seeds = list(suite.suite.seed_list)
     metrics = {"fid": 20.0, "isc": 2.0, "kid": 0.02}
     if jobs[0].config.data.name in ("ring8", "grid25"):
         metrics = TOY_METRICS
@@ -60,7 +60,7 @@ def test_every_shipped_suite_can_reach_a_verdict_for_a_large_effect(path: Path) 
     )
     assert table.attrs["comparisons"] == floor.comparisons
     assert dict(zip(table["variant"], table["verdict"], strict=True)) == expected
-    assert (table["analysis"].dropna() == f"paired, {len(suite.suite.seeds)} seeds").all()
+    assert (table["analysis"].dropna() == f"paired, {len(suite.suite.seed_list)} seeds").all()
 
 
 def test_the_readme_main_job_stays_quick_and_decidable() -> None:
