@@ -11,8 +11,15 @@ logits by default). Each iteration:
      -> `after_update`.
   3. G update (x g_steps), D's parameters frozen (`frozen`): z -> `sample_latent` -> G ->
      `d_inputs` -> D -> objective's G loss (non-saturating or minimax) -> `g_loss` hooks ->
-     backward -> `gradients` -> optimiser step -> `after_update`.
+     backward -> `gradients` -> optimiser step -> `after_update`. A real batch is gathered
+     only where something reads it: a trick's `g_loss` (`reads_real_in_g_step`, e.g.
+     feature matching) or a net that takes it as its input image (pix2pix). Its indices
+     are drawn either way, so the job's RNG stream does not depend on it.
   4. `after_step`, then the monitor adds this iteration's statistics on the device.
+The loss hooks of both updates get a `LossTerms`, built in one place (`GANStep.loss_terms`).
+Nets that take an input image (pix2pix's paired nets) get the update's untransformed real
+batch; no other net is given one.
+
 Every `train.log_every` iterations the monitor is read back (the only host sync), together
 with the sample probe (a fixed batch of fakes); a history row is written, and the failure
 detectors run; a divergence stops training and is returned as a result, never raised.
@@ -36,7 +43,7 @@ import torch
 from torch import Tensor, nn
 
 from bench.config import JobConfig
-from bench.models.conditioning import call_net
+from bench.models.conditioning import call_net, conditioning
 from bench.models.registry import build_networks
 from bench.train.capture import (
     CudaGraphs,
@@ -141,11 +148,37 @@ def update(
     return grad_norm
 
 
+D_FIELDS = ("d_loss", "d_real", "d_fake", "d_grad_norm")  # what a D update returns, in order
+G_FIELDS = ("g_loss", "g_grad_norm")  # what a G update returns, in order
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One update's draws from the job's RNG: a real batch, latents, and their labels.
+
+    `real` and `real_labels` are None in a G update that gathers no real batch (see
+    `GANStep.g_step_gathers_real`). `condition_image` is the untransformed real batch where a
+    net takes one (pix2pix's paired nets), else None.
+    """
+
+    real: Tensor | None
+    real_labels: Tensor | None
+    latent: Tensor
+    fake_labels: Tensor | None
+    condition_image: Tensor | None
+
+
 class GANStep:
     """One training iteration of a GAN with its tricks; holds nets, optimisers and data.
 
     `labels` (one class index per training sample) are passed to conditional nets; fakes get
     labels drawn uniformly from `ctx.num_classes`.
+
+    A G update gathers a real batch only where something reads it (`g_step_gathers_real`): a
+    trick whose G-phase hooks do (`Trick.reads_real_in_g_step`), or a net that takes the real
+    batch as its condition (pix2pix). It draws the batch's indices all the same
+    (`Draws.skip_real`), so the job's RNG stream is the one every recorded result was made
+    with.
     """
 
     def __init__(
@@ -169,6 +202,11 @@ class GANStep:
         self.opt_d = self.make_optimizer("discriminator", self.discriminator, cfg.train.lr_d)
         objective = next((t.objective for t in tricks if t.objective), None)
         self.objective = configured_objective(objective, cfg.train.g_loss)
+        self.paired = any(
+            "condition_image" in conditioning(net) for net in (self.generator, self.discriminator)
+        )
+        self.g_step_gathers_real = self.paired or any(t.reads_real_in_g_step for t in tricks)
+        self.mixes_d_batches = any(trick.mixes_d_batches for trick in tricks)
         self.stats = torch.zeros(len(FIELDS), device=ctx.device)  # `FIELDS`, in place
         self.d_fields = field_index(D_FIELDS, ctx.device)
         self.g_fields = field_index(G_FIELDS, ctx.device)
@@ -194,52 +232,52 @@ class GANStep:
             z = trick.sample_latent(z, labels, ctx)
         return z, labels
 
-    def real_batch(self) -> tuple[Tensor, Tensor | None]:
-        """A batch drawn i.i.d. (with replacement) from the training split, seeded."""
-        return self.draws.real()
+    def draw(self, gather_real: bool) -> Draw:
+        """This update's real batch (its indices only, unless `gather_real`), then its latents."""
+        if gather_real:
+            real, real_labels = self.draws.real()
+        else:
+            self.draws.skip_real()
+            real = real_labels = None
+        z, fake_labels = self.latent_batch(self.ctx.batch_size)
+        return Draw(real, real_labels, z, fake_labels, real if self.paired else None)
 
-    def discriminate(
-        self,
-        real: Tensor,
-        fake: Tensor,
-        real_labels: Tensor | None,
-        fake_labels: Tensor | None,
-        condition_image: Tensor,
-    ) -> tuple[Tensor, Tensor]:
+    def generate(self, draw: Draw) -> Tensor:
+        """G's output on the update's latents, with the labels or input image it takes."""
+        return call_net(self.generator, draw.latent, draw.fake_labels, draw.condition_image)
+
+    def discriminate(self, real: Tensor, fake: Tensor, draw: Draw) -> tuple[Tensor, Tensor]:
         """D's logits on the real and the fake batch: two batches (DCGAN's rule, so BatchNorm
         sees all-real and all-fake statistics), or one mixed batch when a trick asks for it."""
-        if not any(trick.mixes_d_batches for trick in self.tricks):
+        condition = draw.condition_image
+        if not self.mixes_d_batches:
             return (
-                call_net(self.discriminator, real, real_labels, condition_image),
-                call_net(self.discriminator, fake, fake_labels, condition_image),
+                call_net(self.discriminator, real, draw.real_labels, condition),
+                call_net(self.discriminator, fake, draw.fake_labels, condition),
             )
-        labels = None if real_labels is None else torch.cat([real_labels, fake_labels])
-        both = torch.cat([real, fake])
-        conditions = torch.cat([condition_image, condition_image])
-        logits = call_net(self.discriminator, both, labels, conditions)
+        labels = None
+        if draw.real_labels is not None:
+            labels = torch.cat([draw.real_labels, draw.fake_labels])
+        conditions = None if condition is None else torch.cat([condition, condition])
+        logits = call_net(self.discriminator, torch.cat([real, fake]), labels, conditions)
         return logits.split([len(real), len(fake)])
 
     def discriminator_step(self) -> tuple[Tensor, ...]:
+        """One D update; returns its statistics in the order of `D_FIELDS`."""
         ctx, tricks = self.ctx, self.tricks
         ctx.phase = "d"
-        real_raw, real_labels = self.real_batch()
-        z, fake_labels = self.latent_batch(ctx.batch_size)
+        draw = self.draw(gather_real=True)
         with torch.no_grad():
-            generated = call_net(self.generator, z, fake_labels, real_raw)
-        real, fake = real_raw, generated
+            generated = self.generate(draw)
+        real, fake = draw.real, generated
         for trick in tricks:
             real, fake = trick.d_inputs(real, fake, ctx)
-        real_logits, fake_logits = self.discriminate(real, fake, real_labels, fake_labels, real_raw)
-        real_target = torch.ones_like(real_logits)
-        fake_target = torch.zeros_like(fake_logits)
+        real_logits, fake_logits = self.discriminate(real, fake, draw)
+        real_target, fake_target = torch.ones_like(real_logits), torch.zeros_like(fake_logits)
         for trick in tricks:
             real_target, fake_target = trick.d_targets(real_target, fake_target, ctx)
         loss = self.objective.discriminator(real_logits, fake_logits, real_target, fake_target)
-        terms = self.loss_terms(
-            real_logits=real_logits, fake_logits=fake_logits, real=real, fake=fake,
-            generated=generated, latent=z, real_labels=real_labels, fake_labels=fake_labels,
-            condition_image=real_raw,
-        )  # fmt: skip
+        terms = self.loss_terms(draw, generated, real, fake, real_logits, fake_logits)
         for trick in tricks:
             loss = trick.d_loss(loss, terms, ctx)
         grad_norm = update(self.opt_d, self.discriminator, loss, "discriminator", tricks, ctx)
@@ -247,42 +285,56 @@ class GANStep:
             ctx.last_d_loss.copy_(loss)
             d_real = torch.sigmoid(real_logits).mean()
             d_fake = torch.sigmoid(fake_logits).mean()
-        return loss.detach(), d_real, d_fake, grad_norm  # the order of `D_FIELDS`
+        return loss.detach(), d_real, d_fake, grad_norm
 
     def generator_step(self) -> tuple[Tensor, ...]:
+        """One G update, D frozen; returns its statistics in the order of `G_FIELDS`."""
         with frozen(self.discriminator):
             return self.generator_update()
 
     def generator_update(self) -> tuple[Tensor, ...]:
         ctx, tricks = self.ctx, self.tricks
         ctx.phase = "g"
-        real, real_labels = self.real_batch()
-        z, fake_labels = self.latent_batch(ctx.batch_size)
-        generated = call_net(self.generator, z, fake_labels, real)
+        draw = self.draw(gather_real=self.g_step_gathers_real)
+        generated = self.generate(draw)
         fake = generated
         for trick in tricks:
             _, fake = trick.d_inputs(None, fake, ctx)
-        fake_logits = call_net(self.discriminator, fake, fake_labels, real)
+        fake_logits = call_net(self.discriminator, fake, draw.fake_labels, draw.condition_image)
         loss = self.objective.generator(fake_logits).mean()
-        terms = self.loss_terms(
-            real_logits=None, fake_logits=fake_logits, real=real, fake=fake,
-            generated=generated, latent=z, real_labels=real_labels, fake_labels=fake_labels,
-            condition_image=real,
-        )  # fmt: skip
+        terms = self.loss_terms(draw, generated, draw.real, fake, None, fake_logits)
         for trick in tricks:
             loss = trick.g_loss(loss, terms, ctx)
         grad_norm = update(self.opt_g, self.generator, loss, "generator", tricks, ctx)
         with torch.no_grad():
             ctx.last_g_loss.copy_(loss)
-        return loss.detach(), grad_norm  # the order of `G_FIELDS`
+        return loss.detach(), grad_norm
 
-    def loss_terms(self, **batches: Tensor | None) -> LossTerms:
-        """`LossTerms` of this update's `batches`, with the step's nets and objective."""
+    def loss_terms(
+        self,
+        draw: Draw,
+        generated: Tensor,
+        real: Tensor | None,
+        fake: Tensor,
+        real_logits: Tensor | None,
+        fake_logits: Tensor,
+    ) -> LossTerms:
+        """What the loss hooks get: the update's draws, G's raw output, the real and fake
+        batches as D saw them (in G updates: the untransformed real batch, or None) and D's
+        logits on them (in G updates D scores no real batch)."""
         return LossTerms(
-            **batches,
+            real_logits=real_logits,
+            fake_logits=fake_logits,
+            real=real,
+            fake=fake,
+            generated=generated,
+            latent=draw.latent,
+            real_labels=draw.real_labels,
+            fake_labels=draw.fake_labels,
             generator=self.generator,
             discriminator=self.discriminator,
             objective=self.objective,
+            condition_image=draw.condition_image,
         )
 
     def schedule(self) -> tuple[int, int]:
@@ -311,10 +363,6 @@ class GANStep:
         elif g_stats:
             self.stats.index_copy_(0, self.g_fields, torch.stack(_mean(g_stats)))
         return self.stats
-
-
-D_FIELDS = ("d_loss", "d_real", "d_fake", "d_grad_norm")
-G_FIELDS = ("g_loss", "g_grad_norm")
 
 
 def field_index(names: tuple[str, ...], device: torch.device) -> Tensor:
@@ -349,11 +397,22 @@ class Draws:
             self.z_labels = torch.zeros(n, dtype=torch.long, device=device)
 
     def real(self) -> tuple[Tensor, Tensor | None]:
-        self.index.random_(0, self.data.shape[0], generator=self.ctx.rng)  # = randint
+        """A batch drawn i.i.d. (with replacement) from the training split, with its labels."""
+        self.skip_real()
         torch.index_select(self.data, 0, self.index, out=self.images)
         if self.labels is None:
             return self.images, None
         return self.images, torch.index_select(self.labels, 0, self.index, out=self.image_labels)
+
+    def skip_real(self) -> None:
+        """Draw a batch's indices as `real` does, but gather no images or labels.
+
+        For a G update that reads no real batch: it still takes the draw, so the job's RNG
+        stream stays the one every recorded number was made with, when every G update
+        gathered a real batch (changing the stream would invalidate the known effects, the
+        README's figures and the regression baselines).
+        """
+        self.index.random_(0, self.data.shape[0], generator=self.ctx.rng)  # = randint
 
     def latents(self, n: int) -> tuple[Tensor, Tensor | None]:
         ctx = self.ctx

@@ -28,6 +28,7 @@ class FeatureMatching(Trick):
     citation = "Salimans et al. 2016, Improved Techniques for Training GANs, sec. 3.1"
     Params = FeatureMatchingParams
     conflicts = {"top_k_training": "both replace G's loss"}
+    reads_real_in_g_step = True  # D's features on real data
     order = 20
     capturable = True
 

@@ -72,6 +72,7 @@ class VAEGAN(Trick):
     citation = "Larsen et al. 2016, Autoencoding beyond pixels (VAE-GAN)"
     Params = VAEGANParams
     refuses_conditioning = {"labels": UNCONDITIONAL}
+    reads_real_in_g_step = True  # G reconstructs real images
     order = 95
     capturable = True
 

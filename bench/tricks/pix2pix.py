@@ -152,6 +152,7 @@ class Pix2Pix(Trick):
     needs = frozenset({"images"})
     replaces_networks = True
     conditions_on = frozenset({"condition_image"})
+    reads_real_in_g_step = True  # the L1 term to the true image
     capturable = True
 
     def build_generator(self, generator: nn.Module, ctx: TrainContext) -> nn.Module:

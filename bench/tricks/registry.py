@@ -44,7 +44,9 @@ that replace a loss (rather than add to it) run early (`order` 20), so additive 
 
 D sees the real and the fake batch as two separate batches (DCGAN's rule: BatchNorm never
 mixes real and fake statistics) unless a trick sets `mixes_d_batches`, which makes the loop
-call D once on the concatenation.
+call D once on the concatenation. A G update gathers a real batch only for a trick that sets
+`reads_real_in_g_step` (its `g_loss` reads `terms.real` or `terms.real_labels`) or for nets
+that take it as their input image; otherwise those terms are None there.
 
 Networks declare the extra inputs they take in `conditioning`; hooks call them through
 `bench.models.conditioning.call_net`, which passes labels or paired input images only to nets
@@ -161,15 +163,17 @@ class GANLoss(Protocol):
 class LossTerms:
     """What a loss hook may use: D's logits, the batches they were computed on, and more.
 
-    `real`/`fake` are the batches as D saw them (after `d_inputs`); in G updates D sees no
-    real batch (`real_logits` is None) but `real` is still a fresh, untransformed real batch
-    (for feature matching, reconstruction or paired losses). `generated` is G's raw output;
-    `condition_image` the untransformed real batch, which paired nets (pix2pix) receive.
+    `real`/`fake` are the batches as D saw them (after `d_inputs`). In G updates D sees no
+    real batch (`real_logits` is None); `real` and `real_labels` are a fresh, untransformed
+    real batch (for feature matching, reconstruction or paired losses) where the update
+    gathers one (for a trick with `reads_real_in_g_step`, or for nets that take it as their
+    input image), else None. `generated` is G's raw output; `condition_image` the
+    untransformed real batch where a net takes it (pix2pix's paired nets), else None.
     """
 
     real_logits: Tensor | None
     fake_logits: Tensor
-    real: Tensor
+    real: Tensor | None
     fake: Tensor
     generated: Tensor
     latent: Tensor
@@ -200,6 +204,7 @@ class Trick:
     objective: ClassVar[str | None] = None
     replaces_networks: ClassVar[bool] = False
     mixes_d_batches: ClassVar[bool] = False
+    reads_real_in_g_step: ClassVar[bool] = False  # its `g_loss` reads `terms.real` or labels
     changes_targets: ClassVar[bool] = False  # its `d_targets` moves D's targets off 1 and 0
     ignores_targets: ClassVar[bool] = False  # its objective has no targets to move
     conditions_on: ClassVar[frozenset[str]] = frozenset()  # inputs its nets take (`conditioning`)

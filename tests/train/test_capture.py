@@ -161,10 +161,10 @@ def test_training_batches_land_in_the_same_buffers_every_iteration(tiny_job) -> 
     dataset = load_dataset(cfg.data)
     ctx = TrainContext(CPU, torch.Generator().manual_seed(0), 3, 32, 8, (1, 8, 8))
     step = GANStep(cfg, dataset.train, [], ctx)
-    real, z = step.real_batch()[0], step.latent_batch(32)[0]
+    real, z = step.draws.real()[0], step.latent_batch(32)[0]
     first_real, first_z = real.clone(), z.clone()
     stats = step.iteration()
-    again_real, again_z = step.real_batch()[0], step.latent_batch(32)[0]
+    again_real, again_z = step.draws.real()[0], step.latent_batch(32)[0]
     assert again_real.data_ptr() == real.data_ptr() and again_z.data_ptr() == z.data_ptr()
     assert not torch.equal(again_real, first_real) and not torch.equal(again_z, first_z)
     assert step.iteration().data_ptr() == stats.data_ptr()
