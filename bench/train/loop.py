@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import ParamSpec, Protocol
+from typing import NamedTuple, ParamSpec, Protocol
 
 import numpy as np
 import torch
@@ -97,13 +97,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def gradient_norm(module: nn.Module) -> Tensor:
-    """L2 norm of all of a module's gradients, as a tensor on its device (no host sync).
+def gradient_norm(params: Sequence[Tensor]) -> Tensor:
+    """L2 norm of the gradients of a net's `params`, as a tensor on their device (no host sync).
 
     One foreach kernel for the per-tensor norms, no concatenated copy of the gradients; a
-    module without gradients gives a zero on its own device (stackable with the others).
+    net without gradients gives a zero on its own device (stackable with the others).
     """
-    params = list(module.parameters())
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros((), device=params[0].device if params else None)
@@ -111,11 +110,11 @@ def gradient_norm(module: nn.Module) -> Tensor:
 
 
 @contextmanager
-def frozen(net: nn.Module) -> Iterator[None]:
-    """`net`'s trainable parameters need no gradient inside: G's update backpropagates through D
+def frozen(params: Iterable[Tensor]) -> Iterator[None]:
+    """A net's trainable `params` need no gradient inside: G's update backpropagates through D
     but has no use for D's weight gradients (per-phase `requires_grad_`, as in StyleGAN2-ADA,
     Karras et al. 2020). Only the parameters that were trainable get their flag back."""
-    trainable = [p for p in net.parameters() if p.requires_grad]
+    trainable = [p for p in params if p.requires_grad]
     for p in trainable:
         p.requires_grad_(False)
     try:
@@ -125,31 +124,16 @@ def frozen(net: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
-def update(
-    optimizer: torch.optim.Optimizer,
-    net: nn.Module,
-    loss: Tensor,
-    role: Role,
-    tricks: list[Trick],
-    ctx: TrainContext,
-) -> Tensor:
-    """Backpropagate `loss`, let the tricks' `gradients` hooks change the gradients, step
-    `optimizer`, then call their `after_update` hooks; returns `net`'s gradient norm as
-    backpropagated (before those hooks), so the failure detectors see an exploding gradient
-    even when a trick clips it."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    grad_norm = gradient_norm(net)
-    for trick in tricks:
-        trick.gradients(role, net, ctx)
-    optimizer.step()
-    for trick in tricks:
-        trick.after_update(role, net, ctx)
-    return grad_norm
-
-
 D_FIELDS = ("d_loss", "d_real", "d_fake", "d_grad_norm")  # what a D update returns, in order
 G_FIELDS = ("g_loss", "g_grad_norm")  # what a G update returns, in order
+
+
+class Player(NamedTuple):
+    """G or D as its update uses it: the net, its optimiser and its parameters (listed once)."""
+
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    params: tuple[Tensor, ...]
 
 
 @dataclass(frozen=True)
@@ -200,6 +184,12 @@ class GANStep:
         ctx.latent_prior = self.latent_batch
         self.opt_g = self.make_optimizer("generator", self.generator, cfg.train.lr_g)
         self.opt_d = self.make_optimizer("discriminator", self.discriminator, cfg.train.lr_d)
+        self.players: dict[Role, Player] = {
+            "generator": Player(self.generator, self.opt_g, tuple(self.generator.parameters())),
+            "discriminator": Player(
+                self.discriminator, self.opt_d, tuple(self.discriminator.parameters())
+            ),
+        }
         objective = next((t.objective for t in tricks if t.objective), None)
         self.objective = configured_objective(objective, cfg.train.g_loss)
         self.paired = any(
@@ -280,7 +270,7 @@ class GANStep:
         terms = self.loss_terms(draw, generated, real, fake, real_logits, fake_logits)
         for trick in tricks:
             loss = trick.d_loss(loss, terms, ctx)
-        grad_norm = update(self.opt_d, self.discriminator, loss, "discriminator", tricks, ctx)
+        grad_norm = self.update("discriminator", loss)
         with torch.no_grad():
             ctx.last_d_loss.copy_(loss)
             d_real = torch.sigmoid(real_logits).mean()
@@ -289,7 +279,7 @@ class GANStep:
 
     def generator_step(self) -> tuple[Tensor, ...]:
         """One G update, D frozen; returns its statistics in the order of `G_FIELDS`."""
-        with frozen(self.discriminator):
+        with frozen(self.players["discriminator"].params):
             return self.generator_update()
 
     def generator_update(self) -> tuple[Tensor, ...]:
@@ -305,10 +295,26 @@ class GANStep:
         terms = self.loss_terms(draw, generated, draw.real, fake, None, fake_logits)
         for trick in tricks:
             loss = trick.g_loss(loss, terms, ctx)
-        grad_norm = update(self.opt_g, self.generator, loss, "generator", tricks, ctx)
+        grad_norm = self.update("generator", loss)
         with torch.no_grad():
             ctx.last_g_loss.copy_(loss)
         return loss.detach(), grad_norm
+
+    def update(self, role: Role, loss: Tensor) -> Tensor:
+        """Backpropagate `loss` into G or D (`role`), let the tricks' `gradients` hooks change
+        the gradients, step its optimiser, then call their `after_update` hooks; returns the
+        net's gradient norm as backpropagated (before those hooks), so the failure detectors
+        see an exploding gradient even when a trick clips it."""
+        net, optimizer, params = self.players[role]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = gradient_norm(params)
+        for trick in self.tricks:
+            trick.gradients(role, net, self.ctx)
+        optimizer.step()
+        for trick in self.tricks:
+            trick.after_update(role, net, self.ctx)
+        return grad_norm
 
     def loss_terms(
         self,

@@ -78,7 +78,7 @@ def deterministic():
 
 def test_adam_is_capturable_and_gradient_norm_stays_on_the_device(data) -> None:
     net = torch.nn.Linear(3, 1).to(CUDA)
-    assert gradient_norm(net).device.type == "cuda"
+    assert gradient_norm(tuple(net.parameters())).device.type == "cuda"
     outcome = train(job(steps=10), 0, data, [], CUDA)
     assert outcome.execution["mode"] == GRAPH
     assert "7 replayed, 3 eager" in outcome.execution["reason"]

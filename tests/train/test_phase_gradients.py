@@ -42,7 +42,7 @@ def test_the_g_step_computes_no_discriminator_weight_gradient(tiny_job) -> None:
 def test_a_parameter_frozen_by_its_trick_stays_frozen(tiny_job) -> None:
     net = torch.nn.Linear(2, 2)
     net.bias.requires_grad_(False)
-    with bench.train.loop.frozen(net):
+    with bench.train.loop.frozen(net.parameters()):
         assert not net.weight.requires_grad
     assert net.weight.requires_grad and not net.bias.requires_grad
 
@@ -57,5 +57,5 @@ def test_freezing_d_in_the_g_step_changes_no_number(tiny_job, monkeypatch, spec)
         return train(cfg, 5, dataset.train, tricks, CPU).history
 
     frozen = run()
-    monkeypatch.setattr(bench.train.loop, "frozen", lambda net: contextlib.nullcontext())
+    monkeypatch.setattr(bench.train.loop, "frozen", lambda params: contextlib.nullcontext())
     assert frozen == run()
