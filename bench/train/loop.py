@@ -159,10 +159,9 @@ class GANStep:
     labels drawn uniformly from `ctx.num_classes`.
 
     A G update gathers a real batch only where something reads it (`g_step_gathers_real`): a
-    trick whose G-phase hooks do (`Trick.reads_real_in_g_step`), or a net that takes the real
-    batch as its condition (pix2pix). It draws the batch's indices all the same
-    (`Draws.skip_real`), so the job's RNG stream is the one every recorded result was made
-    with.
+    trick whose `g_loss` does (`Trick.reads_real_in_g_step`), or a net that takes it as its
+    input image (pix2pix). It draws the batch's indices all the same (`Draws.skip_real`), so
+    the job's RNG stream is the one every recorded result was made with.
     """
 
     def __init__(
@@ -430,14 +429,16 @@ class Draws:
 
 
 def sample_probe(gan_step: GANStep, seed: int) -> SampleProbe:
-    """A fixed batch of latents and two of real data, drawn from a seed of their own."""
+    """A fixed batch of latents and two of real data, drawn from a seed of their own; paired
+    nets complete the held-out images."""
     ctx, data = gan_step.ctx, gan_step.data
     rng = torch.Generator(device=ctx.device).manual_seed(seed + PROBE_SEED_OFFSET)
     size = min(PROBE_SIZE, data.shape[0] // 2)
     order = torch.randperm(data.shape[0], generator=rng, device=ctx.device)
     reference, held_out = data[order[:size]], data[order[size : 2 * size]]
     z, labels = ctx.draw_prior(size, rng)
-    return SampleProbe(reference, held_out, z, labels, condition_image=held_out)
+    condition_image = held_out if gan_step.paired else None
+    return SampleProbe(reference, held_out, z, labels, condition_image)
 
 
 Steps = Generator[None, None, TrainOutcome]
