@@ -117,11 +117,15 @@ def test_the_package_has_no_import_cycle():
 
 def test_every_executor_takes_the_worker_entry_point_from_one_module():
     graph = import_graph()
-    executors = {"bench.run.local", "bench.run.packed", "bench.run.ray_executor"}
+    executors = {
+        "bench.run.executors.local",
+        "bench.run.executors.packed",
+        "bench.run.executors.ray_tasks",
+    }
     for executor in executors:
-        assert "bench.run.worker" in graph[executor]
+        assert "bench.run.job.entry" in graph[executor]
         assert not graph[executor] & executors, f"{executor} imports another executor"
-    assert "bench.run.worker" in graph["bench.tune.objective"]
+    assert "bench.run.job.entry" in graph["bench.tune.objective"]
 
 
 LAYERS = (  # bottom to top, as docs/architecture.md lists them
@@ -133,7 +137,7 @@ LAYERS = (  # bottom to top, as docs/architecture.md lists them
     ("bench.metrics",),  # scoring and design: four modules deep
     ("bench.components", "bench.extend"),
     ("bench.expand",),
-    ("bench.plan",),
+    ("bench.design",),
     ("bench.run",),
     ("bench.report", "bench.regress", "bench.tune", "bench.sequential"),
     ("bench.cli", "bench"),

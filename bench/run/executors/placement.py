@@ -3,7 +3,7 @@
 Pure functions of the machine's inventory (GPU ids, free memory, CPU cores), so they are
 tested on CPU with made-up machines. A small GAN is launch-bound, so one job per GPU leaves
 the card mostly idle; the local runner packs K jobs on each GPU as CUDA streams of one
-process (`bench.run.packed`, which measures a job's memory to choose K), Ray as fractional
+process (`bench.run.executors.packed`, which measures a job's memory to choose K), Ray as fractional
 GPUs (docs/gpu.md).
 """
 

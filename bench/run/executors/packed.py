@@ -2,7 +2,7 @@
 
 A small GAN leaves a GPU mostly idle; K processes per GPU time-slice it (no MPS), while K
 graph-captured jobs replayed on K streams of ONE process overlap (docs/gpu.md has the H100
-figures this is built on). Each job runs stepwise (`bench.run.job.job_steps`, one training
+figures this is built on). Each job runs stepwise (`bench.run.job.phases.job_steps`, one training
 iteration per `next()`); `RoundRobin` advances the K slots in turn, each inside its own
 stream (made once per slot: torch hands streams out of a pool of 32 per device), and starts
 the next pending job in a slot as soon as its job ends. A job whose tricks are not
@@ -42,14 +42,14 @@ from typing import Any
 import torch
 
 from bench.expand import Job
-from bench.run.job import JobRun, job_steps, load, score, train
-from bench.run.pending import PendingJobs
-from bench.run.placement import GIB, MAX_JOBS_PER_GPU, Placement
-from bench.run.scoring import EvaluationPoints
-from bench.run.store import ResultsStore
-from bench.run.threads import shared_cores
-from bench.run.worker import Done, placement_here, record_failure
-from bench.run.workers import die_with_parent
+from bench.run.executors.placement import GIB, MAX_JOBS_PER_GPU, Placement
+from bench.run.executors.process_pool import die_with_parent
+from bench.run.executors.threads import shared_cores
+from bench.run.job.entry import Done, placement_here, record_failure
+from bench.run.job.phases import JobRun, job_steps, load, score, train
+from bench.run.job.scoring import EvaluationPoints
+from bench.run.store.pending import PendingJobs
+from bench.run.store.results import ResultsStore
 from bench.train.capture import WARMUP_ITERATIONS, CaptureFailed
 from bench.train.loop import run_to_end
 
@@ -60,7 +60,7 @@ DEAD_CONTEXT = (
     "worker exited, and the jobs its other slots held ran again in a fresh one.\n"
 )
 
-Steps = Iterator[None]
+JobSteps = Iterator[None]
 Finished = Callable[[Any, dict[str, Any] | None, BaseException | None], None]
 
 
@@ -95,13 +95,13 @@ class RoundRobin:
         self,
         slots: int,
         take: Callable[[], Job | None],
-        start: Callable[[Job, int], Steps],
+        start: Callable[[Job, int], JobSteps],
         finished: Finished,
         stream: Callable[[int], AbstractContextManager] = lambda slot: contextlib.nullcontext(),
     ) -> None:
         self.slots, self.take, self.start = slots, take, start
         self.finished, self.stream = finished, stream
-        self.active: list[tuple[Job, Steps] | None] = [None] * slots
+        self.active: list[tuple[Job, JobSteps] | None] = [None] * slots
 
     def run(self) -> None:
         more = True
@@ -294,7 +294,7 @@ def packed_worker(
     def take() -> Task | None:
         return first.pop(0) if first else jobs.get()
 
-    def start(task: Task, slot: int) -> Steps:
+    def start(task: Task, slot: int) -> JobSteps:
         placement = {**where, "stream": slot, "packed": slots}
         run = JobRun(store, device, placement=placement, capture=capture, eager=task.eager)
         return job_steps(task.job, run)
@@ -377,7 +377,7 @@ def _run_packed(
     pending job from a shared queue whenever a slot frees up; a worker that gives up is
     replaced by a fresh one on its GPU (`note` is told why). `worker` is the process's
     target (tests pass one that fakes a failed capture); `threads`: torch threads per worker
-    (None: the cores shared out per GPU, `bench.run.threads`)."""
+    (None: the cores shared out per GPU, `bench.run.executors.threads`)."""
     slots = Counter(placement.workers)
     context = multiprocessing.get_context("spawn")
     jobs, results = context.Queue(), context.Queue()
