@@ -8,7 +8,7 @@ runs, so runners sharing a results folder split the work (`bench.run.store.claim
 `bench.run.store.pending`). Ctrl-C or SIGTERM stops the run; every finished job is kept. On CUDA,
 one worker process per GPU (pinned to it by `CUDA_VISIBLE_DEVICES`, set before CUDA starts in
 the worker) trains several jobs at once on CUDA streams; how many is chosen from measured
-memory (`bench.run.executors.placement`, `bench.run.executors.packed`).
+memory (`bench.run.executors.placement`, `bench.run.executors.jobs_per_gpu`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from bench.design import (
 from bench.errors import ConfigError
 from bench.expand import Job, expectations, plan_suite, reference_variant
 from bench.metric_registry import default_margins
+from bench.run.executors.jobs_per_gpu import measured_jobs_per_gpu
 from bench.run.executors.local import run_on_cpus
-from bench.run.executors.packed import measured_jobs_per_gpu, run_packed_claimed
+from bench.run.executors.packed import run_packed_claimed
 from bench.run.executors.placement import Placement, plan_placement, visible_gpu_ids
 from bench.run.executors.ray_tasks import require_ray, run_on_ray
 from bench.run.executors.threads import shared_cores, worker_threads
@@ -108,7 +109,7 @@ def local_placement(
     """This machine's slots: CPU workers, or K job slots (streams) on every visible GPU.
 
     Without `--jobs-per-gpu`, K comes from the free memory of the fullest GPU and the
-    measured memory of the pending jobs (`bench.run.executors.packed.measured_jobs_per_gpu`), unless
+    measured memory of the pending jobs (`bench.run.executors.jobs_per_gpu`), unless
     `--jobs` leaves at most one job per GPU: then nothing is probed.
     """
     if device != "cuda":

@@ -57,7 +57,7 @@ class JobRun:
     """How a job runs: its results store and device, the `on_evaluation` callback, where it
     was placed (executor, host, worker, GPU, stream), whether CUDA steps are captured, and
     `eager`: why it runs eagerly whatever `capture` says (its capture failed in an earlier
-    worker process; `bench.run.executors.packed`), recorded as its execution's reason."""
+    worker process; `bench.run.executors.packed_worker`), recorded as its execution's reason."""
 
     store: ResultsStore
     device: torch.device
