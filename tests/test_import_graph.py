@@ -115,7 +115,7 @@ def test_the_package_has_no_import_cycle():
     assert cycles(import_graph()) == []
 
 
-def test_every_executor_takes_the_worker_entry_point_from_one_module():
+def test_every_executor_runs_its_jobs_through_the_one_job_entry_point():
     graph = import_graph()
     executors = {
         "bench.run.executors.local",
@@ -138,7 +138,10 @@ LAYERS = (  # bottom to top, as docs/architecture.md lists them
     ("bench.components", "bench.extend"),
     ("bench.expand",),
     ("bench.design",),
-    ("bench.run",),
+    ("bench.run.store",),  # running: the results store and claims, one job, the executors
+    ("bench.run.job",),
+    ("bench.run.executors",),
+    ("bench.run",),  # the run as a whole: preflight, the suite, rerun, validate
     ("bench.report", "bench.regress", "bench.tune", "bench.sequential"),
     ("bench.cli", "bench"),
 )  # fmt: skip
