@@ -277,16 +277,16 @@ def tricks_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("run")
 def _run(args: argparse.Namespace) -> int:
-    from bench.expand import plan_suite
-    from bench.plan import (
+    from bench.design import (
         design_floor,
         require_decidable,
         require_reachable,
         stage_plan,
         until_decided_overrides,
     )
-    from bench.run.table import job_table
-    from bench.run.threads import worker_threads
+    from bench.expand import plan_suite
+    from bench.run.dry_run import job_table
+    from bench.run.executors.threads import worker_threads
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: expected a positive number of parallel jobs")
@@ -465,7 +465,7 @@ def _rerun(args: argparse.Namespace) -> int:
 
 @command("merge")
 def _merge(args: argparse.Namespace) -> int:
-    from bench.run.merge import merge_results
+    from bench.run.store.merge import merge_results
 
     summary = merge_results(args.sources, args.into)
     print(summary.describe())
@@ -475,7 +475,7 @@ def _merge(args: argparse.Namespace) -> int:
 @command("validate")
 def _validate(args: argparse.Namespace) -> int:
     from bench.report import headline_text
-    from bench.run.threads import worker_threads
+    from bench.run.executors.threads import worker_threads
     from bench.run.validate import validate
     from bench.sequential.runner import run_until_decided
 

@@ -252,7 +252,7 @@ def with_revision(jobs: list[Job], design: str, reference: str) -> list[Job]:
 
     The revision hashes the design, the reference variant and every variant's resolved
     config, not the seeds: adding seeds keeps it, changing any value or variant changes it.
-    Reports pool only the jobs of one revision (see `bench.run.definition`).
+    Reports pool only the jobs of one revision (see `bench.run.store.definition`).
     """
     definition = {
         "design": design,

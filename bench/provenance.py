@@ -6,7 +6,7 @@ package version, a hash of the package's source files, the versions of the libra
 compute the numbers (torch, torchvision, torch-fidelity, numpy, Python), the device class and
 the machine class (CPU model, instruction-set dispatch, math libraries, GPU model: see
 `bench.machine`). Its `code_id` covers everything but the device and machine: results with
-different `code_id`s are never pooled (see `bench.run.selection`), and `bench run
+different `code_id`s are never pooled (see `bench.run.store.selection`), and `bench run
 --rerun-stale` redoes those of other code. Results of one code on two machine classes are
 pooled, but never silently: reports flag them (`bench.report.machines`).
 `PROVENANCE_KEYS` are the metric protocol's keys: numbers that differ in any are never

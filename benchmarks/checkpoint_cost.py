@@ -2,7 +2,7 @@
 
 The jobs of `suites/label_tricks.toml` (a subset of seeds and variants by default) run in
 this process, one after another, once with the default checkpoints (1/8, 1/4, 1/2 and 3/4 of
-training, scored with half the samples and KID over 10 subsets; `bench.run.scoring`) and once
+training, scored with half the samples and KID over 10 subsets; `bench.run.job.scoring`) and once
 with `eval.at = []` (the end only). The two alternate job by job, so a load that comes and
 goes on the machine hits both alike; the totals of each are compared. The final metrics of
 each pair must agree exactly: checkpoints never change training.
@@ -23,8 +23,8 @@ from bench.config import load_suite
 from bench.data import load_dataset
 from bench.expand import Job, expand
 from bench.metrics import prepare_backbone
-from bench.run.job import run_job
-from bench.run.store import ResultsStore
+from bench.run.job.phases import run_job
+from bench.run.store.results import ResultsStore
 
 SUITE = Path(__file__).resolve().parent.parent / "suites" / "label_tricks.toml"
 CPU = torch.device("cpu")

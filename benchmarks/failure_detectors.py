@@ -4,7 +4,7 @@
     python benchmarks/failure_detectors.py --replay tests/train/detector_traces.json
 
 The first trains every case of `bench.run.detector_calibration.CASES` (CPU, one process) and
-stores the traces (resuming: traces already in the file are kept); the second only replays
+stores the traces (resuming: traces already in the file are kept); the second only re-judges
 stored traces with today's thresholds.
 """
 
@@ -33,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--out", help="record traces into this JSON file")
-    which.add_argument("--replay", help="replay the traces stored in this JSON file")
+    which.add_argument("--replay", help="re-judge the traces stored in this JSON file")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.replay:

@@ -115,13 +115,17 @@ def test_the_package_has_no_import_cycle():
     assert cycles(import_graph()) == []
 
 
-def test_every_executor_takes_the_worker_entry_point_from_one_module():
+def test_every_executor_runs_its_jobs_through_the_one_job_entry_point():
     graph = import_graph()
-    executors = {"bench.run.local", "bench.run.packed", "bench.run.ray_executor"}
+    executors = {
+        "bench.run.executors.local",
+        "bench.run.executors.packed",
+        "bench.run.executors.ray_tasks",
+    }
     for executor in executors:
-        assert "bench.run.worker" in graph[executor]
+        assert "bench.run.job.entry" in graph[executor]
         assert not graph[executor] & executors, f"{executor} imports another executor"
-    assert "bench.run.worker" in graph["bench.tune.objective"]
+    assert "bench.run.job.entry" in graph["bench.tune.objective"]
 
 
 LAYERS = (  # bottom to top, as docs/architecture.md lists them
@@ -133,8 +137,11 @@ LAYERS = (  # bottom to top, as docs/architecture.md lists them
     ("bench.metrics",),  # scoring and design: four modules deep
     ("bench.components", "bench.extend"),
     ("bench.expand",),
-    ("bench.plan",),
-    ("bench.run",),
+    ("bench.design",),
+    ("bench.run.store",),  # running: the results store and claims, one job, the executors
+    ("bench.run.job",),
+    ("bench.run.executors",),
+    ("bench.run",),  # the run as a whole: preflight, the suite, rerun, validate
     ("bench.report", "bench.regress", "bench.tune", "bench.sequential"),
     ("bench.cli", "bench"),
 )  # fmt: skip

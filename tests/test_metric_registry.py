@@ -32,7 +32,7 @@ from bench.metric_registry import (
 from bench.metrics import scored_metrics
 from bench.metrics.fidelity import FIDELITY_REQUESTS
 from bench.regress.baseline import SeedResult
-from bench.report.stats import direction, metric_label
+from bench.report.verdicts import direction, metric_label
 
 # What the reports compared before the registry, which way (the registry must keep these).
 DIRECTIONS = {

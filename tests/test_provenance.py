@@ -36,9 +36,9 @@ def test_versions_name_the_libraries_that_compute_the_numbers() -> None:
 
 def test_reports_and_baselines_check_the_same_protocol_keys() -> None:
     import bench.regress.baseline
-    import bench.report.stats
+    import bench.report.verdicts
 
-    assert bench.report.stats.PROVENANCE_KEYS is PROVENANCE_KEYS
+    assert bench.report.verdicts.PROVENANCE_KEYS is PROVENANCE_KEYS
     assert bench.regress.baseline.PROVENANCE_KEYS is PROVENANCE_KEYS
     assert bench.regress.baseline.git_commit is bench.provenance.git_commit
     assert {"backbone", "backbone_version", "num_generated", "dataset_version"} <= set(

@@ -41,8 +41,8 @@ from bench.atomic import atomic_write_json
 from bench.config import Section, validate
 from bench.errors import ResultsError
 from bench.provenance import PROVENANCE_KEYS, git_commit
-from bench.run.selection import select_jobs
-from bench.run.store import ResultsStore
+from bench.run.store.results import ResultsStore
+from bench.run.store.selection import select_jobs
 
 FORMAT = "gan-bench-baseline/1"
 # Where a dataset lives on this machine does not change what is measured (its version does).
@@ -101,7 +101,7 @@ class Baseline(RunSnapshot):
 
 def snapshot(results_dir: str | Path, suite: str | None = None) -> RunSnapshot:
     """The latest finished job of each (variant, seed) of `suite` in `results_dir`, of the
-    suite's current definition and one code fingerprint (`bench.run.selection`).
+    suite's current definition and one code fingerprint (`bench.run.store.selection`).
 
     `suite` may be left out when the folder holds exactly one suite.
     """

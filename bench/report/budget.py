@@ -4,7 +4,7 @@ Every job scores G at checkpoints during training (`JobConfig.evaluation_steps`)
 them in `result.json` (`evaluations`). The headline verdict is read at one step declared
 before the run: the end of training, or `[suite] budget` (`jobs_at`). Beside it, each
 comparison is analysed at every checkpoint with the headline's machinery
-(`bench.report.stats.compare_variants`: paired exact test, bootstrap CI, the suite's
+(`bench.report.verdicts.compare_variants`: paired exact test, bootstrap CI, the suite's
 correction over its comparisons at that step, `decide`). These per-checkpoint verdicts are
 descriptive: nothing is corrected over checkpoints, and they never replace the headline
 (docs/statistics.md, "Verdicts across the training budget").
@@ -27,9 +27,9 @@ import pandas as pd
 from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics
 from bench.report.comparison import UNSCORED_STATUSES
-from bench.report.stats import HELPS, HURTS, REFERENCE, compare_variants
 from bench.report.summary import signed
 from bench.report.table import EVALUATIONS
+from bench.report.verdicts import HELPS, HURTS, REFERENCE, compare_variants
 from bench.stats.bootstrap import Interval
 from bench.stats.corrections import Correction
 

@@ -2,7 +2,7 @@
 the machine's load varied while the suite ran.
 
 Wall time measures the machine as much as the trick: a job that waited for a core shared with
-other work looks slow. CPU time (`bench.run.cpu_time`) does not grow with the wait, so the
+other work looks slow. CPU time (`bench.run.job.cpu_time`) does not grow with the wait, so the
 table shows both, and CPU seconds per training step (`train_cpu_time_s / steps_completed`,
 the training phase, evaluation points included, as steps/s) is the number to compare tricks
 by. Each job's CPU share (CPU seconds per wall second in training: about its thread count
@@ -79,9 +79,9 @@ def _threads_text(threads: pd.Series) -> str:
 
 
 def speed_label(jobs: pd.DataFrame) -> str:
-    """The steps/s column's heading: a job packed with others on a GPU (`bench.run.packed`)
-    advances in turn with its neighbours, so its steps/s is its speed while sharing the GPU,
-    not the trick's own; the heading says so whenever any job ran packed."""
+    """The steps/s column's heading: a job packed with others on a GPU
+    (`bench.run.executors.packed`) advances in turn with its neighbours, so its steps/s is its speed
+    while sharing the GPU, not the trick's own; the heading says so whenever any job ran packed."""
     label = "median train steps/s"
     packed = jobs["packed"].dropna() if "packed" in jobs else pd.Series(dtype=float)
     if (packed > 1).any():

@@ -33,7 +33,9 @@ from bench.report.sequential import (
     suite_metas,
     with_stage_verdicts,
 )
-from bench.report.stats import (
+from bench.report.summary import difference_text, number
+from bench.report.table import load_selection, selection_notes
+from bench.report.verdicts import (
     EQUIVALENT,
     INTERVAL,
     UNDECIDED,
@@ -41,9 +43,7 @@ from bench.report.stats import (
     compare_variants,
     metric_label,
 )
-from bench.report.summary import difference_text, number
-from bench.report.table import load_selection, selection_notes
-from bench.run.selection import SuiteJobs
+from bench.run.store.selection import SuiteJobs
 from bench.stats.bootstrap import INTERVALS, Interval, check_interval
 from bench.stats.corrections import ALPHA, CORRECTIONS, Correction
 from bench.stats.power import MAX_SEEDS

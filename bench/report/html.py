@@ -35,14 +35,14 @@ from bench.report.headline import (
 )
 from bench.report.reliability import headline_warnings
 from bench.report.sequential import stage_summary, stage_table, suite_metas
-from bench.report.stats import better_phrase, interactions, main_effects, metric_label
 from bench.report.summary import short_table
 from bench.report.table import load_histories, load_selection, selection_notes
 from bench.report.trends import HISTORY_FILE, trends_section
 from bench.report.tuning import tuning_section
 from bench.report.verdict_style import every_style
-from bench.run.selection import SuiteJobs
-from bench.run.store import SAMPLES_FILE
+from bench.report.verdicts import better_phrase, interactions, main_effects, metric_label
+from bench.run.store.results import SAMPLES_FILE
+from bench.run.store.selection import SuiteJobs
 from bench.stats.bootstrap import Interval
 
 NUMERIC = {"seeds", "scored", "diverged", "P(improvement)", "adjusted p", "jobs"}

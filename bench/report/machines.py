@@ -19,7 +19,7 @@ import pandas as pd
 from bench.machine import UNRECORDED
 
 COLUMN = "fingerprint.machine_class"
-THREADS = "threads"  # torch threads per worker (`bench.run.threads`)
+THREADS = "threads"  # torch threads per worker (`bench.run.executors.threads`)
 
 
 def _classes(jobs: pd.DataFrame) -> pd.Series:

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.design import design_floor
 from bench.errors import ResultsError
 from bench.expand import plan_suite, reference_variant
 from bench.metric_registry import comparable_metrics, margins
-from bench.plan import design_floor
 from bench.report.comparison import outcomes
 from bench.report.headline import primary_metric
-from bench.report.stats import better_phrase, direction, metric_label
 from bench.report.table import load_results, load_suites
+from bench.report.verdicts import better_phrase, direction, metric_label
 from bench.stats.power import MAX_SEEDS, detectable_effect, seeds_needed, seeds_to_decide
 
 

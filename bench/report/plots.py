@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from bench.report.stats import REFERENCE, better_phrase, metric_label
 from bench.report.verdict_style import style
+from bench.report.verdicts import REFERENCE, better_phrase, metric_label
 from bench.train.monitor import GRAD_NORM_LIMIT
 
 WIDTH = 9.0

@@ -15,7 +15,7 @@ import pandas as pd
 
 from bench.metric_registry import IMAGE, LABELS, STACKED, comparable_metrics, metric
 from bench.metrics.reliability import Reliability, judge
-from bench.report.stats import metric_label
+from bench.report.verdicts import metric_label
 
 UNRELIABLE_MARK = "UNRELIABLE"
 # What was scored on what: the recorded (accuracy, classes) columns and the metric scopes.

@@ -2,7 +2,7 @@
 and the jobs saved against running every comparison to `max`.
 
 A sequential suite's verdicts are the stage decisions recorded in `stages.json`
-(`bench.run.stages`), made by the stopping rule whose error rates hold under optional stopping
+(`bench.run.store.stages`), made by the stopping rule whose error rates hold under optional stopping
 (`bench.stats.sequential`). The fixed-design test on all finished seeds is not: it would look
 at data gathered because earlier looks were inconclusive. So on the metric the stages were
 decided on, the headline's verdict and adjusted p are the sequential ones; the difference,
@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import ResultsError
-from bench.run.selection import SuiteJobs
-from bench.run.stages import decision_rows, revision_record
-from bench.run.store import ResultsStore
+from bench.run.store.results import ResultsStore
+from bench.run.store.selection import SuiteJobs
+from bench.run.store.stages import decision_rows, revision_record
 from bench.stats.sequential import SPENDINGS
 
 STAGES_KEY = "stage_record"  # where a suite's meta carries its stage record to the report

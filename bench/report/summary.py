@@ -19,8 +19,8 @@ import pandas as pd
 from bench.metric_registry import comparable_metrics
 from bench.report.comparison import outcomes, paired_seeds
 from bench.report.reliability import marked
-from bench.report.stats import REFERENCE, better_phrase, direction, metric_label
 from bench.report.verdict_style import EQUIVALENT, HELPS, HURTS, is_decided
+from bench.report.verdicts import REFERENCE, better_phrase, direction, metric_label
 from bench.stats.bootstrap import INTERVALS
 from bench.stats.corrections import CORRECTIONS
 

@@ -24,8 +24,8 @@ import pandas as pd
 
 from bench.errors import ResultsError
 from bench.metric_registry import comparable_metrics
-from bench.run.selection import SuiteJobs, select_jobs
-from bench.run.store import HISTORY_FILE, CorruptFile, ResultsStore, read_history
+from bench.run.store.results import HISTORY_FILE, CorruptFile, ResultsStore, read_history
+from bench.run.store.selection import SuiteJobs, select_jobs
 
 LEADING = [
     *("suite", "design", "reference_variant", "variant", "seed", "job_id", "status"),
@@ -56,7 +56,7 @@ def select_suites(
     revision: str | None = None,
     everything: bool = False,
 ) -> tuple[list[SuiteJobs], list[str]]:
-    """Each named suite's poolable jobs (see `bench.run.selection`), and a line per suite
+    """Each named suite's poolable jobs (see `bench.run.store.selection`), and a line per suite
     skipped because its `suite.json` is corrupt (an error naming them if none is left)."""
     store = ResultsStore(results_dir)
     known = store.suites()
@@ -109,7 +109,7 @@ def load_results(
     """One row per finished job of the named suites (default: all), columns as above.
 
     Only jobs that may be pooled are loaded: those of the suite's current definition (or of
-    `revision`) made by one code fingerprint (`bench.run.selection`); `everything=True`
+    `revision`) made by one code fingerprint (`bench.run.store.selection`); `everything=True`
     loads every finished job, whose `suite_revision` and `fingerprint.*` columns tell them
     apart.
     """
@@ -193,7 +193,7 @@ def _column_order(columns: pd.Index) -> list[str]:
 
 
 def load_histories(jobs: pd.DataFrame) -> pd.DataFrame:
-    """Every job's `history.csv` (read through its schema, `bench.run.store.read_history`),
+    """Every job's `history.csv` (read through its schema, `bench.run.store.results.read_history`),
     stacked, with its suite, variant, seed and job_id."""
     frames = []
     for job in jobs[[*HISTORY_COLUMNS, "job_dir"]].itertuples(index=False):

@@ -22,7 +22,7 @@ from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 from bench.config import TrainConfig
 from bench.report import markup
 from bench.report.plots import figure, palette, to_png
-from bench.run.store import ResultsStore
+from bench.run.store.results import ResultsStore
 
 IMPORTANCE_SEED = 0
 

@@ -22,9 +22,9 @@ from matplotlib.patches import Patch
 from matplotlib.transforms import ScaledTranslation
 
 from bench.report.plots import figure, to_png, variant_order
-from bench.report.stats import REFERENCE, better_phrase, direction, metric_label
 from bench.report.summary import difference_text
 from bench.report.verdict_style import HELPS, HURTS, MARGIN_COLOUR, STYLES, UNDECIDED, style
+from bench.report.verdicts import REFERENCE, better_phrase, direction, metric_label
 
 FOREST_WIDTH = 7.0
 LABEL_WIDTH = 28  # characters per line of a variant name on an axis

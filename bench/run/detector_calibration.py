@@ -4,8 +4,8 @@ Each case is a configuration known to train well (healthy) or known to break, th
 that shows a run did what the case is about (`qualifies`: a recovered lr x1000 seed is not
 broken; a vanilla ring run that collapsed onto one mode is not healthy), and for a broken case
 what counts as catching it. A trace is a run's history rows (what the detectors read) with
-its final metrics; `rates` replays the detectors over stored traces (`monitor.replay`), so the
-rates can be re-measured after changing a threshold without training again.
+its final metrics; `rates` re-judges stored traces with the detectors (`monitor.judge_history`), so
+the rates can be re-measured after changing a threshold without training again.
 `benchmarks/failure_detectors.py` records the traces; docs/failure_detectors.md has the rates.
 """
 
@@ -21,9 +21,9 @@ import torch
 from bench.config import JobConfig, apply_overrides, validate
 from bench.data import load_dataset
 from bench.metrics import evaluate
-from bench.run.sampling import Sampler
+from bench.run.job.sampler import Sampler
 from bench.train.loop import train
-from bench.train.monitor import FAILED, Monitor, replay
+from bench.train.monitor import FAILED, Monitor, judge_history
 from bench.tricks.registry import build_tricks
 
 DIGITS = {
@@ -99,7 +99,7 @@ CASES = {
 def record(case: Case, seed: int) -> Trace:
     """Train `case` with `seed` to the last step and score it: its trace.
 
-    Divergence does not stop the run here, so the trace can be replayed under any threshold
+    Divergence does not stop the run here, so the trace can be re-judged under any threshold
     (a run cut short by today's detectors could not show what tomorrow's would do).
     """
     cfg = case.config()
@@ -120,8 +120,8 @@ def record(case: Case, seed: int) -> Trace:
 
 
 def detectors_fired(trace: Trace, collapse_floor: float | None = 0.0) -> set[str]:
-    """Every detector that fires anywhere in the trace (replayed with today's thresholds)."""
-    events, divergence = replay(trace["rows"], collapse_floor)
+    """Every detector that fires anywhere in the trace (re-judged with today's thresholds)."""
+    events, divergence = judge_history(trace["rows"], collapse_floor)
     fired = {event.detector for event in events}
     return fired | ({divergence.detector} if divergence else set())
 

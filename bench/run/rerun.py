@@ -22,10 +22,10 @@ import torch
 from bench.errors import ResultsError
 from bench.expand import Job
 from bench.machine import UNRECORDED, machine_class
-from bench.run.device import resolve_device
-from bench.run.job import run_job
-from bench.run.records import JobRecord, ResultRecord
-from bench.run.store import JOB_FILE, RESULT_FILE, ResultsStore, read_record
+from bench.run.job.device import resolve_device
+from bench.run.job.phases import run_job
+from bench.run.store.records import JobRecord, ResultRecord
+from bench.run.store.results import JOB_FILE, RESULT_FILE, ResultsStore, read_record
 
 
 @dataclass

@@ -1,14 +1,14 @@
-"""Run a suite's pending jobs: in-process, in worker processes (`bench.run.local`), packed on
-every GPU (`bench.run.packed`), or on a Ray cluster (`bench.run.ray_executor`).
+"""Run a suite's pending jobs: in-process, in worker processes (`bench.run.executors.local`), packed
+on every GPU (`bench.run.executors.packed`), or on a Ray cluster (`bench.run.executors.ray_tasks`).
 
 Finished jobs (those with a `result.json`) are skipped, so re-running a suite resumes it.
 A job that raises, or whose worker process dies, is recorded in `error.txt` in its folder and
 the suite goes on; it has no result, so the next run retries it. Each job is claimed before it
-runs, so runners sharing a results folder split the work (`bench.run.claims`,
-`bench.run.pending`). Ctrl-C or SIGTERM stops the run; every finished job is kept. On CUDA,
+runs, so runners sharing a results folder split the work (`bench.run.store.claims`,
+`bench.run.store.pending`). Ctrl-C or SIGTERM stops the run; every finished job is kept. On CUDA,
 one worker process per GPU (pinned to it by `CUDA_VISIBLE_DEVICES`, set before CUDA starts in
 the worker) trains several jobs at once on CUDA streams; how many is chosen from measured
-memory (`bench.run.placement`, `bench.run.packed`).
+memory (`bench.run.executors.placement`, `bench.run.executors.jobs_per_gpu`).
 """
 
 from __future__ import annotations
@@ -25,30 +25,31 @@ import torch
 from tqdm import tqdm
 
 from bench.config import Suite
-from bench.errors import ConfigError
-from bench.expand import Job, expectations, plan_suite, reference_variant
-from bench.metric_registry import default_margins
-from bench.plan import (
+from bench.design import (
     StagePlan,
     design_floor,
     require_decidable,
     require_reachable,
     stage_plan,
 )
-from bench.run.claims import ClaimBook
-from bench.run.definition import record_definition
-from bench.run.device import resolve_device
-from bench.run.local import run_on_cpus
-from bench.run.packed import measured_jobs_per_gpu, run_packed_claimed
-from bench.run.pending import PendingJobs, scan
-from bench.run.placement import Placement, plan_placement, visible_gpu_ids
+from bench.errors import ConfigError
+from bench.expand import Job, expectations, plan_suite, reference_variant
+from bench.metric_registry import default_margins
+from bench.run.executors.jobs_per_gpu import measured_jobs_per_gpu
+from bench.run.executors.local import run_on_cpus
+from bench.run.executors.packed import run_packed_claimed
+from bench.run.executors.placement import Placement, plan_placement, visible_gpu_ids
+from bench.run.executors.ray_tasks import require_ray, run_on_ray
+from bench.run.executors.threads import shared_cores, worker_threads
+from bench.run.job.device import resolve_device
+from bench.run.job.entry import ERROR_FILE
 from bench.run.preflight import preflight
-from bench.run.ray_executor import require_ray, run_on_ray
 from bench.run.stopping import Interrupted as Interrupted  # where `bench tune` finds it
 from bench.run.stopping import StopSignals
-from bench.run.store import ResultsStore
-from bench.run.threads import shared_cores, worker_threads
-from bench.run.worker import ERROR_FILE
+from bench.run.store.claims import ClaimBook
+from bench.run.store.definition import record_definition
+from bench.run.store.pending import PendingJobs, scan
+from bench.run.store.results import ResultsStore
 
 EXECUTORS = ("local", "ray")
 
@@ -64,7 +65,7 @@ class RunOptions:
     `rerun_stale`: also run the finished jobs made by other code. `capture=False`
     (`--no-capture`) keeps CUDA training steps eager. `progress`: show a progress bar.
     `threads`: torch threads per worker (`--threads`; None: `OMP_NUM_THREADS` if set, else
-    each executor's default, see `bench.run.threads`).
+    each executor's default, see `bench.run.executors.threads`).
     """
 
     device: str = "auto"
@@ -108,7 +109,7 @@ def local_placement(
     """This machine's slots: CPU workers, or K job slots (streams) on every visible GPU.
 
     Without `--jobs-per-gpu`, K comes from the free memory of the fullest GPU and the
-    measured memory of the pending jobs (`bench.run.packed.measured_jobs_per_gpu`), unless
+    measured memory of the pending jobs (`bench.run.executors.jobs_per_gpu`), unless
     `--jobs` leaves at most one job per GPU: then nothing is probed.
     """
     if device != "cuda":
@@ -186,7 +187,7 @@ def run_jobs(jobs: list[Job], store: ResultsStore, options: RunOptions) -> RunSu
 
 def _run_here(queue: PendingJobs, root: Path, options: RunOptions) -> int:
     """The local executor: packed on every GPU on CUDA, else CPU workers. Returns the torch
-    threads per worker (`bench.run.threads`)."""
+    threads per worker (`bench.run.executors.threads`)."""
     device = resolve_device(options.device).type
     placement = local_placement(
         device, options.workers, options.jobs_per_gpu, queue.waiting, options.capture

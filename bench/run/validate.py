@@ -37,7 +37,7 @@ def validate(
 ) -> Iterator[tuple[Path, str, RunSummary]]:
     """Run each known-effects suite in turn (resuming finished jobs) with `run` (`bench
     validate` passes `bench.sequential.runner.run_until_decided`, which also runs suites with
-    sequential seeds); `threads`: torch threads per worker (`bench.run.threads`).
+    sequential seeds); `threads`: torch threads per worker (`bench.run.executors.threads`).
 
     Every suite is loaded (with `overrides`) and expanded before the first job starts, so a
     bad file stops the whole set at once. Yields (file, suite name, run summary).

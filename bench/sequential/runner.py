@@ -7,7 +7,7 @@ once); every job of every stage is checked once, before the first stage
 (`bench.run.preflight`, in `prepare_suite`). When a stage's jobs have all finished, its
 tests (`bench.sequential.stage`) go into the decision rule
 (`bench.stats.sequential.decide_stage`), and the stage is recorded with its basis in
-`results/<suite>/stages.json` (`bench.run.stages`). A stage already recorded is not decided
+`results/<suite>/stages.json` (`bench.run.store.stages`). A stage already recorded is not decided
 again: an interrupted run, or a second runner, resumes to the same decisions. A stage with a
 failed job stops the run (exit 1); running again retries the job and goes on.
 """
@@ -24,7 +24,7 @@ import numpy as np
 from bench.errors import ResultsError
 from bench.expand import reference_variant
 from bench.metric_registry import margins
-from bench.run.stages import (
+from bench.run.store.stages import (
     UNDECIDED,
     check_plan,
     decision_rows,

@@ -20,8 +20,8 @@ from bench.metric_registry import comparable_metrics
 from bench.report.budget import jobs_at
 from bench.report.comparison import outcomes
 from bench.report.headline import primary_metric
-from bench.report.stats import direction
 from bench.report.table import load_selection
+from bench.report.verdicts import direction
 from bench.stats.ranktests import signed_rank_pvalue
 from bench.stats.sequential import stage_test
 

@@ -196,7 +196,7 @@ def decide_stage(
     decided are ignored (they ran no more seeds). A comparison is EQUIVALENT when its Holm-
     adjusted stage-weighted equivalence p is below `alpha`, else LARGER or SMALLER (by the
     sign) when the adjusted stage-weighted p of the difference is. Equivalence comes first,
-    as in `bench.report.stats.decide`: an effect shown to lie inside the margin is one too
+    as in `bench.report.verdicts.decide`: an effect shown to lie inside the margin is one too
     small to matter, even where it is also shown to differ from 0.
     """
     open_ = state.open

@@ -18,7 +18,7 @@ evaluation run outside the graph, between replays.
 A capture that raises is fatal to its process (`CaptureFailed`): torch leaves the capture
 stream current and registered generators in capture state after a failed capture, so an
 eager fallback in the same process would fail at its first random draw. The packed worker
-exits and the job runs again, eagerly, in a fresh one (`bench.run.packed`).
+exits and the job runs again, eagerly, in a fresh one (`bench.run.executors.packed_worker`).
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class ReplayScheduler:
 
 def job_stream() -> torch.cuda.Stream:
     """The stream a job's graphs are warmed up, captured and replayed on: the current stream
-    when it is a side stream (a packed slot's, `bench.run.packed`), else a new one.
+    when it is a side stream (a packed slot's, `bench.run.executors.packed_worker`), else a new one.
 
     Never torch's shared `default_capture_stream`: graphs captured on one stream share its
     cuBLAS workspace, and freeing one job's graphs can then break another's replays

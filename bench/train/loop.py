@@ -441,12 +441,12 @@ def sample_probe(gan_step: GANStep, seed: int) -> SampleProbe:
     return SampleProbe(reference, held_out, z, labels, condition_image)
 
 
-Steps = Generator[None, None, TrainOutcome]
+TrainingSteps = Generator[None, None, TrainOutcome]
 P = ParamSpec("P")
 
 
 class Checkpoints(Protocol):
-    """Scoring G during training (`bench.run.scoring.EvaluationPoints`): the steps before the
+    """Scoring G during training (`bench.run.job.scoring.EvaluationPoints`): the steps before the
     end at which to score, and the call that scores the outcome so far (it may raise
     `StopTraining`). It must not draw from the training RNG."""
 
@@ -455,7 +455,7 @@ class Checkpoints(Protocol):
     def __call__(self, step: int, outcome: TrainOutcome) -> None: ...
 
 
-def run_to_end(steps: Steps) -> TrainOutcome:
+def run_to_end(steps: TrainingSteps) -> TrainOutcome:
     """Drive a stepwise run (`training`) to its end and return what it returns."""
     while True:
         try:
@@ -464,7 +464,7 @@ def run_to_end(steps: Steps) -> TrainOutcome:
             return done.value
 
 
-def to_end(stepwise: Callable[P, Steps]) -> Callable[P, TrainOutcome]:
+def to_end(stepwise: Callable[P, TrainingSteps]) -> Callable[P, TrainOutcome]:
     """`stepwise` with the same arguments, driven to its end (`run_to_end`)."""
 
     def run(*args: P.args, **kwargs: P.kwargs) -> TrainOutcome:
@@ -484,10 +484,10 @@ def training(
     num_classes: int | None = None,
     capture: bool = True,
     checkpoints: Checkpoints | None = None,
-) -> Steps:
+) -> TrainingSteps:
     """Train a GAN on `data` (already on `device`) for `cfg.train.steps` iterations, one
     iteration per `next()`: a generator that returns the `TrainOutcome` (`train` runs it to
-    the end; packed runs, `bench.run.packed`, interleave several jobs' on one GPU).
+    the end; packed runs, `bench.run.executors.packed`, interleave several jobs' on one GPU).
 
     `labels` (on `device`) and `num_classes` let conditional nets see class labels.
     `on_log(row, outcome so far)` runs at each log point unless the run diverged there; it

@@ -277,11 +277,13 @@ def dead_training(rows: list[Row], step: int) -> Event | None:
     return None
 
 
-def replay(rows: list[Row], collapse_floor: float | None = 0.0) -> tuple[list[Event], Event | None]:
+def judge_history(
+    rows: list[Row], collapse_floor: float | None = 0.0
+) -> tuple[list[Event], Event | None]:
     """The warnings and the divergence a `Monitor` would raise over recorded history rows.
 
     For calibrating the detectors on stored traces (docs/failure_detectors.md): each row is
-    judged as `Monitor.flush` judges it, and the replay stops at a divergence, as training does.
+    judged as `Monitor.flush` judges it, and judging stops at a divergence, as training does.
     """
     monitor = Monitor(torch.device("cpu"), collapse_floor)
     events: list[Event] = []

@@ -15,9 +15,9 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from bench.expand import Job, reference_variant, with_revision
-from bench.run.definition import record_definition
 from bench.run.preflight import preflight
-from bench.run.store import ResultsStore
+from bench.run.store.definition import record_definition
+from bench.run.store.results import ResultsStore
 from bench.run.suite import RunOptions, RunSummary, run_jobs, suite_metadata
 from bench.tune.plan import TunePlan
 from bench.tune.study import TuneError

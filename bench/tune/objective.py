@@ -25,9 +25,9 @@ from optuna.distributions import distribution_to_json
 from bench.atomic import atomic_write_json
 from bench.config import JobConfig, TuneConfig
 from bench.expand import Job
-from bench.run.job import run_job
-from bench.run.store import RESULT_FILE, ResultsStore
-from bench.run.worker import record_failure
+from bench.run.job.entry import record_failure
+from bench.run.job.phases import run_job
+from bench.run.store.results import RESULT_FILE, ResultsStore
 from bench.train.loop import StopTraining
 from bench.tune.space import Dimension, apply_params
 from bench.tune.study import ERROR_ATTR, check_within_budget
@@ -80,7 +80,7 @@ class Objective:
         trial.set_user_attr(JOB_ATTR, job.id)
         finished = self.store.finished_record(job.suite, job.id)
         if finished is not None:
-            return self.replay(trial, job, finished)
+            return self.reuse(trial, job, finished)
         try:
             record = run_job(job, self.store, self.device, on_evaluation=self.pruning(trial))
         except Exception:
@@ -113,7 +113,7 @@ class Objective:
 
         return on_evaluation
 
-    def replay(self, trial: optuna.Trial, job: Job, record: dict[str, Any]) -> float:
+    def reuse(self, trial: optuna.Trial, job: Job, record: dict[str, Any]) -> float:
         """Report a finished identical job's evaluations (`record`, its verified result) and
         return (or prune at) its end."""
         trial.set_user_attr("reused", True)

@@ -18,11 +18,11 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
+from bench.design import design_floor, require_reachable
 from bench.errors import ConfigError
-from bench.plan import design_floor, require_reachable
-from bench.run.device import resolve_device
+from bench.run.job.device import resolve_device
 from bench.run.preflight import preflight
-from bench.run.store import ResultsStore
+from bench.run.store.results import ResultsStore
 from bench.run.suite import Interrupted, RunSummary, suite_metadata
 from bench.tune.confirm import run_confirmation
 from bench.tune.export import export_suite

@@ -15,7 +15,7 @@ One run on one CUDA device, sized to finish in `BUDGET_S` (8 minutes on an H100/
                    time by the plain loop: wall time, model-steps/s of all jobs together,
                    and the peak memory the packed run added;
   5. evaluation:   FID on 10k samples with and without cached reference statistics, and the
-                   memory probe's figures (`bench.run.packed.probe_memory`).
+                   memory probe's figures (`bench.run.executors.memory_probe.probe_memory`).
 It prints every figure and writes benchmarks/RESULTS.md (command, device, torch, date,
 targets met or not). `--dry-run` (on CPU) checks the imports, the packed suite and the plan.
 """
@@ -53,7 +53,8 @@ from bench.errors import ConfigError  # noqa: E402
 from bench.expand import Job, plan_suite  # noqa: E402
 from bench.metrics import evaluate, prepare_backbone  # noqa: E402
 from bench.metrics.cache import CACHE_ENV  # noqa: E402
-from bench.run.packed import RoundRobin, probe_memory  # noqa: E402
+from bench.run.executors.memory_probe import probe_memory  # noqa: E402
+from bench.run.executors.round_robin import RoundRobin  # noqa: E402
 from bench.train.capture import graph_support_missing  # noqa: E402
 from bench.train.loop import train, training  # noqa: E402
 from bench.tricks.registry import all_tricks, build_tricks  # noqa: E402

@@ -21,7 +21,7 @@ import torch
 
 from bench.config import DataConfig, JobConfig, ModelConfig, TrainConfig
 from bench.data import load_dataset
-from bench.run.packed import RoundRobin
+from bench.run.executors.round_robin import RoundRobin
 from bench.train.capture import GRAPH
 from bench.train.loop import gradient_norm, run_to_end, train, training
 from bench.tricks.registry import all_tricks, build_tricks

@@ -15,8 +15,8 @@ from bench.config import load_suite
 from bench.data import load_dataset
 from bench.expand import expand
 from bench.models.registry import build_networks
-from bench.run.job import JobRun, load
-from bench.run.store import ResultsStore
+from bench.run.job.phases import JobRun, load
+from bench.run.store.results import ResultsStore
 
 from .test_plugin_errors import refused
 

@@ -1,4 +1,4 @@
-"""Synthetic results directories, laid out exactly as `bench.run.store` writes them."""
+"""Synthetic results directories, laid out exactly as `bench.run.store.results` writes them."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from PIL import Image
 
 from bench.atomic import atomic_write_json
 from bench.report.trends import HISTORY_FILE
-from bench.run.store import RESULT_FILE, ResultsStore, job_digests
+from bench.run.store.results import RESULT_FILE, ResultsStore, job_digests
 
 PROVENANCE = {
     "backbone": "domain",

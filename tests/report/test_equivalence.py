@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from bench.report.comparison import Outcomes, compare_pair
-from bench.report.stats import VERDICTS, compare_variants, decide
+from bench.report.verdicts import VERDICTS, compare_variants, decide
 from bench.stats.corrections import holm
 from bench.stats.power import equivalence_seeds, seeds_needed, seeds_to_decide
 from bench.stats.ranktests import equivalence_pvalue

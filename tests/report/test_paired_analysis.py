@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bench.report.stats import compare_variants
+from bench.report.verdicts import compare_variants
 from bench.stats.corrections import adjust, benjamini_hochberg
 from bench.stats.power import detectable_shift
 from bench.stats.ranktests import paired_floor, permutation_pvalue, signed_rank_pvalue

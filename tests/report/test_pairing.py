@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bench.report import headline_text
-from bench.report.stats import compare_variants, main_effects
+from bench.report.verdicts import compare_variants, main_effects
 from bench.stats.ranktests import signed_rank_pvalue
 
 

@@ -2,7 +2,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from bench.report import load_histories, load_results, plots
-from bench.report.stats import interactions
+from bench.report.verdicts import interactions
 
 PNG = b"\x89PNG\r\n\x1a\n"
 COLLAPSE = {"step": 50, "detector": "d_loss_collapse", "detail": "D loss collapsed"}

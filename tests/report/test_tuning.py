@@ -8,7 +8,7 @@ from pathlib import Path
 from bench.atomic import atomic_write_json
 from bench.report import build_report
 from bench.report.tuning import importances, tuning_section, tuning_trials
-from bench.run.store import RESULT_FILE, ResultsStore
+from bench.run.store.results import RESULT_FILE, ResultsStore
 
 
 def test_section_draws_history_importances_and_ratio(tmp_path: Path, results_builder) -> None:

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.run.claims import STALE_AFTER_S, Busy, ClaimBook, Held, current_claim
+from bench.run.store.claims import STALE_AFTER_S, Busy, ClaimBook, Held, current_claim
 
 SIX_JOBS = ("--set", "train.steps=60", "--set", "suite.seeds=[0, 1, 2]")
 

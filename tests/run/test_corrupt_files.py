@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from bench.cli import main
-from bench.run.merge import merge_results
+from bench.run.store.merge import merge_results
 
 
 def run_tiny(suite: Path, results: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.run.store import ResultsStore
+from bench.run.store.results import ResultsStore
 
 
 def truncate(path: Path) -> None:

@@ -12,9 +12,9 @@ import torch
 from bench.cli import main
 from bench.config import JobConfig
 from bench.expand import Job
-from bench.run.job import run_job
-from bench.run.records import ResultRecord
-from bench.run.store import HISTORY_FILE, RESULT_FILE, ResultsStore
+from bench.run.job.phases import run_job
+from bench.run.store.records import ResultRecord
+from bench.run.store.results import HISTORY_FILE, RESULT_FILE, ResultsStore
 from bench.train.loop import StopTraining
 
 CPU = torch.device("cpu")

@@ -10,7 +10,7 @@ import pytest
 
 import bench
 import bench.provenance
-import bench.run.pending
+import bench.run.store.pending
 from bench.cli import main
 from bench.provenance import code_fingerprint, source_hash
 from bench.report import load_results
@@ -40,7 +40,7 @@ def other_code(monkeypatch: pytest.MonkeyPatch):
 
     def switch() -> None:
         edited = {**code_fingerprint(), "source": "0" * 16, "code_id": "edited-code"}
-        for module in (bench.provenance, bench.run.pending):
+        for module in (bench.provenance, bench.run.store.pending):
             monkeypatch.setattr(module, "code_fingerprint", lambda: edited)
 
     return switch

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.cli import main
-from bench.run.store import Damaged, ResultsStore
+from bench.run.store.results import Damaged, ResultsStore
 
 JSON_FILES = ("result.json", "job.json", "suite.json")
 DIGESTED = ("job.json", "history.csv")

@@ -9,8 +9,8 @@ import pytest
 
 from bench.cli import main
 from bench.errors import ResultsError
-from bench.run.merge import merge_results
-from bench.run.store import ResultsStore, job_digests
+from bench.run.store.merge import merge_results
+from bench.run.store.results import ResultsStore, job_digests
 
 SUITE = {"name": "tiny", "design": "one_at_a_time", "seeds": [0, 1], "source_file": "tiny.toml"}
 

@@ -13,22 +13,23 @@ from concurrent.futures import Future
 import pytest
 import torch
 
-import bench.run.packed
+import bench.run.executors.jobs_per_gpu
+import bench.run.executors.memory_probe
+import bench.run.executors.packed
 from bench.expand import Job
 from bench.run import suite
-from bench.run.job import JobRun, job_steps, run_job
-from bench.run.packed import (
-    MEMORY_MARGIN,
-    RoundRobin,
+from bench.run.executors.jobs_per_gpu import MEMORY_MARGIN, packed_jobs_per_gpu
+from bench.run.executors.memory_probe import (
     by_signature,
     heaviest_evaluation,
     memory_signature,
-    packed_jobs_per_gpu,
     probe_job,
 )
-from bench.run.placement import GIB, MAX_JOBS_PER_GPU, Placement
-from bench.run.store import ResultsStore
-from bench.run.worker import ERROR_FILE
+from bench.run.executors.placement import GIB, MAX_JOBS_PER_GPU, Placement
+from bench.run.executors.round_robin import RoundRobin
+from bench.run.job.entry import ERROR_FILE
+from bench.run.job.phases import JobRun, job_steps, run_job
+from bench.run.store.results import ResultsStore
 from bench.train.capture import WARMUP_ITERATIONS
 
 CPU = torch.device("cpu")
@@ -135,10 +136,10 @@ def test_placement_probes_each_memory_signature_once(monkeypatch, tiny_job) -> N
     def fake_measure(job, capture, scored=True):
         probed.append((job.variant, scored))
         size = job.config.train.batch_size // 32 + (job.config.data.image_size or 8) // 16
-        return bench.run.packed.JobMemory(size * GIB, 2 * GIB)
+        return bench.run.executors.memory_probe.JobMemory(size * GIB, 2 * GIB)
 
-    monkeypatch.setattr(bench.run.packed, "ProcessPoolExecutor", InProcess)
-    monkeypatch.setattr(bench.run.packed, "measure_job", fake_measure)
+    monkeypatch.setattr(bench.run.executors.jobs_per_gpu, "ProcessPoolExecutor", InProcess)
+    monkeypatch.setattr(bench.run.executors.memory_probe, "measure_job", fake_measure)
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: ([40 * GIB, 30 * GIB][i], 0))
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
@@ -163,8 +164,8 @@ def test_one_job_per_gpu_needs_no_memory_probe(monkeypatch, tiny_job) -> None:
     def no_probe(*args):
         raise AssertionError("probed memory though --jobs leaves one job per GPU")
 
-    monkeypatch.setattr(bench.run.packed, "probe_memory", no_probe)
-    monkeypatch.setattr(bench.run.packed, "ProcessPoolExecutor", InProcess)
+    monkeypatch.setattr(bench.run.executors.jobs_per_gpu, "probe_memory", no_probe)
+    monkeypatch.setattr(bench.run.executors.jobs_per_gpu, "ProcessPoolExecutor", InProcess)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     jobs = [Job("s", "v", seed, tiny_job()) for seed in range(3)]
@@ -215,7 +216,7 @@ def test_a_packed_worker_process_runs_its_slots_and_reports_each_job(tiny_job, t
     bad = Job("pack", "broken", 0, bad_cfg)
     statuses: dict[str, str] = {}
     placement = Placement(workers=("", ""), jobs_per_gpu=2)
-    bench.run.packed._run_packed(
+    bench.run.executors.packed._run_packed(
         [good, bad], tmp_path, placement, lambda job, s: statuses.update({job.variant: s}),
         capture=True, device_name="cpu",
     )  # fmt: skip
@@ -227,7 +228,7 @@ def test_a_packed_worker_process_runs_its_slots_and_reports_each_job(tiny_job, t
 
 
 FAKE_WORKERS = """
-import bench.run.packed as packed
+import bench.run.executors.packed_worker as packed_worker
 import bench.train.loop as loop
 from bench.train.capture import GRAPH, Execution
 
@@ -252,12 +253,12 @@ def failing_capture(*args):
         Execution(GRAPH, "fake") if capture else chosen(tricks, device, capture)
     )
     loop.CudaGraphs, loop.job_stream = FailingCapture, lambda: None
-    packed.packed_worker(*args)
+    packed_worker.packed_worker(*args)
 
 
 def dead_context(*args):
-    packed.context_alive = lambda device: False
-    packed.packed_worker(*args)
+    packed_worker.context_alive = lambda device: False
+    packed_worker.packed_worker(*args)
 """
 
 
@@ -274,7 +275,7 @@ def fake_workers(tmp_path, monkeypatch):
 
 def run_packed(jobs, root, worker, slots: int = 2):
     statuses, notes = {}, []
-    bench.run.packed._run_packed(
+    bench.run.executors.packed._run_packed(
         jobs, root, Placement(workers=("",) * slots, jobs_per_gpu=slots),
         lambda job, status: statuses.update({job.variant: status}),
         capture=True, device_name="cpu", note=notes.append, worker=worker,

@@ -8,7 +8,7 @@ import pytest
 
 from bench.cli import main
 from bench.errors import ResultsError
-from bench.run.store import ResultsStore
+from bench.run.store.results import ResultsStore
 
 ESCAPING = ["..", ".", "../elsewhere", "a/b", "", "/tmp/x"]
 

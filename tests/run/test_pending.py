@@ -10,9 +10,9 @@ import pytest
 from bench.atomic import atomic_write_json
 from bench.expand import Job
 from bench.provenance import code_fingerprint
-from bench.run.pending import Finished, scan
-from bench.run.store import RESULT_FILE, ResultsStore
-from bench.run.worker import ERROR_FILE, execute_job
+from bench.run.job.entry import ERROR_FILE, execute_job
+from bench.run.store.pending import Finished, scan
+from bench.run.store.results import RESULT_FILE, ResultsStore
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from bench.run.placement import GIB, MAX_JOBS_PER_GPU, auto_jobs_per_gpu, plan_placement
-from bench.run.placement import visible_gpu_ids as visible
-from bench.run.workers import WorkerPool
+from bench.run.executors.placement import GIB, MAX_JOBS_PER_GPU, auto_jobs_per_gpu, plan_placement
+from bench.run.executors.placement import visible_gpu_ids as visible
+from bench.run.executors.process_pool import WorkerPool
 
 
 def test_visible_gpu_ids_follow_the_parents_own_restriction() -> None:

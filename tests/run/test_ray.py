@@ -10,7 +10,7 @@ import pytest
 
 from bench.cli import main
 from bench.errors import ConfigError
-from bench.run.ray_executor import task_resources
+from bench.run.executors.ray_tasks import task_resources
 
 
 def outputs(results: Path) -> dict[str, tuple[dict, str]]:

@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 
 from bench.expand import Job
-from bench.run.job import run_job
-from bench.run.samples import INTERPOLATION_ROWS, INTERPOLATION_STEPS
-from bench.run.sampling import slerp
-from bench.run.store import ResultsStore
+from bench.run.job.phases import run_job
+from bench.run.job.sample_figures import INTERPOLATION_ROWS, INTERPOLATION_STEPS
+from bench.run.job.sampler import slerp
+from bench.run.store.results import ResultsStore
 
 
 def test_slerp_starts_and_ends_at_the_latents_and_follows_the_great_circle():

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
-import bench.run.threads
+import bench.run.executors.threads
 from bench.cli import main
 from bench.expand import plan_suite
-from bench.run.threads import shared_cores, worker_threads
+from bench.run.executors.threads import shared_cores, worker_threads
 
 
 @pytest.fixture
 def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     """A 2-core machine without OMP_NUM_THREADS: two workers get 1 thread each by default."""
-    monkeypatch.setattr(bench.run.threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(bench.run.executors.threads.os, "cpu_count", lambda: 2)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
 
 

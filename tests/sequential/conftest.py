@@ -11,7 +11,7 @@ import pytest
 
 from bench.atomic import atomic_write_json
 from bench.provenance import code_fingerprint
-from bench.run.store import RESULT_FILE
+from bench.run.store.results import RESULT_FILE
 from bench.run.suite import RunSummary
 
 RING_SUITE = """

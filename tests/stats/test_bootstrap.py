@@ -13,7 +13,7 @@ from scipy import stats
 
 from bench.errors import ResultsError
 from bench.report.comparison import Outcomes, compare_pair
-from bench.report.stats import compare_variants
+from bench.report.verdicts import compare_variants
 from bench.stats.bootstrap import (
     acceleration,
     bootstrap_ci,

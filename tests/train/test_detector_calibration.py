@@ -1,4 +1,4 @@
-"""The failure detectors, replayed over recorded healthy and broken runs, keep their rates.
+"""The failure detectors, re-judging recorded healthy and broken runs, keep their rates.
 
 The traces (`detector_traces.json`) were recorded by `benchmarks/failure_detectors.py`;
 docs/failure_detectors.md lists the configurations and the measured rates.

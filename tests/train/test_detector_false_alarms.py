@@ -16,7 +16,7 @@ import random
 
 import pytest
 
-from bench.train.monitor import Row, replay
+from bench.train.monitor import Row, judge_history
 
 RUNS = 1000
 POINTS = 20  # log points per run: 2,000 steps at log_every = 100
@@ -98,7 +98,7 @@ def healthy_history(seed: int) -> list[Row]:
 
 def fired(rows: list[Row], since: float = 0.0) -> set[str]:
     """The detectors a monitor raises over `rows` at or after step `since`."""
-    events, divergence = replay(rows)
+    events, divergence = judge_history(rows)
     found = {e.detector for e in events if e.step >= since}
     return found | ({divergence.detector} if divergence and divergence.step >= since else set())
 

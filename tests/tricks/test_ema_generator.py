@@ -10,7 +10,7 @@ from torch import nn
 
 from bench.data import load_dataset
 from bench.metrics import evaluate
-from bench.run.sampling import Sampler
+from bench.run.job.sampler import Sampler
 from bench.train.loop import train
 from bench.tricks.history import warmup_decay
 from bench.tricks.registry import build_tricks

@@ -7,9 +7,9 @@ import torch
 
 from bench.data import load_dataset
 from bench.expand import Job
-from bench.run.job import run_job
-from bench.run.sampling import Sampler
-from bench.run.store import ResultsStore
+from bench.run.job.phases import run_job
+from bench.run.job.sampler import Sampler
+from bench.run.store.results import ResultsStore
 from bench.train.loop import train
 from bench.tricks.registry import all_tricks, build_tricks
 

@@ -11,7 +11,7 @@ from bench.data.base import Dataset
 from bench.errors import ConfigError
 from bench.expand import check_model_fit, expand
 from bench.models.resnet import REFUSED_TRICKS
-from bench.run.sampling import Sampler
+from bench.run.job.sampler import Sampler
 from bench.train.loop import TrainOutcome, train
 from bench.tricks.registry import all_tricks, build_tricks
 

@@ -17,8 +17,8 @@ from optuna.trial import TrialState
 from sqlalchemy.exc import OperationalError
 
 from bench.expand import Job
-from bench.run.job import run_job
-from bench.run.store import ResultsStore
+from bench.run.job.phases import run_job
+from bench.run.store.results import ResultsStore
 
 TUNE_HEADER = {
     "name": "tinytune",

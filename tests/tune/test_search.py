@@ -11,7 +11,7 @@ import bench.tune.objective
 from bench.config import TuneConfig, load_suite
 from bench.expand import expand
 from bench.report import load_results
-from bench.run.store import ResultsStore
+from bench.run.store.results import ResultsStore
 from bench.run.suite import Interrupted
 from bench.tune import TuneError, format_summary, tune_suite
 from bench.tune.study import TrialSeededSampler, base_sampler

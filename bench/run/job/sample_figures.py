@@ -1,5 +1,5 @@
 """Sample figures: an image grid for image data, a scatter over the modes for 2-D toys, and an
-optional strip of images along great circles between latents (drawn by `bench.run.sampling`)."""
+optional strip of images along great circles between latents (drawn by `bench.run.job.sampler`)."""
 
 from __future__ import annotations
 

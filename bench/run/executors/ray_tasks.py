@@ -15,10 +15,10 @@ from typing import Any
 
 from bench.errors import ConfigError
 from bench.expand import Job
-from bench.run.pending import PendingJobs
-from bench.run.placement import auto_jobs_per_gpu
-from bench.run.store import ResultsStore
-from bench.run.worker import execute_job, record_failure
+from bench.run.executors.placement import auto_jobs_per_gpu
+from bench.run.job.entry import execute_job, record_failure
+from bench.run.store.pending import PendingJobs
+from bench.run.store.results import ResultsStore
 
 INSTALL_HINT = "pip install 'gan-bench[ray]'"
 

@@ -1,13 +1,13 @@
 """The jobs a runner still has to do, handed out only once it holds their claims.
 
 A run starts with one read of every job's `result.json` (`scan`): a job counts as finished
-when it has a result and every file of the job checks out (`bench.run.store.verify_job`;
+when it has a result and every file of the job checks out (`bench.run.store.results.verify_job`;
 with `bench run --rerun-stale`, only a result made by this code); a damaged job is run
 again, and named. Later
 looks read a result file again only once it has changed. A job
 claimed by another live runner is skipped and looked at again every `POLL_S`: once that
 runner finishes it, it counts as finished by another runner; if that runner releases it
-unfinished, or dies, this runner claims and runs it (`bench.run.claims`).
+unfinished, or dies, this runner claims and runs it (`bench.run.store.claims`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from bench.expand import Job
 from bench.provenance import code_fingerprint, code_id
-from bench.run.claims import Busy, ClaimBook, Runner
-from bench.run.store import RESULT_FILE, Damaged, ResultsStore
+from bench.run.store.claims import Busy, ClaimBook, Runner
+from bench.run.store.results import RESULT_FILE, Damaged, ResultsStore
 
 POLL_S = 2.0
 ELSEWHERE = "finished by another runner"

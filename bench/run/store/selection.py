@@ -5,7 +5,7 @@ variant. Two jobs may only be pooled when they differ in nothing but the seed, a
 by the same code. So, for each suite:
 
 1. Definition: only the jobs of one revision (default: the current one, from `suite.json`,
-   see `bench.run.definition`) are pooled; finished jobs of other revisions are counted.
+   see `bench.run.store.definition`) are pooled; finished jobs of other revisions are counted.
 2. Code: of those, only the jobs of one code fingerprint (`bench.provenance.code_id`)
    are pooled: the code of the most recently finished job. Jobs made by other code are
    counted and flagged as a warning: `bench run --rerun-stale` redoes them.
@@ -15,8 +15,8 @@ by the same code. So, for each suite:
    flags each comparison whose paired seeds ran on two classes (`bench.report.machines`).
 
 Damaged jobs (a corrupt `result.json`, or a file of the job that does not check out, see
-`bench.run.store.verify_job`) are never pooled; each is named. `everything=True` (`bench export
---all-jobs`) lists every finished job, each row saying its revision and fingerprint.
+`bench.run.store.results.verify_job`) are never pooled; each is named. `everything=True`
+(`bench export --all-jobs`) lists every finished job, each row saying its revision and fingerprint.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any
 from bench.errors import ResultsError
 from bench.machine import machine_class
 from bench.provenance import code_id
-from bench.run.definition import REVISIONS, revision_jobs
-from bench.run.store import Damaged, ResultsStore
+from bench.run.store.definition import REVISIONS, revision_jobs
+from bench.run.store.results import Damaged, ResultsStore
 
 
 @dataclass

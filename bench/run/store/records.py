@@ -11,7 +11,7 @@ name are kept as they are, so a record written by newer code still reads. To rec
 new, add it here as an optional field with a default (`None`, `{}`): records written before it
 existed then still read, and records with it are checked. A job's `config` is checked as tables,
 not against today's `bench.config.JobConfig`: a record made by older code, whose config has
-other keys, is stale (`bench.run.selection`), not corrupt; `bench rerun` validates it in full.
+other keys, is stale (`bench.run.store.selection`), not corrupt; `bench rerun` validates it in full.
 """
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ class Tuning(Stored):
 
 class ResultRecord(JobRecord):
     """`result.json`: the job, how it ended, its metrics, cost, provenance and, last, the
-    digest of every other file of the job (`digests`, file -> sha256; see `bench.run.store`)."""
+    digest of every other file of the job (`digests`, file -> sha256; see
+    `bench.run.store.results`)."""
 
     status: str = Field(min_length=1)
     diverged_at: int | None = None
@@ -153,7 +154,7 @@ class ResultRecord(JobRecord):
     train_time_s: float | None = None
     eval_time_s: float | None = None
     wall_time_s: float | None = None
-    cpu_time_s: float | None = None  # process CPU time in the job's turns (bench.run.cpu_time)
+    cpu_time_s: float | None = None  # process CPU time in the job's turns (bench.run.job.cpu_time)
     train_cpu_time_s: float | None = None  # of it, in the training phase (as train_time_s)
     steps_per_s: float | None = None
     device: str | None = None
@@ -214,7 +215,7 @@ class Revision(Stored):
 
 class SuiteRecord(Stored):
     """`suite.json`: the suite's design, reference, source, and every revision run here
-    (`bench.run.suite.suite_metadata`, `bench.run.definition`)."""
+    (`bench.run.suite.suite_metadata`, `bench.run.store.definition`)."""
 
     name: str = Field(min_length=1)
     description: str | None = None

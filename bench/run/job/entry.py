@@ -1,7 +1,7 @@
 """What every executor shares: the worker entry point that runs one job, and its failure file.
 
-The in-process loop, the CPU worker pool (`bench.run.local`), the packed GPU workers
-(`bench.run.packed`), Ray tasks (`bench.run.ray_executor`) and tuning trials
+The in-process loop, the CPU worker pool (`bench.run.executors.local`), the packed GPU workers
+(`bench.run.executors.packed`), Ray tasks (`bench.run.executors.ray_tasks`) and tuning trials
 (`bench.tune.objective`) all run a job through here or record its failure here: a job that
 raises leaves its traceback in `error.txt` in its folder, and has no result.
 """
@@ -18,9 +18,9 @@ import torch
 
 from bench.atomic import atomic_write_bytes
 from bench.expand import Job
-from bench.run.device import resolve_device
-from bench.run.job import run_job
-from bench.run.store import ERROR_FILE, ResultsStore
+from bench.run.job.device import resolve_device
+from bench.run.job.phases import run_job
+from bench.run.store.results import ERROR_FILE, ResultsStore
 
 Done = Callable[[Job, str], None]  # called once per job with its status
 

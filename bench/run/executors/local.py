@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.run.pending import PendingJobs
-from bench.run.placement import Placement
-from bench.run.store import ResultsStore
-from bench.run.threads import shared_cores
-from bench.run.worker import execute_job, record_failure
-from bench.run.workers import Outcome, WorkerPool
+from bench.run.executors.placement import Placement
+from bench.run.executors.process_pool import Outcome, WorkerPool
+from bench.run.executors.threads import shared_cores
+from bench.run.job.entry import execute_job, record_failure
+from bench.run.store.pending import PendingJobs
+from bench.run.store.results import ResultsStore
 
 DEVICE = "cpu"
 
@@ -29,7 +29,7 @@ def run_on_cpus(
 ) -> None:
     """Run every job of `queue`: in this process for one worker, else in a worker pool, with
     `threads` torch threads per worker (None: torch's default in this process, the cores
-    shared out in a pool; see `bench.run.threads`)."""
+    shared out in a pool; see `bench.run.executors.threads`)."""
     if placement.workers == (None,):
         while not queue.exhausted:
             job = queue.take()

@@ -3,8 +3,8 @@
 Wall time grows when other processes share the cores; CPU time does not (much). A job's CPU
 time is the process CPU time (`time.process_time()`: user + system time of every thread of
 the job's process, torch's OpenMP threads included) counted only while the job's own code
-runs: a job run stepwise (`bench.run.job.job_steps`) is timed per turn, so in a packed worker,
-where several jobs advance in turn in one process, each job is charged the process's CPU
+runs: a job run stepwise (`bench.run.job.phases.job_steps`) is timed per turn, so in a packed
+worker, where several jobs advance in turn in one process, each job is charged the process's CPU
 time during its own turns (including any other thread of that process busy then, e.g. an
 OpenMP thread still spinning after a neighbour's kernel). On CUDA it is the host's work only
 (launches, data, scoring on the CPU), not the GPU's.

@@ -3,10 +3,10 @@
 A job id is a hash of the job's config and seed, so the same id in two folders is the same
 job: a finished job the destination lacks (or has only damaged) is copied in, one the
 destination has is left as it is, and unfinished ones (no `result.json`) or damaged ones (a
-job folder that does not check out, `bench.run.store.verify_job`) are not copied. Each job
+job folder that does not check out, `bench.run.store.results.verify_job`) are not copied. Each job
 is copied to a temporary folder and renamed into place, so a reader never sees half of one.
 Two folders whose `suite.json` describe different suites under one name are refused before
-anything is copied; the revisions each one lists (`bench.run.definition`) are merged. A suite
+anything is copied; the revisions each one lists (`bench.run.store.definition`) are merged. A suite
 whose `suite.json` is corrupt in a source is not merged from that source; one corrupt in the
 destination is not merged at all (its file is left for the user to look at); each is named.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ResultsError
-from bench.run.definition import REVISIONS, merged_revisions
-from bench.run.store import SUITE_FILE, CorruptFile, Damaged, ResultsStore
+from bench.run.store.definition import REVISIONS, merged_revisions
+from bench.run.store.results import SUITE_FILE, CorruptFile, Damaged, ResultsStore
 
 # Where each node read the suite file from, and the revisions each has run (merged below).
 IGNORED_KEYS = frozenset({"source_file", REVISIONS})

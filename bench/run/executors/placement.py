@@ -3,8 +3,8 @@
 Pure functions of the machine's inventory (GPU ids, free memory, CPU cores), so they are
 tested on CPU with made-up machines. A small GAN is launch-bound, so one job per GPU leaves
 the card mostly idle; the local runner packs K jobs on each GPU as CUDA streams of one
-process (`bench.run.packed`, which measures a job's memory to choose K), Ray as fractional
-GPUs (docs/gpu.md).
+process (`bench.run.executors.packed`; `bench.run.executors.jobs_per_gpu` chooses K from a
+job's measured memory), Ray as fractional GPUs (docs/gpu.md).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from bench.config import EvalConfig
 from bench.data import Dataset
 from bench.expand import Job
 from bench.metrics import evaluate
-from bench.run.sampling import Sampler
+from bench.run.job.sampler import Sampler
 from bench.train.loop import TrainOutcome
 
 OnEvaluation = Callable[[int, dict[str, float]], None]

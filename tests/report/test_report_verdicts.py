@@ -9,7 +9,7 @@ from bench.cli import main
 from bench.config import load_suite
 from bench.errors import ConfigError, ResultsError
 from bench.report import headline_text
-from bench.report.stats import compare_variants, interactions, main_effects
+from bench.report.verdicts import compare_variants, interactions, main_effects
 from bench.stats.bootstrap import bootstrap_ci
 from bench.stats.corrections import holm
 from bench.stats.ranktests import permutation_pvalue, prob_improvement

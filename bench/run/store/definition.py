@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.expand import Job
-from bench.run.store import CorruptFile, ResultsStore
+from bench.run.store.results import CorruptFile, ResultsStore
 
 REVISIONS = "revisions"
 

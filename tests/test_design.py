@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
+from bench.design import design_floor
 from bench.expand import plan_suite, reference_variant
-from bench.plan import design_floor
-from bench.report.stats import compare_variants, direction
+from bench.report.verdicts import compare_variants, direction
 from bench.stats.power import detectable_effect, seeds_needed, seeds_to_decide
 
 REPO = Path(__file__).resolve().parents[1]

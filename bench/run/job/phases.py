@@ -1,8 +1,8 @@
 """One job end to end, in four phases: load its data, train, score, write its files (result last).
 
 `run_job` runs them to the end; `job_steps` is the same run one training iteration per
-`next()`, for packed runs. Scoring lives in `bench.run.scoring`, the record's provenance in
-`bench.provenance`, the job's files in `bench.run.store`.
+`next()`, for packed runs. Scoring lives in `bench.run.job.scoring`, the record's provenance in
+`bench.provenance`, the job's files in `bench.run.store.results`.
 """
 
 from __future__ import annotations
@@ -25,18 +25,18 @@ from bench.data.subset import training_subset
 from bench.expand import Job
 from bench.metric_registry import comparable_metrics, metric
 from bench.provenance import device_name, fingerprint, versions
-from bench.run.cpu_time import CpuClock
-from bench.run.records import JobRecord, ResultRecord, checked
-from bench.run.samples import (
+from bench.run.job.cpu_time import CpuClock
+from bench.run.job.sample_figures import (
     INTERPOLATION_FILE,
     INTERPOLATION_ROWS,
     INTERPOLATION_STEPS,
     interpolation_strip_png,
     sample_figure_png,
 )
-from bench.run.sampling import Sampler
-from bench.run.scoring import EvaluationPoints, OnEvaluation, score_generator
-from bench.run.store import (
+from bench.run.job.sampler import Sampler
+from bench.run.job.scoring import EvaluationPoints, OnEvaluation, score_generator
+from bench.run.store.records import JobRecord, ResultRecord, checked
+from bench.run.store.results import (
     HISTORY_FILE,
     JOB_FILE,
     RESULT_FILE,
@@ -45,7 +45,7 @@ from bench.run.store import (
     history_csv,
     job_digests,
 )
-from bench.train.loop import Steps, TrainOutcome, run_to_end, training
+from bench.train.loop import TrainingSteps, TrainOutcome, run_to_end, training
 from bench.tricks.registry import Trick
 
 GRID_IMAGES = 64
@@ -57,7 +57,7 @@ class JobRun:
     """How a job runs: its results store and device, the `on_evaluation` callback, where it
     was placed (executor, host, worker, GPU, stream), whether CUDA steps are captured, and
     `eager`: why it runs eagerly whatever `capture` says (its capture failed in an earlier
-    worker process; `bench.run.packed`), recorded as its execution's reason."""
+    worker process; `bench.run.executors.packed_worker`), recorded as its execution's reason."""
 
     store: ResultsStore
     device: torch.device
@@ -108,7 +108,7 @@ def run_job(
     `capture=False` (`--no-capture`) keeps a CUDA job's step eager.
 
     The generator is also scored at the checkpoints during training
-    (`JobConfig.evaluation_steps`, `bench.run.scoring.EvaluationPoints`) and
+    (`JobConfig.evaluation_steps`, `bench.run.job.scoring.EvaluationPoints`) and
     `on_evaluation(step, metrics)` is called at each; raising `StopTraining` there ends the
     run early (its status is the exception's, e.g. "pruned", and its metrics those of the last
     point).
@@ -119,7 +119,7 @@ def run_job(
 
 def job_steps(job: Job, run: JobRun) -> Generator[None, None, dict[str, Any]]:
     """`run_job`, one training iteration per `next()` (for packed runs); returns the record.
-    The job's CPU time is counted over its own turns only (`bench.run.cpu_time`)."""
+    The job's CPU time is counted over its own turns only (`bench.run.job.cpu_time`)."""
     clock = CpuClock()
     return (yield from clock.timed(_job_steps(job, run, clock)))
 
@@ -153,7 +153,8 @@ def load(job: Job, run: JobRun) -> Loaded:
     described = {
         **job.record(),
         "plugins": plugins_used(components, job.modules),
-        "threads": torch.get_num_threads(),  # not part of the job id (`bench.run.threads`)
+        # not part of the job id (`bench.run.executors.threads`)
+        "threads": torch.get_num_threads(),
     }
     checked(JobRecord, described, JOB_FILE)
     atomic_write_json(folder / JOB_FILE, described)
@@ -166,7 +167,7 @@ def load(job: Job, run: JobRun) -> Loaded:
     return Loaded(described, folder, components.tricks, dataset, data, labels)
 
 
-def train(job: Job, loaded: Loaded, run: JobRun, points: EvaluationPoints) -> Steps:
+def train(job: Job, loaded: Loaded, run: JobRun, points: EvaluationPoints) -> TrainingSteps:
     """The stepwise training run (`bench.train.loop.training`), scored at `points`."""
     return training(
         job.config,
@@ -236,7 +237,8 @@ def write(
     cpu: Cpu,
 ) -> dict[str, Any]:
     """Write the sample figures, `history.csv` and, last, `result.json` with the digest of
-    every other file of the job folder (`bench.run.store.job_digests`); return the record."""
+    every other file of the job folder (`bench.run.store.results.job_digests`); return the
+    record."""
     for name, png in scores.figures.items():
         atomic_write_bytes(loaded.folder / name, png)
     rows = with_evaluations(outcome, scores.evaluations)
@@ -258,7 +260,7 @@ def result_record(
     cpu: Cpu,
 ) -> dict[str, Any]:
     """What `result.json` holds: the job, how it ended, its metrics, cost (wall and CPU
-    time, `bench.run.cpu_time`) and provenance."""
+    time, `bench.run.job.cpu_time`) and provenance."""
     divergence, stopped = outcome.divergence, outcome.stopped
     return {
         **described,

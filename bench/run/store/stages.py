@@ -1,6 +1,6 @@
 """`results/<suite>/stages.json`: the stage decisions of a sequential suite, with their basis.
 
-One entry per suite revision (see `bench.run.definition`): the plan the decisions were made
+One entry per suite revision (see `bench.run.store.definition`): the plan the decisions were made
 under (stage seed counts and seeds, metric, alpha, spending, margin, the comparisons and the
 reference) and, per stage run, what each open comparison was tested on (its seeds and the
 job ids of both sides), the test results, and every comparison's state after the stage (the
@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.atomic import atomic_write_json
 from bench.errors import ConfigError, ResultsError
-from bench.run.store import ResultsStore, read_json
+from bench.run.store.results import ResultsStore, read_json
 
 STAGES_FILE = "stages.json"
 PLAN_KEYS = (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.run.workers import WorkerPool
+from bench.run.executors.process_pool import WorkerPool
 
 SIX_JOBS = ("--jobs", "2", "--set", "train.steps=60", "--set", "suite.seeds=[0, 1, 2]")
 

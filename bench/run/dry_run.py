@@ -2,8 +2,8 @@
 
 A job is `finished` (a result this code made: skipped), `stale` (a result other code made:
 skipped and never pooled with this code's, or re-run with `--rerun-stale`), `damaged` (a
-result whose job folder does not check out, `bench.run.store.verify_job`: run again, and each
-one is named below the table) or `pending`.
+result whose job folder does not check out, `bench.run.store.results.verify_job`: run again, and
+each one is named below the table) or `pending`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.expand import Job
-from bench.run.pending import made_by_this_code
-from bench.run.store import Damaged, ResultsStore
+from bench.run.store.pending import made_by_this_code
+from bench.run.store.results import Damaged, ResultsStore
 
 
 def job_state(found: dict[str, Any] | Damaged | None, rerun_stale: bool = False) -> str:

@@ -9,7 +9,7 @@ so a kill -9 leaves either the old file or the new one, never half of one.
 A finished job is verifiable as a whole: `result.json` records the sha256 of every other file
 of the job folder (`digests`; only the runner's bookkeeping is left out: claims, `error.txt`
 of earlier attempts, temporary files). A reader takes a job as finished only when its
-`result.json` matches its schema (`bench.run.records`), every file it records is there with
+`result.json` matches its schema (`bench.run.store.records`), every file it records is there with
 that digest, and `job.json` and `history.csv` read through their schemas too. Anything else is
 `Damaged`: named, not pooled, not merged, and run again by `bench run`. A job written before
 digests were recorded is checked by structure alone (docs/guarantees.md).
@@ -30,8 +30,8 @@ from typing import Any
 
 from bench.atomic import atomic_write_json
 from bench.errors import ResultsError
-from bench.run.claims import CLAIM_PREFIX
-from bench.run.records import (
+from bench.run.store.claims import CLAIM_PREFIX
+from bench.run.store.records import (
     CorruptFile,
     HistoryRow,
     JobRecord,
