@@ -2,8 +2,9 @@
 
 Resolving refuses, before anything runs, what cannot work together: an unknown name, a trick
 whose needs the dataset does not meet or that conflicts with another, a model that does not
-train on this data, and a trick that rewrites nets the model does not let it rewrite. It also
-says which plugins the components come from, with their package versions (the provenance every
+train on this data, and a trick that rewrites nets the model does not let it rewrite; it types
+each trick's parameters, once (`bench.tricks.registry.resolve_tricks`). `plugins_used` says
+which plugins a job's components come from, with their package versions (the provenance every
 job records).
 """
 
@@ -12,32 +13,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from bench.config import JobConfig, validate
 from bench.data import dataset_capabilities, default_image_size
 from bench.data.base import DatasetSpec, dataset_spec
 from bench.errors import ConfigError, DataError
-from bench.metrics.plugin_backbones import BackboneSpec, backbone_spec
+from bench.metrics.plugin_backbones import backbone_spec
 from bench.models.registry import ModelSpec, check_model, model_spec
 from bench.plugins import Origin, import_plugin
 from bench.tricks.registry import (
-    Trick,
-    build_tricks,
     builtin_tricks,
-    resolve_params,
+    resolve_tricks,
+    trick_classes,
     trick_origin,
+    trick_tables,
 )
 
 
 @dataclass(frozen=True)
 class Components:
-    """What a job trains and scores with, each with the origin it was registered by."""
+    """What a job trains with: its dataset and model as registered, its tricks as their typed
+    parameters by name (`bench.tricks.registry.resolve_tricks`)."""
 
-    dataset_name: str
     dataset: DatasetSpec
     model: ModelSpec
-    tricks: list[Trick]
-    backbone: BackboneSpec | None
-    capabilities: frozenset[str]
+    tricks: dict[str, BaseModel]
 
 
 def import_suite_plugins(modules: tuple[str, ...], where: str) -> list[Origin]:
@@ -58,12 +59,12 @@ def resolve_components(config: JobConfig, where: str) -> Components:
     except DataError as err:
         raise ConfigError(f"{where}: key 'data.name' = '{config.data.name}': {err}") from None
     capabilities = dataset_capabilities(config.data.name, config.data.root)
-    tricks = build_tricks(config.tricks, where, capabilities)
+    tricks = resolve_tricks(config.tricks, where, capabilities)
     model = model_spec(config.model.arch, where)
     image_size = config.data.image_size or default_image_size(config.data.name)
-    check_model(model, tricks, capabilities, image_size, where)
-    backbone = backbone_spec(config.eval.backbone, where)
-    return Components(config.data.name, dataset, model, tricks, backbone, capabilities)
+    check_model(model, trick_classes(tricks), capabilities, image_size, where)
+    backbone_spec(config.eval.backbone, where)  # refuses an unknown backbone
+    return Components(dataset, model, tricks)
 
 
 def resolved_config(config: JobConfig, components: Components, where: str) -> JobConfig:
@@ -80,7 +81,7 @@ def resolved_config(config: JobConfig, components: Components, where: str) -> Jo
     model = config.model.model_copy(
         update={"params": _params(components.model, config.model.params, where, "model")}
     )
-    tricks = resolve_params(config.tricks, where)
+    tricks = trick_tables(components.tricks)
     return config.model_copy(update={"data": data, "model": model, "tricks": tricks})
 
 
@@ -97,8 +98,9 @@ def _params(
     return dict(raw)
 
 
-def plugins_used(components: Components, modules: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """The plugins a job uses, one entry per module: package, version and what it provides.
+def plugins_used(config: JobConfig, modules: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The plugins a resolved job's components come from, one entry per module: package,
+    version and what it provides (looked up by name; nothing is checked again).
 
     `modules` are the suite's `[suite] plugins`: imported for the job, so recorded even when
     none of its registrations is used.
@@ -106,13 +108,15 @@ def plugins_used(components: Components, modules: tuple[str, ...] = ()) -> list[
     provided: dict[Origin, list[str]] = {}
     for module in modules:
         provided.setdefault(import_plugin(module, "[suite] plugins"), [])
+    model = model_spec(config.model.arch)
     uses: list[tuple[Origin, str]] = [
-        (components.dataset.origin, f"dataset:{components.dataset_name}"),
-        (components.model.origin, f"model:{components.model.name}"),
-        *((trick_origin(trick.name), f"trick:{trick.name}") for trick in components.tricks),
+        (dataset_spec(config.data.name).origin, f"dataset:{config.data.name}"),
+        (model.origin, f"model:{model.name}"),
+        *((trick_origin(name), f"trick:{name}") for name in config.tricks),
     ]
-    if components.backbone is not None:
-        uses.append((components.backbone.origin, f"backbone:{components.backbone.name}"))
+    backbone = backbone_spec(config.eval.backbone)
+    if backbone is not None:
+        uses.append((backbone.origin, f"backbone:{backbone.name}"))
     for origin, what in uses:
         if not origin.builtin:
             provided.setdefault(origin, []).append(what)

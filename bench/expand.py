@@ -25,12 +25,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from bench.components import import_suite_plugins, resolve_components, resolved_config
 from bench.config import Expectation, JobConfig, Suite, load_suite, set_dotted, validate
 from bench.data import dataset_capabilities, default_image_size
 from bench.errors import ConfigError, DataError
 from bench.metrics import scored_metrics
 from bench.models.build import check_fit
+from bench.tricks.registry import all_tricks
 
 BASELINE = "baseline"
 ALL_TRICKS = "all"
@@ -40,15 +43,28 @@ MAX_JOBS = 10_000  # a suite may expand to at most this many jobs unless --max-j
 
 @dataclass(frozen=True)
 class Job:
-    """One training run: a fully resolved config and a seed, named by a hash of both."""
+    """One training run: a fully resolved config and a seed, named by a hash of both.
+
+    `tricks` are the config's trick parameters, typed (each trick's `Params`): resolved and
+    checked once, when the suite is expanded (`bench.components.resolve_components`), and
+    recorded in `config.tricks` as JSON tables; `from_record` reads them back from `job.json`.
+    """
 
     suite: str
     variant: str
     seed: int
     config: JobConfig
+    tricks: dict[str, BaseModel] = field(default_factory=dict, compare=False)
     factors: dict[str, str] = field(default_factory=dict, compare=False)
     modules: tuple[str, ...] = field(default=(), compare=False)  # `[suite] plugins`
     revision: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.tricks.keys() != self.config.tricks.keys():
+            raise ValueError(
+                f"job {self.suite}/{self.variant}: its typed tricks {sorted(self.tricks)} are "
+                f"not its config's {sorted(self.config.tricks)} (resolve_components makes both)"
+            )
 
     @cached_property
     def id(self) -> str:
@@ -61,16 +77,20 @@ class Job:
 
     @classmethod
     def from_record(cls, record: dict[str, Any], where: str) -> Job:
-        """The job a `job.json` (or `result.json`) describes; its config validated again."""
+        """The job a `job.json` (or `result.json`) describes: its `[suite] plugins` imported,
+        its config validated and its components resolved again, as at expansion."""
         try:
+            modules = tuple(map(str, record.get("modules") or ()))
+            import_suite_plugins(modules, where)
             config = validate(JobConfig, record["config"], where, prefix="config")
             return cls(
                 str(record["suite"]),
                 str(record["variant"]),
                 int(record["seed"]),
                 config,
+                resolve_components(config, where).tricks,
                 dict(record.get("factors") or {}),
-                modules=tuple(map(str, record.get("modules") or ())),
+                modules=modules,
                 revision=str(record.get("suite_revision") or ""),
             )
         except (KeyError, TypeError, ValueError) as err:
@@ -88,6 +108,21 @@ class Job:
             **({"modules": list(self.modules)} if self.modules else {}),
             **({"suite_revision": self.revision} if self.revision else {}),
         }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as it is, its plugins named first: unpickling imports them as plugins
+        (`_unpickled_job`) before it meets their parameter classes."""
+        return (_unpickled_job, (self.modules,), self.__dict__)
+
+
+def _unpickled_job(modules: tuple[str, ...]) -> Job:
+    """An empty job for pickle to fill in, once its `[suite] plugins` and the installed
+    plugins' tricks are imported: `bench.plugins` attributes what a module registers only
+    when it imports the module, so a plugin first imported by the unpickler would read as
+    built-in."""
+    import_suite_plugins(modules, "a job's [suite] plugins")
+    all_tricks()
+    return object.__new__(Job)
 
 
 @dataclass(frozen=True)
@@ -233,7 +268,7 @@ def expand(suite: Suite, where: str = "suite", max_jobs: int | None = None) -> l
         factors = {name: OFF for name in suite.tricks}
         factors.update({lv.trick: lv.label for lv in enabled.values()})
         for seed in suite.suite.seed_list:
-            job = Job(suite.suite.name, variant, seed, config, factors, modules)
+            job = Job(suite.suite.name, variant, seed, config, components.tricks, factors, modules)
             if job.id in seen:
                 raise ConfigError(
                     f"{where}: variants '{seen[job.id]}' and '{variant}' resolve to the same "

@@ -11,7 +11,7 @@ import torch
 
 from bench.config import DataConfig, EvalConfig, JobConfig, ModelConfig, TrainConfig
 from bench.errors import ConfigError
-from bench.tricks.registry import all_tricks, build_tricks
+from bench.tricks.registry import all_tricks, resolve_tricks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,7 @@ def greedy_combination(names: list[str], capabilities: frozenset[str]) -> dict[s
     for name in names:
         candidate = {**chosen, name: fast_settings(name)}
         try:
-            build_tricks(candidate, "test", capabilities)
+            resolve_tricks(candidate, "test", capabilities)
         except ConfigError:
             continue
         chosen = candidate

@@ -24,7 +24,7 @@ from bench.metrics import evaluate
 from bench.run.job.sampler import Sampler
 from bench.train.loop import train
 from bench.train.monitor import FAILED, Monitor, judge_history
-from bench.tricks.registry import build_tricks
+from bench.tricks.registry import build_tricks, resolve_tricks
 
 DIGITS = {
     "data": {"name": "digits"},
@@ -104,7 +104,7 @@ def record(case: Case, seed: int) -> Trace:
     """
     cfg = case.config()
     dataset = load_dataset(cfg.data)
-    tricks = build_tricks(cfg.tricks, case.name, dataset.capabilities)
+    tricks = build_tricks(resolve_tricks(cfg.tricks, case.name, dataset.capabilities))
     cpu = torch.device("cpu")
     with patch.object(Monitor, "_divergence", lambda *args: None):
         outcome = train(cfg, seed, dataset.train, tricks, cpu, labels=None)

@@ -56,7 +56,7 @@ def check_jobs(jobs: Iterable[Job], where: str | Path | None = None) -> None:
         check_networks(model_spec(model.arch), model, dataset.shape, dataset.num_classes)
     variants = {_canonical(job.config): job for job in jobs}
     for job in variants.values():
-        check_variant(job.config, _load_named(job.config.data, where), _in(where, job.variant))
+        check_variant(job, _load_named(job.config.data, where), _in(where, job.variant))
 
 
 def prepare_backbones(jobs: Iterable[Job], where: str | Path | None = None) -> list[str]:
@@ -83,12 +83,12 @@ def backbone_warning(dataset: str, judged: Reliability) -> str:
     )
 
 
-def check_variant(config: JobConfig, dataset: Dataset, where: str) -> None:
-    """Set up `config`'s tricks and nets as training does, on a batch of `dataset`, on the CPU.
+def check_variant(job: Job, dataset: Dataset, where: str) -> None:
+    """Set up `job`'s tricks and nets as training does, on a batch of `dataset`, on the CPU.
 
     Runs on an RNG of its own: the caller's random streams are left where they were.
     """
-    tricks = build_tricks(config.tricks, where, dataset.capabilities)
+    config, tricks = job.config, build_tricks(job.tricks)
     batch = config.train.batch_size
     labels = None if dataset.train_labels is None else dataset.train_labels[:batch]
     with torch.random.fork_rng(devices=[]):

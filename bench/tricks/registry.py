@@ -55,16 +55,18 @@ that take them.
 Tricks that interact declare what they do, not whom they clash with, so a new trick is one
 file: `changes_targets` (sets D's targets), `ignores_targets` (an objective without targets),
 `conditions_on` (the inputs its nets take) and `refuses_conditioning` (the inputs it cannot
-serve, with why). `trick_conflicts` turns these into the pairs `build_tricks` refuses, beside
+serve, with why). `trick_conflicts` turns these into the pairs `resolve_tricks` refuses, beside
 the pairs a trick names in `conflicts`. A trick that is only meaningful beside another names
-it in `requires` (with why), and `build_tricks` refuses it alone.
+it in `requires` (with why), and `resolve_tricks` refuses it alone. `resolve_tricks` checks a
+job's tricks from their classes and types their parameters, once, when the suite is expanded;
+`build_tricks` builds the tricks of those parameters when the job runs.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -348,76 +350,85 @@ def trick_conflicts(cls: type[Trick], known: Mapping[str, type[Trick]]) -> dict[
     return found
 
 
-def build_tricks(
+def resolve_tricks(
     spec: Mapping[str, Mapping[str, Any]], where: str, capabilities: frozenset[str]
-) -> list[Trick]:
-    """Validate a `{name: params}` table and return the tricks in hook order.
+) -> dict[str, BaseModel]:
+    """Validate a `{name: params}` table once: each trick's parameters typed (its `Params`),
+    defaults filled in, in the table's order.
 
     Refuses unknown names, bad parameters, unmet needs (e.g. labels on an unlabelled
     dataset), a trick without one it `requires`, conflicting pairs (`trick_conflicts`), two
     objectives, and a trick that replaces the nets (`replaces_networks`) with one that
-    modifies them, each with a message naming both. `where` (the suite file, or what is
-    being checked) begins every message.
+    modifies them, each with a message naming both. The pairs come from the classes' flags:
+    no trick is built. `where` (the suite file, or what is being checked) begins every message.
     """
     known = all_tricks()
-    tricks: list[Trick] = []
+    params: dict[str, BaseModel] = {}
     for name, raw in spec.items():
         if name not in known:
             allowed = ", ".join(known)
             raise ConfigError(f"{where}: unknown trick '{name}'; known tricks: {allowed}")
         cls = known[name]
-        params = validate(cls.Params, dict(raw), where, prefix=f"tricks.{name}")
+        params[name] = validate(cls.Params, dict(raw), where, prefix=f"tricks.{name}")
         missing = cls.needs - capabilities
         if missing:
             raise ConfigError(
                 f"{where}: trick '{name}' needs {', '.join(sorted(missing))}, which this "
                 f"dataset does not provide (it provides: {', '.join(sorted(capabilities))})"
             )
-        tricks.append(cls(params))
-    names = set(spec)
-    for trick in tricks:
-        for other, reason in trick.requires.items():
+    _check_combination([known[name] for name in params], known, where)
+    return params
+
+
+def _check_combination(
+    classes: list[type[Trick]], known: Mapping[str, type[Trick]], where: str
+) -> None:
+    """Refuse tricks that cannot run together (see `resolve_tricks`), from their classes."""
+    names = {cls.name for cls in classes}
+    for cls in classes:
+        for other, reason in cls.requires.items():
             if other not in names:
                 raise ConfigError(
-                    f"{where}: trick '{trick.name}' needs trick '{other}' beside it: {reason}"
+                    f"{where}: trick '{cls.name}' needs trick '{other}' beside it: {reason}"
                 )
-    for trick in tricks:
-        for other, reason in trick_conflicts(type(trick), known).items():
+    for cls in classes:
+        for other, reason in trick_conflicts(cls, known).items():
             if other in names:
                 raise ConfigError(
-                    f"{where}: tricks '{trick.name}' and '{other}' cannot be combined: {reason}"
+                    f"{where}: tricks '{cls.name}' and '{other}' cannot be combined: {reason}"
                 )
-    for trick in tricks:
-        if trick.replaces_networks:
-            for other in tricks:
-                if other is not trick and other.modifies_networks():
+    for cls in classes:
+        if cls.replaces_networks:
+            for other in classes:
+                if other is not cls and other.modifies_networks():
                     raise ConfigError(
-                        f"{where}: tricks '{trick.name}' and '{other.name}' cannot be "
-                        f"combined: '{trick.name}' replaces G and D, which '{other.name}' "
+                        f"{where}: tricks '{cls.name}' and '{other.name}' cannot be "
+                        f"combined: '{cls.name}' replaces G and D, which '{other.name}' "
                         "modifies"
                     )
-    objectives = [trick for trick in tricks if trick.objective is not None]
+    objectives = [cls for cls in classes if cls.objective is not None]
     if len(objectives) > 1:
         first, second = objectives[0], objectives[1]
         raise ConfigError(
             f"{where}: tricks '{first.name}' and '{second.name}' cannot be combined: each "
             f"sets the objective ('{first.objective}' vs '{second.objective}')"
         )
+
+
+def trick_classes(names: Iterable[str]) -> list[type[Trick]]:
+    """The registered classes of trick names already resolved (`resolve_tricks`)."""
+    known = all_tricks()
+    return [known[name] for name in names]
+
+
+def build_tricks(params: Mapping[str, BaseModel]) -> list[Trick]:
+    """The tricks of resolved parameters (`resolve_tricks`), built in hook order."""
+    tricks = [cls(params[cls.name]) for cls in trick_classes(params)]
     return sorted(tricks, key=lambda t: (t.order, t.name))
 
 
-def resolve_params(spec: Mapping[str, Mapping[str, Any]], where: str) -> dict[str, dict[str, Any]]:
-    """`{name: params}` with every parameter of every trick given, defaults filled, as JSON data.
-
-    What a job records and hashes, so `[tricks.instance_noise]` and `{sigma = 0.1}` (its
-    default) are one job, and `job.json` says which sigma ran. Names are checked as in
-    `build_tricks`.
-    """
-    known = all_tricks()
-    resolved = {}
-    for name, raw in spec.items():
-        if name not in known:
-            raise ConfigError(f"{where}: unknown trick '{name}'; known tricks: {', '.join(known)}")
-        params = validate(known[name].Params, dict(raw), where, prefix=f"tricks.{name}")
-        resolved[name] = params.model_dump(mode="json")
-    return resolved
+def trick_tables(params: Mapping[str, BaseModel]) -> dict[str, dict[str, Any]]:
+    """Resolved parameters as JSON tables: what a job records and hashes, so
+    `[tricks.instance_noise]` and `{sigma = 0.1}` (its default) are one job, and `job.json`
+    says which sigma ran."""
+    return {name: p.model_dump(mode="json") for name, p in params.items()}

@@ -55,8 +55,8 @@ class Target:
     def job(self, params: dict[str, Any], suite: str, seed: int) -> Job:
         """The job that runs `params` on this variant (validated like any job)."""
         where = f"variant '{self.variant}' with {params}"
-        config = apply_params(self.config, params, where, self.capabilities)
-        return Job(suite, self.variant, seed, config, self.factors)
+        config, tricks = apply_params(self.config, params, where, self.capabilities)
+        return Job(suite, self.variant, seed, config, tricks, self.factors)
 
 
 class Objective:

@@ -20,6 +20,7 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from pydantic import BaseModel
 
 from bench.config import (
     JobConfig,
@@ -33,7 +34,7 @@ from bench.config import (
 )
 from bench.errors import ConfigError
 from bench.expand import check_model_fit
-from bench.tricks.registry import all_tricks, build_tricks, resolve_params
+from bench.tricks.registry import all_tricks, resolve_tricks, trick_tables
 
 SECTIONS = {"train": TrainConfig, "model": ModelConfig}
 FIXED = frozenset({"train.steps", "train.log_every"})
@@ -132,15 +133,16 @@ def apply_params(
     params: dict[str, ParamValue],
     where: str,
     capabilities: frozenset[str],
-) -> JobConfig:
-    """`config` with each searched key set; validated, tricks included, like any job."""
+) -> tuple[JobConfig, dict[str, BaseModel]]:
+    """`config` with each searched key set, and its tricks' typed parameters; validated,
+    tricks included, like any job."""
     raw = config.model_dump(mode="json")
     for key, value in params.items():
         set_dotted(raw, key.split("."), value, where)
     tuned = validate(JobConfig, raw, where)
-    build_tricks(tuned.tricks, where, capabilities)
+    tricks = resolve_tricks(tuned.tricks, where, capabilities)
     check_model_fit(tuned, where)
-    return tuned.model_copy(update={"tricks": resolve_params(tuned.tricks, where)})
+    return tuned.model_copy(update={"tricks": trick_tables(tricks)}), tricks
 
 
 def check_bounds(

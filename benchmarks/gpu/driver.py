@@ -57,7 +57,7 @@ from bench.run.executors.memory_probe import probe_memory  # noqa: E402
 from bench.run.executors.round_robin import RoundRobin  # noqa: E402
 from bench.train.capture import graph_support_missing  # noqa: E402
 from bench.train.loop import train, training  # noqa: E402
-from bench.tricks.registry import all_tricks, build_tricks  # noqa: E402
+from bench.tricks.registry import all_tricks, build_tricks, resolve_tricks  # noqa: E402
 
 BUDGET_S = 8 * 60
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
@@ -219,7 +219,7 @@ def per_job_section(report: Report, steps: int = 1000, trick_steps: int = 300) -
     for name in sorted(all_tricks()):
         trick_cfg = job_config(trick_steps, **alone(name))
         try:
-            tricks = build_tricks(trick_cfg.tricks, "check", dataset.capabilities)
+            tricks = build_tricks(resolve_tricks(trick_cfg.tricks, "check", dataset.capabilities))
         except ConfigError as err:  # e.g. a trick this dataset cannot feed
             report.say(f"| {name} | not applicable: {err} | | |")
             continue
@@ -412,7 +412,7 @@ def check_plan() -> None:
     dataset = load_dataset(cfg.data)
     assert dataset.train.shape[1:] == (1, 32, 32), dataset.train.shape
     for name in all_tricks():
-        build_tricks(alone(name), "check", dataset.capabilities)
+        build_tricks(resolve_tricks(alone(name), "check", dataset.capabilities))
     jobs = plan_suite_text(PACKED_SUITE)[1]
     print(f"  packed suite: {len(jobs)} jobs ({', '.join(sorted({job.variant for job in jobs}))})")
     import pytest

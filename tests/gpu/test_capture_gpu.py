@@ -24,7 +24,7 @@ from bench.data import load_dataset
 from bench.run.executors.round_robin import RoundRobin
 from bench.train.capture import GRAPH
 from bench.train.loop import gradient_norm, run_to_end, train, training
-from bench.tricks.registry import all_tricks, build_tricks
+from bench.tricks.registry import all_tricks, build_tricks, resolve_tricks
 
 pytestmark = pytest.mark.gpu
 if not torch.cuda.is_available():
@@ -56,7 +56,7 @@ def same_history(first: list[dict], second: list[dict]) -> None:
 def stepwise(cfg: JobConfig, seed: int, capture: bool = True):
     """`training` of `cfg` with fresh tricks, on its own data."""
     dataset = load_dataset(cfg.data)
-    tricks = build_tricks(cfg.tricks, "test", dataset.capabilities)
+    tricks = build_tricks(resolve_tricks(cfg.tricks, "test", dataset.capabilities))
     labels = None if dataset.train_labels is None else dataset.train_labels.to(CUDA)
     return training(
         cfg, seed, dataset.train.to(CUDA), tricks, CUDA, labels=labels,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,21 @@ def test_suite_of_plugin_model_trick_and_dataset_runs_and_reports(
     html = report.read_text()
     assert "orthogonal_regularization" in html and f"{PACKAGE} 0.1.0" in html
     assert "orthogonal_regularization" in out
+
+
+def test_worker_processes_run_the_plugin_trick_and_record_its_origin(
+    capsys, example: Path, tmp_path: Path
+) -> None:
+    """A job reaches a spawned worker with its parameters typed; the worker imports the plugin
+    as a plugin before it meets their class, so the provenance names it."""
+    results = tmp_path / "results"
+    argv = ["run", str(example), "--results", str(results), "--quiet", "--jobs", "2"]
+    assert main(argv) == 0, capsys.readouterr().err
+    records = [json.loads(p.read_text()) for p in results.glob("bars_plugin/*/result.json")]
+    trick = next(r for r in records if r["variant"] == "orthogonal_regularization")
+    assert trick["status"] == "ok" and trick["execution"]["worker"] != os.getpid()
+    provided = sorted(what for p in trick["plugins"] for what in p["provides"])
+    assert "trick:orthogonal_regularization" in provided
 
 
 def test_bench_tricks_lists_the_plugin_trick_with_its_origin(capsys, example: Path) -> None:

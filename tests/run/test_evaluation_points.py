@@ -11,17 +11,25 @@ import torch
 
 from bench.cli import main
 from bench.config import JobConfig
+from bench.data import dataset_capabilities
 from bench.expand import Job
 from bench.run.job.phases import run_job
 from bench.run.store.records import ResultRecord
 from bench.run.store.results import HISTORY_FILE, RESULT_FILE, ResultsStore
 from bench.train.loop import StopTraining
+from bench.tricks.registry import resolve_tricks
 
 CPU = torch.device("cpu")
 
 
 def with_eval(cfg: JobConfig, **update) -> JobConfig:
     return cfg.model_copy(update={"eval": cfg.eval.model_copy(update=update)})
+
+
+def points_job(cfg: JobConfig, seed: int) -> Job:
+    """Job 'a' of suite 'points' with `cfg`, its tricks resolved as expansion resolves them."""
+    capabilities = dataset_capabilities(cfg.data.name)
+    return Job("points", "a", seed, cfg, resolve_tricks(cfg.tricks, "test", capabilities))
 
 
 def job_with(tiny_job, every: int | None) -> Job:
@@ -77,8 +85,8 @@ def test_checkpoints_leave_training_bit_identical(tiny_job, tmp_path: Path) -> N
     training stream."""
     cfg = tiny_job(steps=20, ema_generator={}, truncation={"threshold": 1.5}, noisy_labels={})
     store = ResultsStore(tmp_path)
-    without = run_job(Job("points", "a", 3, with_eval(cfg, at=())), store, CPU)
-    default = run_job(Job("points", "a", 3, cfg), store, CPU)
+    without = run_job(points_job(with_eval(cfg, at=()), 3), store, CPU)
+    default = run_job(points_job(cfg, 3), store, CPU)
     assert [e["step"] for e in without["evaluations"]] == [20]
     assert [e["step"] for e in default["evaluations"]] == [3, 5, 10, 15, 20]
     assert default["metrics"] == without["metrics"]
@@ -97,10 +105,10 @@ def test_a_checkpoint_scores_g_as_the_end_of_a_shorter_run_would(tiny_job, tmp_p
     checkpoint samples the EMA G through the sampling tricks, as the end does."""
     cfg = tiny_job(steps=10, ema_generator={}, truncation={"threshold": 1.0})
     store = ResultsStore(tmp_path)
-    long = run_job(Job("points", "a", 1, with_eval(cfg, at=(5,))), store, CPU)
+    long = run_job(points_job(with_eval(cfg, at=(5,)), 1), store, CPU)
     short_cfg = with_eval(cfg.model_copy(update={"train": cfg.train.model_copy(
         update={"steps": 5})}), at=(), num_samples=50)  # fmt: skip
-    short = run_job(Job("points", "a", 1, short_cfg), store, CPU)
+    short = run_job(points_job(short_cfg, 1), store, CPU)
     at_five = long["evaluations"][0]
     assert at_five["step"] == 5
     assert at_five["fid"] == short["metrics"]["fid"]

@@ -31,6 +31,7 @@ from bench.run.job.entry import ERROR_FILE
 from bench.run.job.phases import JobRun, job_steps, run_job
 from bench.run.store.results import ResultsStore
 from bench.train.capture import WARMUP_ITERATIONS
+from bench.tricks.registry import resolve_tricks
 
 CPU = torch.device("cpu")
 
@@ -148,7 +149,8 @@ def test_placement_probes_each_memory_signature_once(monkeypatch, tiny_job) -> N
     jobs.append(Job("s", "lr", 0, with_changes(cfg, train={"lr_g": 1e-3})))
     jobs.append(Job("s", "big", 0, with_changes(cfg, train={"batch_size": 96})))
     jobs.append(Job("s", "wide", 0, with_changes(cfg, data={"image_size": 16})))
-    jobs.append(Job("s", "sn", 0, tiny_job(spectral_norm={})))
+    sn = tiny_job(spectral_norm={})
+    jobs.append(Job("s", "sn", 0, sn, resolve_tricks(sn.tricks, "test", frozenset({"images"}))))
     placement = suite.local_placement("cuda", None, None, jobs)
     training = [("base", False), ("big", False), ("wide", False), ("sn", False)]
     assert probed == [*training, ("wide", True)]  # then one scoring: the largest images

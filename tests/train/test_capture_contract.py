@@ -29,7 +29,7 @@ from bench.data import load_dataset
 from bench.plugins import Origin
 from bench.train.capture import WARMUP_ITERATIONS
 from bench.train.loop import GANStep, TrainContext
-from bench.tricks.registry import ORIGINS, REGISTRY, Trick, all_tricks, build_tricks
+from bench.tricks.registry import ORIGINS, REGISTRY, Trick, all_tricks, build_tricks, resolve_tricks
 
 CPU = torch.device("cpu")
 CHECKED_ITERATIONS = 2
@@ -224,7 +224,7 @@ def check_contract(tiny_job, spec: dict[str, dict]) -> None:
     guard = HostReadGuard()
     host = HostTensors(guard)
     with host:
-        tricks = build_tricks(cfg.tricks, "test", dataset.capabilities)
+        tricks = build_tricks(resolve_tricks(cfg.tricks, "test", dataset.capabilities))
         ctx = TrainContext(
             device=CPU,
             rng=torch.Generator().manual_seed(JOB_SEED),

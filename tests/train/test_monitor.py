@@ -18,7 +18,7 @@ from bench.train.monitor import (
     dead_training,
     holding_warnings,
 )
-from bench.tricks.registry import TrainContext, build_tricks
+from bench.tricks.registry import TrainContext, build_tricks, resolve_tricks
 
 CPU = torch.device("cpu")
 
@@ -105,7 +105,7 @@ def test_collapse_threshold_follows_the_objective() -> None:
 
 def floor_of(objective: str, *tricks: tuple[str, dict]) -> float | None:
     ctx = TrainContext(CPU, torch.Generator().manual_seed(0), 10, 64, 8, (1, 8, 8))
-    built = build_tricks(dict(tricks), "test", frozenset({"images"}))
+    built = build_tricks(resolve_tricks(dict(tricks), "test", frozenset({"images"})))
     return collapse_floor(configured_objective(objective, "non_saturating"), built, ctx)
 
 
@@ -126,7 +126,7 @@ def test_collapse_floor_is_the_loss_of_perfect_separation_with_the_jobs_targets(
 def test_collapse_fires_at_the_smoothed_floor_and_measuring_it_draws_nothing() -> None:
     ctx = TrainContext(CPU, torch.Generator().manual_seed(0), 10, 64, 8, (1, 8, 8))
     before = ctx.rng.get_state()
-    tricks = build_tricks({"soft_labels": {}}, "test", frozenset())
+    tricks = build_tricks(resolve_tricks({"soft_labels": {}}, "test", frozenset()))
     collapse_floor(configured_objective("bce", "non_saturating"), tricks, ctx)
     assert torch.equal(ctx.rng.get_state(), before)
     smoothed = Monitor(CPU, collapse_floor=0.325)

@@ -11,7 +11,7 @@ import torch
 import bench.train.loop
 from bench.data import load_dataset
 from bench.train.loop import GANStep, train
-from bench.tricks.registry import TrainContext, build_tricks
+from bench.tricks.registry import TrainContext, build_tricks, resolve_tricks
 
 CPU = torch.device("cpu")
 # tricks whose G loss reaches into D, or that change how D is built or updated
@@ -53,7 +53,7 @@ def test_freezing_d_in_the_g_step_changes_no_number(tiny_job, monkeypatch, spec)
     dataset = load_dataset(cfg.data)
 
     def run():
-        tricks = build_tricks(cfg.tricks, "test", dataset.capabilities)
+        tricks = build_tricks(resolve_tricks(cfg.tricks, "test", dataset.capabilities))
         return train(cfg, 5, dataset.train, tricks, CPU).history
 
     frozen = run()

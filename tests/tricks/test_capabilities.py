@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from bench.errors import ConfigError
-from bench.tricks.registry import TrainContext, Trick, all_tricks, build_tricks, trick_conflicts
+from bench.tricks.registry import (
+    TrainContext,
+    Trick,
+    all_tricks,
+    build_tricks,
+    resolve_tricks,
+    trick_conflicts,
+)
 
 EVERYTHING = frozenset({"images", "labels"})
 CONDITIONAL = ("conditional_gan", "auxiliary_classifier", "projection_discriminator")
@@ -42,7 +49,7 @@ def test_each_pair_the_name_lists_refused_is_refused_with_its_reason(
     with pytest.raises(
         ConfigError, match=f"'{trick}' and '{other}' cannot be combined: .*{reason}"
     ):
-        build_tricks({trick: {}, other: {}}, "suite.toml", EVERYTHING)
+        resolve_tricks({trick: {}, other: {}}, "suite.toml", EVERYTHING)
 
 
 class NewConditioning(Trick):
@@ -71,9 +78,11 @@ def test_a_new_trick_is_refused_where_it_should_be_without_editing_other_tricks(
 
 def test_compatible_tricks_still_combine() -> None:
     tricks = build_tricks(
-        {"least_squares_loss": {}, "soft_labels": {}, "conditional_gan": {}, "truncation": {}},
-        "suite.toml",
-        EVERYTHING,
+        resolve_tricks(
+            {"least_squares_loss": {}, "soft_labels": {}, "conditional_gan": {}, "truncation": {}},
+            "suite.toml",
+            EVERYTHING,
+        )
     )
     assert {t.name for t in tricks} == {
         "least_squares_loss", "soft_labels", "conditional_gan", "truncation"

@@ -13,7 +13,7 @@ from bench.metrics import evaluate
 from bench.run.job.sampler import Sampler
 from bench.train.loop import train
 from bench.tricks.history import warmup_decay
-from bench.tricks.registry import build_tricks
+from bench.tricks.registry import build_tricks, resolve_tricks
 
 SEEDS = 5
 
@@ -62,7 +62,7 @@ def test_ema_of_g_beats_the_raw_g_in_most_seeds(tiny_job) -> None:
     dataset = load_dataset(cfg.data)
     wins = 0
     for seed in range(SEEDS):
-        tricks = build_tricks(cfg.tricks, "test", dataset.capabilities)
+        tricks = build_tricks(resolve_tricks(cfg.tricks, "test", dataset.capabilities))
         outcome = train(cfg, seed, dataset.train, tricks, torch.device("cpu"))
         fid = {}
         for name, scored in (("raw", replace(outcome, tricks=[])), ("ema", outcome)):

@@ -11,7 +11,7 @@ from bench.run.job.phases import run_job
 from bench.run.job.sampler import Sampler
 from bench.run.store.results import ResultsStore
 from bench.train.loop import train
-from bench.tricks.registry import all_tricks, build_tricks
+from bench.tricks.registry import all_tricks, build_tricks, resolve_tricks
 
 CPU = torch.device("cpu")
 
@@ -21,7 +21,7 @@ def run_briefly(tiny_job, spec: dict[str, dict]) -> None:
     cfg = tiny_job(steps=4, **spec)
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"log_every": 2})})
     dataset = load_dataset(cfg.data)
-    tricks = build_tricks(cfg.tricks, "test", dataset.capabilities)
+    tricks = build_tricks(resolve_tricks(cfg.tricks, "test", dataset.capabilities))
     outcome = train(
         cfg,
         0,
@@ -53,7 +53,8 @@ def test_large_mixed_combinations(tiny_job, compatible_combination, direction: s
 
 def test_a_job_records_metrics_with_and_without_sampling_tricks(tiny_job, tmp_path) -> None:
     cfg = tiny_job(steps=4, truncation={"threshold": 0.5}, ema_generator={})
-    record = run_job(Job("mix", "v", 0, cfg), ResultsStore(tmp_path), CPU)
+    tricks = resolve_tricks(cfg.tricks, "test", frozenset({"images"}))
+    record = run_job(Job("mix", "v", 0, cfg, tricks), ResultsStore(tmp_path), CPU)
     assert record["status"] == "ok"
     with_tricks, without = record["metrics"]["fid"], record["metrics_without_sampling_tricks"]
     assert without is not None and without["fid"] != with_tricks

@@ -8,7 +8,7 @@ from torch import nn
 
 from bench.data import load_dataset
 from bench.train.loop import GANStep, train
-from bench.tricks.registry import Role, TrainContext, Trick, build_tricks
+from bench.tricks.registry import Role, TrainContext, Trick, build_tricks, resolve_tricks
 
 CPU = torch.device("cpu")
 
@@ -49,7 +49,9 @@ def gan_step(tiny_job, **tricks: dict) -> GANStep:
     dataset = load_dataset(cfg.data)
     torch.manual_seed(0)
     ctx = TrainContext(CPU, torch.Generator().manual_seed(0), 10, 32, 8, dataset.shape)
-    return GANStep(cfg, dataset.train, build_tricks(cfg.tricks, "t", dataset.capabilities), ctx)
+    return GANStep(
+        cfg, dataset.train, build_tricks(resolve_tricks(cfg.tricks, "t", dataset.capabilities)), ctx
+    )
 
 
 def test_in_training_an_sgd_step_moves_d_by_at_most_lr_times_max_norm(tiny_job) -> None:

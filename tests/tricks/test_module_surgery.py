@@ -12,7 +12,7 @@ from bench.data import load_dataset
 from bench.errors import ConfigError
 from bench.models import build_models
 from bench.train.loop import train
-from bench.tricks.registry import build_tricks
+from bench.tricks.registry import build_tricks, resolve_tricks
 
 IMAGE_TRICKS = [
     ("generator_norm", {"kind": "instance"}),
@@ -73,13 +73,13 @@ def test_mlp_shapes_survive_the_rewrite(make_trick, ctx, name, params) -> None:
 @pytest.mark.parametrize("name", sorted({name for name, _ in IMAGE_TRICKS}))
 def test_image_only_tricks_are_refused_on_2d_data(name) -> None:
     with pytest.raises(ConfigError, match=f"'{name}' needs images"):
-        build_tricks({name: {}}, "suite.toml", frozenset({"toy2d"}))
+        resolve_tricks({name: {}}, "suite.toml", frozenset({"toy2d"}))
 
 
 def test_conflicting_rewrites_are_refused_naming_both() -> None:
     spec = {"generator_upsampling": {}, "generator_kernel_size": {}}
     with pytest.raises(ConfigError, match="cannot be combined") as error:
-        build_tricks(spec, "suite.toml", frozenset({"images"}))
+        resolve_tricks(spec, "suite.toml", frozenset({"images"}))
     assert "'generator_upsampling'" in str(error.value)
     assert "'generator_kernel_size'" in str(error.value)
 
@@ -88,6 +88,6 @@ def test_all_rewrites_at_once_train(tiny_job) -> None:
     spec = {name: params for name, params in IMAGE_TRICKS + ANY_DATA_TRICKS}
     del spec["generator_upsampling"], spec["generator_norm"]  # the two conflicting rewrites
     job = tiny_job(steps=4, **spec)
-    tricks = build_tricks(job.tricks, "test", frozenset({"images"}))
+    tricks = build_tricks(resolve_tricks(job.tricks, "test", frozenset({"images"})))
     outcome = train(job, 0, load_dataset(job.data).train, tricks, torch.device("cpu"))
     assert outcome.steps_completed == 4

@@ -9,7 +9,7 @@ from torch import nn
 
 from bench.errors import ConfigError
 from bench.train.losses import OBJECTIVES, configured_objective
-from bench.tricks.registry import all_tricks, build_tricks
+from bench.tricks.registry import all_tricks, resolve_tricks
 
 LOGITS = torch.linspace(-3, 3, 13)
 ONES, ZEROS = torch.ones(13), torch.zeros(13)
@@ -63,7 +63,7 @@ def test_explicit_sigmoid_bce_matches_logit_bce_until_d_saturates(make_trick) ->
 
 def test_two_objectives_are_refused_naming_both() -> None:
     with pytest.raises(ConfigError, match="'hinge_loss' and 'least_squares_loss'"):
-        build_tricks({"hinge_loss": {}, "least_squares_loss": {}}, "suite", frozenset())
+        resolve_tricks({"hinge_loss": {}, "least_squares_loss": {}}, "suite", frozenset())
 
 
 class Linear(nn.Module):

@@ -13,7 +13,7 @@ from torch import nn
 from bench.data import load_dataset
 from bench.train.loop import train
 from bench.tricks.consistency import flip_and_shift
-from bench.tricks.registry import build_tricks
+from bench.tricks.registry import build_tricks, resolve_tricks
 from bench.tricks.zero_centred_penalties import lazy_weight
 
 STEPS = 200
@@ -23,7 +23,9 @@ def trained(tiny_job, **tricks: dict):
     cfg = tiny_job(steps=STEPS, **tricks)
     dataset = load_dataset(cfg.data)
     data = dataset.train[:64]
-    outcome = train(cfg, 0, data, build_tricks(cfg.tricks, "t", dataset.capabilities), "cpu")
+    outcome = train(
+        cfg, 0, data, build_tricks(resolve_tricks(cfg.tricks, "t", dataset.capabilities)), "cpu"
+    )
     assert outcome.status == "ok"
     z = torch.randn(128, cfg.model.latent_dim, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():

@@ -13,7 +13,7 @@ from bench.expand import check_model_fit, expand
 from bench.models.resnet import REFUSED_TRICKS
 from bench.run.job.sampler import Sampler
 from bench.train.loop import TrainOutcome, train
-from bench.tricks.registry import all_tricks, build_tricks
+from bench.tricks.registry import all_tricks, build_tricks, resolve_tricks
 
 CPU = torch.device("cpu")
 
@@ -31,7 +31,7 @@ def resnet_job(**tricks: dict) -> JobConfig:
 def train_resnet(cfg: JobConfig) -> tuple[Dataset, TrainOutcome]:
     """The digits of `cfg` and the outcome of training on them with `cfg`'s tricks."""
     dataset = load_dataset(cfg.data)
-    tricks = build_tricks(cfg.tricks, "test", dataset.capabilities)
+    tricks = build_tricks(resolve_tricks(cfg.tricks, "test", dataset.capabilities))
     outcome = train(
         cfg, 0, dataset.train, tricks, CPU, labels=dataset.train_labels,
         num_classes=dataset.num_classes,

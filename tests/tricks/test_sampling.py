@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from bench.errors import ConfigError
-from bench.tricks.registry import Nets, build_tricks
+from bench.tricks.registry import Nets, resolve_tricks
 
 
 def with_prior(ctx, nets: Nets) -> None:
@@ -58,11 +58,13 @@ def test_rejection_sampling_takes_d_max_from_a_burn_in(make_trick, ctx) -> None:
 @pytest.mark.parametrize("loss", ["hinge_loss", "least_squares_loss", "wasserstein_loss"])
 def test_rejection_sampling_refuses_losses_whose_logit_is_not_a_density_ratio(loss) -> None:
     with pytest.raises(ConfigError) as refused:
-        build_tricks({"rejection_sampling": {}, loss: {}}, "suite.toml", frozenset())
+        resolve_tricks({"rejection_sampling": {}, loss: {}}, "suite.toml", frozenset())
     message = str(refused.value)
     assert "rejection_sampling" in message and loss in message and "density ratio" in message
     assert "\n" not in message
-    build_tricks({"rejection_sampling": {}, "explicit_sigmoid_bce": {}}, "suite.toml", frozenset())
+    resolve_tricks(
+        {"rejection_sampling": {}, "explicit_sigmoid_bce": {}}, "suite.toml", frozenset()
+    )
 
 
 def test_langevin_refinement_samples_prior_times_exp_d(make_trick, ctx) -> None:

@@ -8,7 +8,7 @@ from torch.nn.utils import parametrize
 
 from bench.data import load_dataset
 from bench.train.loop import train
-from bench.tricks.registry import build_tricks
+from bench.tricks.registry import build_tricks, resolve_tricks
 
 
 def largest_singular_value(layer: nn.Module) -> float:
@@ -23,7 +23,7 @@ def weighted_layers(net: nn.Module) -> list[nn.Module]:
 
 def test_weights_keep_unit_spectral_norm_through_training(tiny_job) -> None:
     job = tiny_job(steps=10, spectral_norm={"generator": True})
-    tricks = build_tricks(job.tricks, "test", frozenset({"images"}))
+    tricks = build_tricks(resolve_tricks(job.tricks, "test", frozenset({"images"})))
     outcome = train(job, 0, load_dataset(job.data).train, tricks, torch.device("cpu"))
     for net in (outcome.discriminator.eval(), outcome.generator.eval()):
         layers = weighted_layers(net)

@@ -12,7 +12,7 @@ from bench.cli import main
 from bench.data import load_dataset
 from bench.errors import ConfigError
 from bench.train.loop import GANStep
-from bench.tricks.registry import TrainContext, build_tricks
+from bench.tricks.registry import TrainContext, build_tricks, resolve_tricks
 
 CPU = torch.device("cpu")
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +24,9 @@ def gan_step(tiny_job, **tricks: dict) -> GANStep:
     dataset = load_dataset(cfg.data)
     torch.manual_seed(0)
     ctx = TrainContext(CPU, torch.Generator().manual_seed(0), 10, 32, 8, dataset.shape)
-    return GANStep(cfg, dataset.train, build_tricks(cfg.tricks, "t", dataset.capabilities), ctx)
+    return GANStep(
+        cfg, dataset.train, build_tricks(resolve_tricks(cfg.tricks, "t", dataset.capabilities)), ctx
+    )
 
 
 def largest_weight(net: nn.Module) -> float:
@@ -53,9 +55,9 @@ def test_without_the_trick_d_leaves_the_clip(tiny_job) -> None:
 
 def test_clipping_needs_the_wasserstein_loss() -> None:
     with pytest.raises(ConfigError, match=r"suite\.toml: trick 'wgan_weight_clipping' needs trick"):
-        build_tricks({"wgan_weight_clipping": {}}, "suite.toml", frozenset({"images"}))
+        resolve_tricks({"wgan_weight_clipping": {}}, "suite.toml", frozenset({"images"}))
     with pytest.raises(ConfigError, match="'wasserstein_loss' beside it"):
-        build_tricks(
+        resolve_tricks(
             {"hinge_loss": {}, "wgan_weight_clipping": {}}, "suite.toml", frozenset({"images"})
         )
 

@@ -65,7 +65,7 @@ def probe_job(job: Job) -> Job:
         update={"every": None, "at": (), "num_samples": min(c.eval.num_samples, PROBE_SAMPLES)}
     )
     config = c.model_copy(update={"train": train_cfg, "eval": evaluation})
-    return Job(job.suite, job.variant, job.seed, config)
+    return Job(job.suite, job.variant, job.seed, config, job.tricks)
 
 
 @dataclass(frozen=True)

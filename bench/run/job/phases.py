@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from bench.atomic import atomic_write_bytes, atomic_write_json
-from bench.components import import_suite_plugins, plugins_used, resolve_components
+from bench.components import plugins_used
 from bench.data import Dataset, load_dataset
 from bench.data.subset import training_subset
 from bench.expand import Job
@@ -46,7 +46,7 @@ from bench.run.store.results import (
     job_digests,
 )
 from bench.train.loop import TrainingSteps, TrainOutcome, run_to_end, training
-from bench.tricks.registry import Trick
+from bench.tricks.registry import Trick, build_tricks
 
 GRID_IMAGES = 64
 SCATTER_POINTS = 1000
@@ -145,14 +145,12 @@ class Cpu:
 
 
 def load(job: Job, run: JobRun) -> Loaded:
-    """Resolve the job's components, write its `job.json`, and put its training data on the
-    device."""
+    """Build the job's tricks from its resolved parameters, write its `job.json`, and put its
+    training data on the device."""
     folder = run.store.job_dir(job.suite, job.id)
-    import_suite_plugins(job.modules, f"job {job.id}")
-    components = resolve_components(job.config, f"job {job.id}")
     described = {
         **job.record(),
-        "plugins": plugins_used(components, job.modules),
+        "plugins": plugins_used(job.config, job.modules),
         # not part of the job id (`bench.run.executors.threads`)
         "threads": torch.get_num_threads(),
     }
@@ -164,7 +162,7 @@ def load(job: Job, run: JobRun) -> Loaded:
     )
     data = images.to(run.device)
     labels = None if labels is None else labels.to(run.device)
-    return Loaded(described, folder, components.tricks, dataset, data, labels)
+    return Loaded(described, folder, build_tricks(job.tricks), dataset, data, labels)
 
 
 def train(job: Job, loaded: Loaded, run: JobRun, points: EvaluationPoints) -> TrainingSteps:
