@@ -138,8 +138,8 @@ LAYERS = (  # bottom to top, as docs/architecture.md lists them
     ("bench.components", "bench.extend"),
     ("bench.expand",),
     ("bench.design",),
-    ("bench.run.store.results",),  # running: the results store and claims, one job, the executors
-    ("bench.run.job.phases",),
+    ("bench.run.store",),  # running: the results store and claims, one job, the executors
+    ("bench.run.job",),
     ("bench.run.executors",),
     ("bench.run",),  # the run as a whole: preflight, the suite, rerun, validate
     ("bench.report", "bench.regress", "bench.tune", "bench.sequential"),
