@@ -20,6 +20,7 @@ from bench.tricks.registry import (
     TrickParams,
     all_tricks,
     build_tricks,
+    resolve_tricks,
 )
 
 CPU = torch.device("cpu")
@@ -63,7 +64,7 @@ def run(
     """Train `spec` for `steps` iterations with the tricks `first` ahead of it at every hook."""
     cfg = tiny_job(steps=steps, **spec)
     dataset = load_dataset(cfg.data)
-    tricks = build_tricks(cfg.tricks, "test", dataset.capabilities)
+    tricks = build_tricks(resolve_tricks(cfg.tricks, "test", dataset.capabilities))
     labels, classes = dataset.train_labels, dataset.num_classes
     return train(cfg, 0, dataset.train, [*first, *tricks], CPU, labels=labels, num_classes=classes)
 
