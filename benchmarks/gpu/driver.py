@@ -60,6 +60,7 @@ from bench.train.loop import train, training  # noqa: E402
 from bench.tricks.registry import all_tricks, build_tricks, resolve_tricks  # noqa: E402
 
 BUDGET_S = 8 * 60
+TESTS_TIMEOUT_S = 280  # twice the plan: a hung test must leave time for the rest
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 FAST = {"langevin_refinement": {"steps": 2}}
 
@@ -124,11 +125,16 @@ class Section:
 
 @dataclass
 class Report:
-    """Lines of RESULTS.md, figures by name, and targets checked."""
+    """Lines of RESULTS.md, figures by name, targets checked, and the check's deadline
+    (`time.perf_counter()` seconds): long loops stop there and say what they left out."""
 
     lines: list[str] = field(default_factory=list)
     figures: dict[str, float] = field(default_factory=dict)
     verdicts: list[str] = field(default_factory=list)
+    deadline: float = float("inf")
+
+    def out_of_time(self) -> bool:
+        return time.perf_counter() >= self.deadline
 
     def say(self, text: str = "") -> None:
         print(text, flush=True)
@@ -181,15 +187,28 @@ def tests_section(report: Report) -> None:
         "gpu",
         "tests/gpu",
         "-q",
+        "-rfE",
         "-p",
         "no:cacheprovider",
     ]
+    # The image's own pytest plugins are not this project's and may not match the pytest
+    # carried in .whl/: none is loaded.
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
-    tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+    try:
+        done = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=TESTS_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired as err:
+        print(err.stdout or "", err.stderr or "", sep="\n", flush=True)  # what ran, and where
+        raise
+    output = (done.stdout + done.stderr).strip()
+    print(output, flush=True)  # the whole log on the console; RESULTS.md gets the summary
+    lines = output.splitlines()
+    failures = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
     seconds = time.perf_counter() - started
     report.say(f"`{shlex.join(command[1:])}`: exit {done.returncode} in {seconds:.0f} s")
-    report.say("```\n" + "\n".join(tail) + "\n```")
+    report.say("```\n" + "\n".join([*failures, *lines[-2:]]) + "\n```")
     report.figures["gpu tests exit code"] = done.returncode
 
 
@@ -215,8 +234,11 @@ def per_job_section(report: Report, steps: int = 1000, trick_steps: int = 300) -
     report.say("| trick | mode | steps/s | x plain |\n| --- | --- | ---: | ---: |")
     dataset = load_dataset(cfg.data)
     labels = None if dataset.train_labels is None else dataset.train_labels.to("cuda")
-    worst = float("inf")
+    worst, left_out = float("inf"), []
     for name in sorted(all_tricks()):
+        if report.out_of_time():
+            left_out.append(name)
+            continue
         trick_cfg = job_config(trick_steps, **alone(name))
         try:
             tricks = build_tricks(resolve_tricks(trick_cfg.tricks, "check", dataset.capabilities))
@@ -233,6 +255,8 @@ def per_job_section(report: Report, steps: int = 1000, trick_steps: int = 300) -
             continue
         worst = min(worst, rate / base)
         report.say(f"| {name} | {mode} | {rate:.0f} | {rate / base:.2f} |")
+    if left_out:
+        report.say(f"\nNot run (time budget): {', '.join(left_out)}")
     report.target("worst single trick / plain", worst)
 
 
@@ -255,9 +279,9 @@ def packed_suite_section(report: Report) -> None:
         seconds = time.perf_counter() - started
         records = [json.loads(path.read_text()) for path in results.glob("*/*/result.json")]
         errors = {
-            path.parent.name: path.read_text().strip().splitlines()[-1]
-            for path in results.glob("*/*/error.txt")
+            path.parent.name: path.read_text().strip() for path in results.glob("*/*/error.txt")
         }
+        print(done.stdout + done.stderr, *errors.values(), sep="\n", flush=True)
     expected = len(plan_suite_text(PACKED_SUITE)[1])
     report.say(
         f"`bench run suite.toml --executor local --device cuda`: exit {done.returncode}, "
@@ -275,8 +299,8 @@ def packed_suite_section(report: Report) -> None:
             f"| {r['variant']} | {r['seed']} | {r['status']} | {e['mode']} | "
             f"{e.get('stream')} of {e.get('packed')} | {r['steps_per_s']:.0f} |"
         )
-    for job, line in errors.items():
-        report.say(f"job {job} failed: {line}")
+    for job, text in errors.items():
+        report.say(f"job {job} failed: {(text.splitlines() or ['(empty error.txt)'])[-1]}")
     ok = sum(r["status"] == "ok" for r in records)
     report.target("packed suite: share of jobs ok", ok / expected)
     report.figures["packed suite jobs ok"] = ok
@@ -450,8 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     missing = graph_support_missing()
     if missing:
         print(f"warning: {missing}; captured runs fall back to eager", file=sys.stderr)
-    report, skipped = Report(), []
     started = time.perf_counter()
+    report, skipped = Report(deadline=started + BUDGET_S), []
     command = os.environ.get("GPU_CHECK_COMMAND", "bash benchmarks/gpu/check.sh")
     os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="gan-bench-gpu-check-")
     for section in SECTIONS:
@@ -466,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
             report.say(f"section failed: {type(err).__name__}: {err}")
             report.figures[f"{section.name} failed"] = 1
         report.say(f"\n({section.name}: {time.perf_counter() - section_start:.0f} s)")
+        write_results(report, command, skipped)  # after each section: a cut-off run keeps it
     write_results(report, command, skipped)
     return 0 if report.figures.get("gpu tests exit code", 1) == 0 else 1
 
