@@ -55,6 +55,7 @@ from bench.metrics import evaluate, prepare_backbone  # noqa: E402
 from bench.metrics.cache import CACHE_ENV  # noqa: E402
 from bench.run.executors.memory_probe import probe_memory  # noqa: E402
 from bench.run.executors.round_robin import RoundRobin  # noqa: E402
+from bench.run.job.device import deterministic_kernels  # noqa: E402
 from bench.train.capture import graph_support_missing  # noqa: E402
 from bench.train.loop import train, training  # noqa: E402
 from bench.tricks.registry import all_tricks, build_tricks, resolve_tricks  # noqa: E402
@@ -217,14 +218,21 @@ def per_job_section(report: Report, steps: int = 1000, trick_steps: int = 300) -
     data = load_dataset(cfg.data).train.to("cuda")
     plain = PlainLoop(cfg, data)
     plain.run(50)
-    rates = {"plain eager loop": [], "harness eager": [], "harness captured": []}
-    for _ in range(3):  # interleaved, medians
+    free = "harness captured, cuDNN free to choose (not deterministic)"
+    rates = {"plain eager loop": [], "harness eager": [], "harness captured": [], free: []}
+    for _ in range(3):  # interleaved, medians; the harness with the kernels jobs train with
         rates["plain eager loop"].append(plain.run(steps))
         rates["harness eager"].append(harness_rate(cfg, data, capture=False)[0])
         rates["harness captured"].append(harness_rate(cfg, data, capture=True)[0])
+        deterministic_kernels(data.device, on=False)
+        rates[free].append(harness_rate(cfg, data, capture=True)[0])
+        deterministic_kernels(data.device)
     medians = {name: statistics.median(values) for name, values in rates.items()}
     base = medians["plain eager loop"]
-    report.say(f"{steps} steps per run, 3 runs each, interleaved; medians:")
+    report.say(
+        f"{steps} steps per run, 3 runs each, interleaved; medians. Every run uses the "
+        "deterministic kernels `bench run` jobs train with, except the last:"
+    )
     report.say("| run | steps/s | x plain |\n| --- | ---: | ---: |")
     for name, rate in medians.items():
         report.say(f"| {name} | {rate:.0f} | {rate / base:.2f} |")
@@ -478,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     report, skipped = Report(deadline=started + BUDGET_S), []
     command = os.environ.get("GPU_CHECK_COMMAND", "bash benchmarks/gpu/check.sh")
     os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="gan-bench-gpu-check-")
+    deterministic_kernels(torch.device("cuda"))  # as every `bench run` job (phases.load)
     for section in SECTIONS:
         if time.perf_counter() - started + section.planned_s > BUDGET_S:
             skipped.append(section.name)

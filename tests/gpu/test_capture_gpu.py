@@ -1,11 +1,11 @@
 """On a CUDA device only (skipped elsewhere; run by benchmarks/gpu/check.sh): captured
-training is real, reproducible, the same as eager training, and a packed job gives the
-numbers of the same job run alone, next to cuBLAS-heavy neighbours whose graphs are freed
-while it replays. NOT YET RUN ON A GPU (docs/gpu.md).
+training is real, reproducible bit for bit with the deterministic kernels jobs train with,
+the same as eager training, and a packed job gives the numbers of the same job run alone,
+next to cuBLAS-heavy neighbours whose graphs are freed while it replays.
 
 Tolerances: the same seed draws the same numbers captured and eager (a graph advances the
 registered generators' offsets as the eager kernels would), and packed or alone runs the
-same kernels with deterministic cuDNN, so history rows agree to `RTOL` (float reordering
+same deterministic kernels, so history rows agree to `RTOL` (float reordering
 only; a draw from an unregistered generator, or a value baked in at capture, is off by far
 more). Over `SEEDS` seeds, the mean losses of the last log interval captured and eager also
 differ by less than `SIGMAS` standard errors (the weaker check, should the exact one fail).
@@ -22,6 +22,7 @@ import torch
 from bench.config import DataConfig, JobConfig, ModelConfig, TrainConfig
 from bench.data import load_dataset
 from bench.run.executors.round_robin import RoundRobin
+from bench.run.job.device import deterministic_kernels
 from bench.train.capture import GRAPH
 from bench.train.loop import gradient_norm, run_to_end, train, training
 from bench.tricks.registry import all_tricks, build_tricks, resolve_tricks
@@ -71,9 +72,10 @@ def data() -> torch.Tensor:
 
 @pytest.fixture
 def deterministic():
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    """The kernels every `bench run` job trains with (`bench.run.job.phases.load`)."""
+    deterministic_kernels(CUDA)
     yield
-    torch.backends.cudnn.deterministic = False
+    deterministic_kernels(CUDA, on=False)
 
 
 def test_adam_is_capturable_and_gradient_norm_stays_on_the_device(data) -> None:
@@ -84,7 +86,7 @@ def test_adam_is_capturable_and_gradient_norm_stays_on_the_device(data) -> None:
     assert "7 replayed, 3 eager" in outcome.execution["reason"]
 
 
-def test_captured_training_is_reproducible_and_seeded(data) -> None:
+def test_captured_training_is_reproducible_and_seeded(data, deterministic) -> None:
     first, again, other = (train(job(100), seed, data, [], CUDA) for seed in (0, 0, 1))
     assert first.execution["mode"] == GRAPH
     assert first.history == again.history
@@ -138,16 +140,17 @@ def test_packed_jobs_give_the_numbers_of_the_same_jobs_alone(deterministic) -> N
 @pytest.mark.parametrize(
     "name", ["baseline", *sorted(n for n, c in all_tricks().items() if c.capturable)]
 )
-def test_each_capturable_trick_gives_the_same_history_captured_and_eager(
+def test_each_capturable_trick_is_reproducible_and_the_same_captured_and_eager(
     name: str, deterministic
 ) -> None:
     required = [] if name == "baseline" else list(all_tricks()[name].requires)
     spec = {trick: {} for trick in [*required, name] if trick != "baseline"}
     cfg = job(12, **spec)
-    captured = run_to_end(stepwise(cfg, 0))
+    captured, again = (run_to_end(stepwise(cfg, 0)) for _ in range(2))
     eager = run_to_end(stepwise(cfg, 0, capture=False))
     assert captured.execution["mode"] == GRAPH, captured.execution
     assert "replayed" in captured.execution["reason"]
     assert eager.execution["reason"] == "--no-capture"
+    assert captured.history == again.history  # bit for bit: `bench rerun` on a GPU
     assert captured.status == eager.status
     same_history(eager.history, captured.history)

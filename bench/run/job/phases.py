@@ -26,6 +26,7 @@ from bench.expand import Job
 from bench.metric_registry import comparable_metrics, metric
 from bench.provenance import device_name, fingerprint, versions
 from bench.run.job.cpu_time import CpuClock
+from bench.run.job.device import deterministic_kernels
 from bench.run.job.sample_figures import (
     INTERPOLATION_FILE,
     INTERPOLATION_ROWS,
@@ -145,8 +146,8 @@ class Cpu:
 
 
 def load(job: Job, run: JobRun) -> Loaded:
-    """Build the job's tricks from its resolved parameters, write its `job.json`, and put its
-    training data on the device."""
+    """Build the job's tricks from its resolved parameters, write its `job.json`, make the
+    device's kernels deterministic, and put its training data on the device."""
     folder = run.store.job_dir(job.suite, job.id)
     described = {
         **job.record(),
@@ -160,6 +161,7 @@ def load(job: Job, run: JobRun) -> Loaded:
     images, labels = training_subset(
         dataset.train, dataset.train_labels, job.config.data.train_fraction
     )
+    deterministic_kernels(run.device)
     data = images.to(run.device)
     labels = None if labels is None else labels.to(run.device)
     return Loaded(described, folder, build_tricks(job.tricks), dataset, data, labels)
