@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 GIB = 1 << 30
-MAX_JOBS_PER_GPU = 16  # the most measured: 16 jobs on one H100, ~9.5x one eager job (docs/gpu.md)
+MAX_JOBS_PER_GPU = 16  # the most measured: 16 jobs, 7.0x one at a time on an H200 (docs/gpu.md)
 
 
 @dataclass(frozen=True)
