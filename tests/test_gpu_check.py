@@ -88,3 +88,25 @@ def test_the_import_check_covers_every_dependency(table) -> None:
     specs = project["dependencies"] if table == "dependencies" else ["pytest"]
     names = {spec.split(">")[0].split("=")[0].split("[")[0].strip().lower() for spec in specs}
     assert names <= {name.lower() for name in imports_module().IMPORTS}
+
+
+def driver_module():
+    spec = importlib.util.spec_from_file_location("gpu_driver", SCRIPT.parent / "driver.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_rerun_step_picks_seed_0_of_the_dcgan_and_the_cublas_heavy_job(tmp_path) -> None:
+    """`bench rerun` of packed jobs is the GPU check of bit-for-bit reruns: it must find one
+    DCGAN job and one spectral-norm job whatever their ids."""
+    driver = driver_module()
+    for job, variant, seed in [("a1", "resnet", 0), ("b2", "baseline", 1), ("c3", "baseline", 0),
+                               ("d4", "spectral_norm", 0), ("e5", "spectral_norm", 1)]:  # fmt: skip
+        folder = tmp_path / "gpu_check" / job
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(f'{{"variant": "{variant}", "seed": {seed}}}')
+    chosen = driver.rerun_folders(tmp_path)
+    assert [folder.name for folder in chosen] == ["c3", "d4"]
+    assert driver.PACKED_SUITE.count("[variants.spectral_norm]") == 1
+
