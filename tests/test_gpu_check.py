@@ -93,6 +93,7 @@ def test_the_import_check_covers_every_dependency(table) -> None:
 def driver_module():
     spec = importlib.util.spec_from_file_location("gpu_driver", SCRIPT.parent / "driver.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["gpu_driver"] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -109,4 +110,3 @@ def test_the_rerun_step_picks_seed_0_of_the_dcgan_and_the_cublas_heavy_job(tmp_p
     chosen = driver.rerun_folders(tmp_path)
     assert [folder.name for folder in chosen] == ["c3", "d4"]
     assert driver.PACKED_SUITE.count("[variants.spectral_norm]") == 1
-
