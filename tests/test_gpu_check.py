@@ -102,8 +102,9 @@ def test_the_rerun_step_picks_seed_0_of_the_dcgan_and_the_cublas_heavy_job(tmp_p
     """`bench rerun` of packed jobs is the GPU check of bit-for-bit reruns: it must find one
     DCGAN job and one spectral-norm job whatever their ids."""
     driver = driver_module()
-    for job, variant, seed in [("a1", "resnet", 0), ("b2", "baseline", 1), ("c3", "baseline", 0),
-                               ("d4", "spectral_norm", 0), ("e5", "spectral_norm", 1)]:  # fmt: skip
+    jobs = {"a1": ("resnet", 0), "b2": ("baseline", 1), "c3": ("baseline", 0)}
+    jobs |= {"d4": ("spectral_norm", 0), "e5": ("spectral_norm", 1)}
+    for job, (variant, seed) in jobs.items():
         folder = tmp_path / "gpu_check" / job
         folder.mkdir(parents=True)
         (folder / "result.json").write_text(f'{{"variant": "{variant}", "seed": {seed}}}')
