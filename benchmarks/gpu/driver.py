@@ -294,14 +294,16 @@ def packed_suite_section(report: Report) -> None:
     tail = (done.stdout + done.stderr).strip().splitlines()[-4:]
     report.say("```\n" + "\n".join(tail) + "\n```")
     report.say(
-        "| variant | seed | status | mode | slot | steps/s while packed (shares the GPU) |\n"
-        "| --- | ---: | --- | --- | ---: | ---: |"
+        "| variant | seed | status | mode | slot | steps/s while packed (shares the GPU) "
+        "| train s | scoring s | wall s |\n"
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"
     )
     for r in sorted(records, key=lambda r: (r["variant"], r["seed"])):
         e = r["execution"]
         report.say(
             f"| {r['variant']} | {r['seed']} | {r['status']} | {e['mode']} | "
-            f"{e.get('stream')} of {e.get('packed')} | {r['steps_per_s']:.0f} |"
+            f"{e.get('stream')} of {e.get('packed')} | {r['steps_per_s']:.0f} | "
+            f"{r['train_time_s']:.1f} | {r['eval_time_s']:.1f} | {r['wall_time_s']:.1f} |"
         )
     for job, text in errors.items():
         report.say(f"job {job} failed: {(text.splitlines() or ['(empty error.txt)'])[-1]}")
