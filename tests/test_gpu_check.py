@@ -28,9 +28,11 @@ def check_sh(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def imports_module():
-    spec = importlib.util.spec_from_file_location("gpu_imports", SCRIPT.parent / "imports.py")
+def script_module(name: str):
+    """benchmarks/gpu/NAME.py, imported as a module."""
+    spec = importlib.util.spec_from_file_location(f"gpu_{name}", SCRIPT.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -69,7 +71,7 @@ def test_the_wheels_for_this_python_are_picked_and_others_refused(tmp_path) -> N
 
 
 def test_every_missing_import_is_named_in_one_line(capsys, monkeypatch) -> None:
-    imports = imports_module()
+    imports = script_module("imports")
     assert imports.missing(["json", "no_such_module_a", "no_such_module_b"]) == [
         "no_such_module_a (ModuleNotFoundError: No module named 'no_such_module_a')",
         "no_such_module_b (ModuleNotFoundError: No module named 'no_such_module_b')",
@@ -87,21 +89,13 @@ def test_the_import_check_covers_every_dependency(table) -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     specs = project["dependencies"] if table == "dependencies" else ["pytest"]
     names = {spec.split(">")[0].split("=")[0].split("[")[0].strip().lower() for spec in specs}
-    assert names <= {name.lower() for name in imports_module().IMPORTS}
-
-
-def driver_module():
-    spec = importlib.util.spec_from_file_location("gpu_driver", SCRIPT.parent / "driver.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_driver"] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    assert names <= {name.lower() for name in script_module("imports").IMPORTS}
 
 
 def test_the_rerun_step_picks_seed_0_of_the_dcgan_and_the_cublas_heavy_job(tmp_path) -> None:
     """`bench rerun` of packed jobs is the GPU check of bit-for-bit reruns: it must find one
     DCGAN job and one spectral-norm job whatever their ids."""
-    driver = driver_module()
+    driver = script_module("driver")
     jobs = {"a1": ("resnet", 0), "b2": ("baseline", 1), "c3": ("baseline", 0)}
     jobs |= {"d4": ("spectral_norm", 0), "e5": ("spectral_norm", 1)}
     for job, (variant, seed) in jobs.items():
@@ -109,5 +103,8 @@ def test_the_rerun_step_picks_seed_0_of_the_dcgan_and_the_cublas_heavy_job(tmp_p
         folder.mkdir(parents=True)
         (folder / "result.json").write_text(f'{{"variant": "{variant}", "seed": {seed}}}')
     chosen = driver.rerun_folders(tmp_path)
-    assert [folder.name for folder in chosen] == ["c3", "d4"]
+    assert {variant: folder.name for variant, folder in chosen.items()} == {
+        "baseline": "c3",
+        "spectral_norm": "d4",
+    }
     assert driver.PACKED_SUITE.count("[variants.spectral_norm]") == 1
